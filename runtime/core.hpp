@@ -1,0 +1,121 @@
+// runtime: what one run() owns (Go's sched): the workers, the scheduler,
+// stacks, timers, the fiber table, and the end-of-run protocol.
+//
+// Invariants:
+//   - At most one runtime exists at a time; g_runtime points to it while
+//     run() is active. Threads that are not workers read it under
+//     g_runtime_lock (shared); run() replaces it under the lock (exclusive).
+//   - Every fiber object ever allocated during this run is in a chunk of
+//     table_ until the runtime is destroyed.
+//   - live fibers = spawned - exited, summed over workers and foreign_*.
+//
+// Shutdown protocol (run() after the main fiber returned):
+//   1. The main fiber's exit stops the scheduler; every worker leaves its
+//      loop at its next scheduling point.
+//   2. Worker 0 (the thread that called run) joins the other threads.
+//   3. Pending timers are dropped (set idle without firing).
+//   4. unwinding_ is set; every fiber still alive is resumed once on worker 0;
+//      park() throws fiber_unwind, its stack unwinds and it exits. Fibers
+//      that never started just have their callables destroyed.
+//   5. g_runtime is cleared and the runtime destroyed; run() returns, throws
+//      deadlock_error, or rethrows the main fiber's exception.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gort/runtime.hpp"
+#include "runtime/fiber.hpp"
+#include "runtime/stack.hpp"
+#include "runtime/timer_heap.hpp"
+#include "runtime/worker.hpp"
+#include "scheduler/scheduler.hpp"
+
+namespace gort::detail {
+
+// All fiber objects of a run, in chunks that never move.
+class fiber_table {
+ public:
+  ~fiber_table();
+  // Any thread: `n` fresh objects linked through sched_next.
+  fiber* allocate_chunk(std::size_t n);
+  // Any thread: give back / take a batch of free objects (linked lists).
+  void put_free(fiber* head, fiber* tail, std::size_t n) noexcept;
+  fiber* take_free(std::size_t max, std::size_t& got) noexcept;
+  // Any thread: calls fn(fiber&) for every object (free ones included).
+  template <class F>
+  void for_each(F&& fn) {
+    std::lock_guard g(lock_);
+    for (auto& c : chunks_)
+      for (std::size_t i = 0; i < c.n; ++i) fn(c.items[i]);
+  }
+
+ private:
+  struct chunk {
+    std::unique_ptr<fiber[]> items;
+    std::size_t n;
+  };
+  spinlock lock_;
+  std::vector<chunk> chunks_;     // guarded by lock_
+  fiber* free_ = nullptr;          // guarded by lock_
+};
+
+class runtime final : public sched_hooks {
+ public:
+  runtime(unsigned workers, std::size_t stack_size, deadlock_policy policy);
+  ~runtime();
+
+  // The thread that called run(): runs everything; returns the main result.
+  void run(main_fn& fn);
+
+  // Fibers (see gort/detail/fiber_start.hpp for who may call).
+  fiber* create_fiber(std::size_t size, std::size_t align, void** storage, const std::source_location& where);
+  void discard_fiber(fiber* f) noexcept;
+  void start_fiber(fiber* f, fiber_fn* fn) noexcept;
+  // Any thread: make `f` runnable (see park.hpp).
+  void ready(fiber* f) noexcept;
+  // Worker `w`, on g0: `f` exited.
+  void fiber_exited(worker& w, fiber& f) noexcept;
+
+  std::size_t live_fibers() const noexcept;
+  unsigned worker_count() const noexcept { return unsigned(workers_.size()); }
+  worker& worker_at(unsigned i) noexcept { return *workers_[i]; }
+
+  // sched_hooks
+  void run_timers(unsigned w, unsigned victim) override;
+  std::int64_t next_timer_deadline() override;
+  void all_idle(unsigned w) override;
+
+  scheduler sched_;
+  stack_allocator stacks_;
+  fiber_table table_;
+  std::vector<timer_heap> heaps_;
+  std::atomic<std::uint64_t> next_id_{2};  // 1 is the main fiber
+  std::atomic<std::uint64_t> foreign_spawned_{0};
+  std::atomic<bool> unwinding_{false};
+  std::exception_ptr main_error_;   // written by the main fiber, read after join
+  std::string deadlock_report_;     // set by all_idle under the raise policy
+
+ private:
+  void unwind_leftovers(worker& w0);
+  std::string deadlock_report();
+
+  deadlock_policy policy_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::thread> threads_;
+};
+
+extern std::shared_mutex g_runtime_lock;
+extern std::atomic<runtime*> g_runtime;
+// gort::thread objects alive (process-wide: they may outlive a run).
+extern std::atomic<long> g_threads_alive;
+// Plain OS threads blocked in a gort operation now.
+extern std::atomic<long> g_foreign_blocked;
+
+}  // namespace gort::detail

@@ -1,0 +1,161 @@
+#include "runtime/fatal.hpp"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "runtime/fiber.hpp"
+#include "runtime/worker.hpp"
+
+namespace gort::detail {
+
+void write_stderr(std::string_view s) noexcept {
+  while (!s.empty()) {
+    ssize_t n = ::write(STDERR_FILENO, s.data(), s.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    s.remove_prefix(std::size_t(n));
+  }
+}
+
+void fatal(std::string_view msg) noexcept {
+  std::fflush(stdout);
+  std::string out = "fatal error: ";
+  out.append(msg);
+  out.push_back('\n');
+  write_stderr(out);
+  _exit(2);
+}
+
+void fatal_errno(const char* what) noexcept {
+  int e = errno;
+  std::string msg = what;
+  msg += ": ";
+  msg += std::strerror(e);
+  fatal(msg);
+}
+
+namespace {
+void append_location(std::string& out, const std::source_location& loc) {
+  out += loc.file_name();
+  out += ':';
+  out += std::to_string(loc.line());
+}
+}  // namespace
+
+void append_fiber_block(std::string& out, const fiber& f, std::string_view state) {
+  out += "goroutine ";
+  out += std::to_string(f.id_);
+  out += " [";
+  if (state.empty()) state = wait_reason_text(f.reason_.load(std::memory_order_relaxed));
+  out += state;
+  out += "]:\n";
+  if (state != "running" || f.reason_.load(std::memory_order_relaxed) != wait_reason::none) {
+    out += '\t';
+    append_location(out, f.blocked_at_);
+    out += '\n';
+  }
+  if (!f.is_main_) {
+    out += "created by goroutine ";
+    out += std::to_string(f.creator_id_);
+    out += " at ";
+    append_location(out, f.created_at_);
+    out += '\n';
+  }
+}
+
+void panic(const fiber& f, std::exception_ptr e) noexcept {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  std::fflush(stdout);
+  std::string out = "panic: " + what + "\n\n";
+  append_fiber_block(out, f, "running");
+  write_stderr(out);
+  _exit(2);
+}
+
+void stack_overflow(const fiber& f) noexcept {
+  // Called from a signal handler: no allocation.
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf,
+                        "fatal error: stack overflow in goroutine %llu (created at %s:%u)\n",
+                        static_cast<unsigned long long>(f.id_), f.created_at_.file_name(),
+                        unsigned(f.created_at_.line()));
+  if (n > 0) write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
+  _exit(2);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+void install_overflow_handler() noexcept {}
+void enter_signal_stack() noexcept {}
+void leave_signal_stack() noexcept {}
+#else
+namespace {
+struct sigaction g_previous;
+constexpr std::size_t k_altstack = 64 * 1024;
+thread_local void* t_altstack = nullptr;
+
+void on_segv(int sig, siginfo_t* info, void* uctx) {
+  worker* w = worker_of_thread();
+  fiber* f = w ? w->current() : nullptr;
+  if (f && stack_allocator::in_guard(f->stack_, info->si_addr)) stack_overflow(*f);
+  // Not ours: fall back to what was there before, and let the fault recur.
+  if (g_previous.sa_flags & SA_SIGINFO) {
+    if (g_previous.sa_sigaction) {
+      g_previous.sa_sigaction(sig, info, uctx);
+      return;
+    }
+  }
+  sigaction(SIGSEGV, &g_previous, nullptr);
+}
+}  // namespace
+
+void install_overflow_handler() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = &on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_previous);
+  });
+}
+
+void enter_signal_stack() noexcept {
+  if (t_altstack) return;
+  void* p = mmap(nullptr, k_altstack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  stack_t ss{};
+  ss.ss_sp = p;
+  ss.ss_size = k_altstack;
+  if (sigaltstack(&ss, nullptr) == 0) {
+    t_altstack = p;
+  } else {
+    munmap(p, k_altstack);
+  }
+}
+
+void leave_signal_stack() noexcept {
+  if (!t_altstack) return;
+  stack_t ss{};
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, nullptr);
+  munmap(t_altstack, k_altstack);
+  t_altstack = nullptr;
+}
+#endif
+
+}  // namespace gort::detail

@@ -1,0 +1,34 @@
+// Go-shaped fatal errors: one message to stderr, exit status 2, no unwinding.
+#pragma once
+
+#include <exception>
+#include <string_view>
+
+namespace gort::detail {
+
+struct fiber;
+
+// Writes all of `s` to stderr (async-signal-safe: plain write(2)).
+void write_stderr(std::string_view s) noexcept;
+// "fatal error: <msg>" and exit 2.
+[[noreturn]] void fatal(std::string_view msg) noexcept;
+// "fatal error: <what>: <strerror(errno)>" and exit 2.
+[[noreturn]] void fatal_errno(const char* what) noexcept;
+// An exception escaped a go() fiber: "panic: <what()>" plus the fiber's block,
+// exit 2 (Go's unrecovered panic).
+[[noreturn]] void panic(const fiber& f, std::exception_ptr e) noexcept;
+// Stack overflow in `f` (from the SIGSEGV handler or the canary check).
+[[noreturn]] void stack_overflow(const fiber& f) noexcept;
+
+// The "goroutine N [reason]:\n\tfile:line\ncreated by ..." block of one fiber
+// (api.md section 6). `state` overrides the wait reason ("running").
+void append_fiber_block(std::string& out, const fiber& f, std::string_view state = {});
+
+// Installs the SIGSEGV handler that turns guard-page faults into the stack
+// overflow report (once per process; not under sanitizers).
+void install_overflow_handler() noexcept;
+// The calling worker thread: gives it an alternate signal stack.
+void enter_signal_stack() noexcept;
+void leave_signal_stack() noexcept;
+
+}  // namespace gort::detail

@@ -1,0 +1,72 @@
+// fiber: a goroutine's control block (Go's g).
+//
+// Invariants:
+//   - A fiber owns no stack until it first runs (spawning is a small object
+//     and a queue push; a million queued fibers cost no stack memory).
+//   - ctx_ is valid exactly while the fiber is not running and has started;
+//     it is written by the worker that switched the fiber out, before the
+//     park's unlock step, so any waker that can see the fiber sees it saved.
+//   - state_ follows: runnable -> running -> (waiting -> runnable -> running)*
+//     -> dead. Only the worker running it sets running/waiting/dead; ready()
+//     sets runnable. Readers other than the owner use it for stats only.
+//   - Fiber objects are never freed while run() is active: dead ones are
+//     recycled through free lists, and fiber_table chunks hold all of them,
+//     so a scan of the table (dumps, deadlock check, shutdown) is always safe.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+
+#include "gort/detail/fiber_start.hpp"
+#include "gort/detail/wait_reason.hpp"
+#include "runtime/stack.hpp"
+#include "runtime/timer.hpp"
+#include "scheduler/futex.hpp"
+#include "scheduler/run_queue.hpp"
+
+namespace gort::detail {
+
+enum class fiber_state : std::uint8_t { free, runnable, running, waiting, dead };
+
+struct fiber : sched_node {
+  static constexpr std::size_t k_inline_fn = 112;  // callables up to this size live inline
+
+  void* ctx_ = nullptr;  // saved context (Boost.Context fcontext_t); null before the first run
+  stack_mem stack_;      // empty until the first run
+  fiber_fn* fn_ = nullptr;
+  void* heap_fn_ = nullptr;  // storage for a callable too big for inline_fn_
+
+  std::uint64_t id_ = 0;
+  std::uint64_t creator_id_ = 0;
+  std::source_location created_at_;
+  std::source_location blocked_at_;  // where the current/last park was called
+  std::atomic<fiber_state> state_{fiber_state::free};
+  std::atomic<wait_reason> reason_{wait_reason::none};
+  std::int64_t blocked_since_ns_ = 0;
+
+  bool is_main_ = false;
+  bool is_thread_ = false;  // an OS thread's stand-in (never scheduled)
+  bool abandoned_ = false;  // blocked inside a destructor while unwinding at exit
+
+  // The park's unlock step, run by the worker after the switch.
+  void (*unlock_fn_)(void*) = nullptr;
+  void* unlock_arg_ = nullptr;
+
+  // The C++ runtime's per-thread exception state, kept per fiber across
+  // switches (so a fiber may block inside a catch block and migrate).
+  void* eh_caught_ = nullptr;
+  unsigned eh_uncaught_ = 0;
+
+  parker* thread_parker_ = nullptr;  // is_thread_ only
+
+  // sleep_for's timer; its callback readies the fiber.
+  struct sleep_timer : timer {
+    fiber* owner = nullptr;
+  } sleep_timer_;
+
+  alignas(std::max_align_t) std::byte inline_fn_[k_inline_fn];
+};
+
+}  // namespace gort::detail

@@ -1,0 +1,315 @@
+// gort runtime: run, go, spawn, yield, sleep, and the fiber-aware thread.
+// The contract is ../shared/api.md section 1.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+#include <stdexcept>
+#include <stop_token>
+#include <system_error>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "gort/detail/fiber_start.hpp"
+
+namespace gort {
+
+// What run() does when every fiber is blocked forever.
+enum class deadlock_policy {
+  abort,  // print the report to stderr and exit with status 2 (as Go does)
+  raise,  // run() throws deadlock_error carrying the report
+};
+
+struct config {
+  unsigned workers = 0;        // 0: $GORT_MAXPROCS if set, else std::thread::hardware_concurrency()
+  std::size_t stack_size = 0;  // 0: the default (256 KiB reserved per fiber, pages committed on touch)
+  deadlock_policy on_deadlock = deadlock_policy::abort;
+};
+
+// Thrown by run() under deadlock_policy::raise; what() is the full report.
+class deadlock_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+// The main fiber's callable: invokes the user's function and keeps its result.
+struct main_fn : fiber_fn {
+  int result = 0;
+};
+template <class F>
+struct main_closure final : main_fn {
+  explicit main_closure(F& fn) : main_fn{{&run, &drop}}, f(fn) {}
+  static void run(fiber_fn* p) {
+    auto* c = static_cast<main_closure*>(p);
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      std::invoke(c->f);
+    } else {
+      c->result = static_cast<int>(std::invoke(c->f));
+    }
+  }
+  static void drop(fiber_fn*) noexcept {}
+  F& f;
+};
+// Runs the runtime with `fn` as the main fiber; returns fn->result or rethrows.
+int run_main(main_fn& fn, const config& cfg);
+}  // namespace detail
+
+// Starts the workers, runs `main_fn` as fiber 1 and returns its result (0 for
+// void) once it returns; leftover fibers are unwound and the workers joined.
+// Throws std::logic_error when called from a fiber or while another run() is
+// active, std::invalid_argument for a bad worker count, deadlock_error (raise
+// policy), or whatever main_fn threw.
+template <class F>
+int run(F&& main_fn, config cfg = {}) {
+  detail::main_closure<std::remove_reference_t<F>> c(main_fn);
+  return detail::run_main(c, cfg);
+}
+
+// Runs std::invoke(f, args...) in a new fiber (arguments decay-copied, as
+// std::thread does). From a fiber, or from any thread while run() is active;
+// throws std::logic_error outside run(). An exception escaping f is a panic:
+// the message and the fiber are printed and the process exits with status 2.
+// (Fixed arities so that the call site's location can follow the arguments.)
+template <class F>
+void go(F&& f, std::source_location where = std::source_location::current()) {
+  detail::launch<detail::closure<std::decay_t<F>>>(where, std::forward<F>(f));
+}
+template <class F, class A1>
+void go(F&& f, A1&& a1, std::source_location where = std::source_location::current()) {
+  detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>>>(where, std::forward<F>(f),
+                                                                     std::forward<A1>(a1));
+}
+template <class F, class A1, class A2>
+void go(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_location::current()) {
+  detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>>>(
+      where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
+}
+template <class F, class A1, class A2, class A3>
+void go(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::source_location::current()) {
+  detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>, std::decay_t<A3>>>(
+      where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3));
+}
+template <class F, class A1, class A2, class A3, class A4>
+void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+        std::source_location where = std::source_location::current()) {
+  detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>, std::decay_t<A3>,
+                                 std::decay_t<A4>>>(where, std::forward<F>(f), std::forward<A1>(a1),
+                                                    std::forward<A2>(a2), std::forward<A3>(a3),
+                                                    std::forward<A4>(a4));
+}
+
+// A handle on a spawn()ed fiber's result. Move-only; destroying it without
+// join() detaches the fiber.
+template <class R>
+class task {
+ public:
+  task() = default;
+  task(task&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  task& operator=(task&& o) noexcept {
+    if (this != &o) {
+      if (state_) state_->release();
+      state_ = std::exchange(o.state_, nullptr);
+    }
+    return *this;
+  }
+  ~task() {
+    if (state_) state_->release();
+  }
+
+  // Parks until the fiber returned (wait reason "task join"); returns its
+  // result or rethrows its exception. Throws std::logic_error if !joinable().
+  R join(std::source_location where = std::source_location::current()) {
+    if (!state_) throw std::logic_error("gort::task::join: task is not joinable");
+    detail::task_state<R>* s = std::exchange(state_, nullptr);
+    struct releaser {
+      detail::task_state<R>* s;
+      ~releaser() { s->release(); }
+    } r{s};
+    s->wait(where);
+    if constexpr (!std::is_void_v<R>) return std::move(*s->value_);
+  }
+  bool joinable() const noexcept { return state_ != nullptr; }
+
+ private:
+  template <class G, class... A>
+  friend auto spawn_at(const std::source_location&, G&&, A&&...);
+  explicit task(detail::task_state<R>* s) noexcept : state_(s) {}
+  detail::task_state<R>* state_ = nullptr;
+};
+
+template <class G, class... A>
+auto spawn_at(const std::source_location& where, G&& g, A&&... a) {
+  using R = std::invoke_result_t<std::decay_t<G>, std::decay_t<A>...>;
+  auto* s = new detail::task_state<R>();
+  task<R> handle(s);  // owns one reference; the fiber's closure the other
+  try {
+    detail::launch<detail::task_closure<R, std::decay_t<G>, std::decay_t<A>...>>(
+        where, s, std::forward<G>(g), std::forward<A>(a)...);
+  } catch (...) {
+    s->release();  // the fiber's reference: it never started
+    throw;
+  }
+  return handle;
+}
+
+// go() with a handle: join() returns the result or rethrows the exception.
+template <class F>
+auto spawn(F&& f, std::source_location where = std::source_location::current()) {
+  return spawn_at(where, std::forward<F>(f));
+}
+template <class F, class A1>
+auto spawn(F&& f, A1&& a1, std::source_location where = std::source_location::current()) {
+  return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1));
+}
+template <class F, class A1, class A2>
+auto spawn(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_location::current()) {
+  return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
+}
+template <class F, class A1, class A2, class A3>
+auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::source_location::current()) {
+  return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3));
+}
+
+// runtime.Gosched: lets other runnable fibers run. On a plain thread,
+// std::this_thread::yield().
+void yield();
+
+namespace detail {
+void sleep_until_ns(std::int64_t steady_ns, const std::source_location& where);
+std::int64_t steady_now_ns() noexcept;
+}  // namespace detail
+
+// Parks the calling fiber for `d` (wait reason "sleep"); a zero or negative
+// duration just yields. On a plain thread, sleeps the thread.
+template <class Rep, class Period>
+void sleep_for(std::chrono::duration<Rep, Period> d,
+               std::source_location where = std::source_location::current()) {
+  if (d <= d.zero()) {
+    yield();
+    return;
+  }
+  auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d).count();
+  std::int64_t now = detail::steady_now_ns();
+  std::int64_t until = ns > INT64_MAX - now ? INT64_MAX : now + std::int64_t(ns);
+  detail::sleep_until_ns(until, where);
+}
+template <class Clock, class Dur>
+void sleep_until(std::chrono::time_point<Clock, Dur> t,
+                 std::source_location where = std::source_location::current()) {
+  sleep_for(t - Clock::now(), where);
+}
+
+std::uint64_t fiber_id() noexcept;    // main fiber 1; ids grow and are never reused; 0 outside any fiber
+std::size_t num_fibers() noexcept;    // live fibers, the main one included (runtime.NumGoroutine)
+unsigned num_workers() noexcept;      // worker threads of the running runtime (GOMAXPROCS); 0 outside run
+
+namespace detail {
+void thread_started() noexcept;   // a gort::thread registered
+void thread_finished() noexcept;  // ... and ended
+void require_running(const char* what);
+void wait_thread_done(task_state_base& s, const std::source_location& where);
+}  // namespace detail
+
+// A std::jthread the runtime knows about: while one is alive, fibers waiting
+// for it are not a deadlock. Construct it only while run() is active
+// (std::logic_error otherwise). The thread is registered before the
+// constructor returns. join() (and the destructor, which requests stop and
+// joins) parks a calling fiber instead of blocking its worker.
+class thread {
+ public:
+  using id = std::jthread::id;
+  using native_handle_type = std::jthread::native_handle_type;
+
+  thread() noexcept = default;
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, thread>)
+  explicit thread(F&& f, Args&&... args) {
+    detail::require_running("gort::thread");
+    done_ = new detail::task_state<void>();  // one reference for us, one for the thread
+    detail::thread_started();
+    try {
+      t_ = std::jthread(
+          [](std::stop_token st, detail::task_state<void>* done, std::decay_t<F> fn,
+             std::decay_t<Args>... as) {
+            struct finish {
+              detail::task_state<void>* done;
+              // Wake a joiner before unregistering, so there is no moment when
+              // it is blocked and the thread is not counted.
+              ~finish() {
+                done->complete();
+                done->release();
+                detail::thread_finished();
+              }
+            } fin{done};
+            if constexpr (std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>) {
+              std::invoke(std::move(fn), std::move(st), std::move(as)...);
+            } else {
+              std::invoke(std::move(fn), std::move(as)...);
+            }
+          },
+          done_, std::forward<F>(f), std::forward<Args>(args)...);
+    } catch (...) {
+      detail::thread_finished();
+      done_->release();
+      done_->release();
+      done_ = nullptr;
+      throw;
+    }
+  }
+  thread(thread&& o) noexcept : t_(std::move(o.t_)), done_(std::exchange(o.done_, nullptr)) {}
+  thread& operator=(thread&& o) noexcept {
+    if (this != &o) {
+      reset();
+      t_ = std::move(o.t_);
+      done_ = std::exchange(o.done_, nullptr);
+    }
+    return *this;
+  }
+  ~thread() { reset(); }
+
+  bool joinable() const noexcept { return t_.joinable(); }
+  // Waits for the thread to finish (a fiber parks: "thread join").
+  void join(std::source_location where = std::source_location::current()) {
+    if (!t_.joinable()) throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                                "gort::thread::join: not joinable");
+    if (done_) detail::wait_thread_done(*done_, where);
+    t_.join();
+    drop_state();
+  }
+  void detach() {
+    t_.detach();
+    drop_state();
+  }
+  id get_id() const noexcept { return t_.get_id(); }
+  native_handle_type native_handle() { return t_.native_handle(); }
+  std::stop_source get_stop_source() noexcept { return t_.get_stop_source(); }
+  std::stop_token get_stop_token() const noexcept { return t_.get_stop_token(); }
+  bool request_stop() noexcept { return t_.request_stop(); }
+  void swap(thread& o) noexcept {
+    t_.swap(o.t_);
+    std::swap(done_, o.done_);
+  }
+  static unsigned hardware_concurrency() noexcept { return std::jthread::hardware_concurrency(); }
+
+ private:
+  void reset() {
+    if (t_.joinable()) {
+      t_.request_stop();
+      join();
+    }
+    drop_state();
+  }
+  void drop_state() noexcept {
+    if (done_) std::exchange(done_, nullptr)->release();
+  }
+
+  std::jthread t_;
+  detail::task_state<void>* done_ = nullptr;
+};
+
+}  // namespace gort

@@ -1,0 +1,57 @@
+// park / ready: the one mechanism by which anything in gort blocks and wakes
+// (Go's gopark / goready). Channels, select, sync, timers and sockets are all
+// built on it; none of them touches run queues or contexts directly.
+//
+// Protocol:
+//   1. A blocking primitive takes its own lock, decides it must wait, links a
+//      waiter record naming self() into its queue, and calls park(lock, ...).
+//   2. park() switches the fiber out and only then, on the scheduler's side of
+//      the switch, releases the lock. From that moment a waker may find the
+//      record, and the fiber's context is already saved: no waker can resume
+//      a fiber that has not finished switching out.
+//   3. A waker takes the lock, unlinks the record and calls ready(f) exactly
+//      once for that park. Every park is paired with a single ready.
+//   4. On a plain OS thread (not a fiber) the same calls block that thread on
+//      a futex instead, so threads and fibers interoperate.
+//
+// Shutdown: when run() returns with fibers still parked, each is resumed once
+// more and park() throws fiber_unwind so that its stack unwinds (destructors
+// run). A primitive must therefore unlink its waiter record when park()
+// throws: make the record's destructor unlink it (under the lock) if it is
+// still linked.
+#pragma once
+
+#include <cstdint>
+#include <source_location>
+
+#include "gort/detail/fiber_start.hpp"  // fiber_unwind
+#include "gort/detail/spinlock.hpp"
+#include "gort/detail/wait_reason.hpp"
+
+namespace gort::detail {
+
+struct fiber;
+
+// Any thread. The calling fiber, or this OS thread's stand-in record when
+// called outside a fiber. Never null.
+fiber* self() noexcept;
+
+// Any thread. Blocks the caller until ready(self()) is called. `lock` must be
+// held; it is released after the caller has switched out. Records `why` and
+// `where` for deadlock reports, dumps and stats.
+void park(spinlock& lock, wait_reason why, const std::source_location& where);
+// As above with a custom unlock step: `unlock(arg)` runs after the switch.
+void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where);
+
+// Any thread. Makes `f`, parked (or about to park) by a protocol that pairs
+// this call with its park, runnable again. From a worker the fiber goes to
+// that worker's runnext slot: it runs next and inherits the time slice.
+void ready(fiber* f) noexcept;
+
+// The id of `f` (0 for an OS thread's stand-in).
+std::uint64_t fiber_id_of(const fiber* f) noexcept;
+
+// Any thread: true when the caller is a fiber (not a plain OS thread).
+bool in_fiber() noexcept;
+
+}  // namespace gort::detail

@@ -1,0 +1,325 @@
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "runtime/core.hpp"
+#include "runtime/fatal.hpp"
+
+namespace gort::detail {
+
+std::shared_mutex g_runtime_lock;
+std::atomic<runtime*> g_runtime{nullptr};
+std::atomic<long> g_threads_alive{0};
+std::atomic<long> g_foreign_blocked{0};
+
+namespace {
+constexpr unsigned k_max_workers = 1024;
+constexpr std::size_t k_default_stack = 256 * 1024;
+constexpr std::size_t k_min_stack = 16 * 1024;
+constexpr std::size_t k_max_stack = std::size_t(1) << 30;
+
+unsigned resolve_workers(unsigned requested) {
+  if (requested > k_max_workers)
+    throw std::invalid_argument("gort::run: config::workers = " + std::to_string(requested) +
+                                " is out of range (1.." + std::to_string(k_max_workers) + ")");
+  if (requested > 0) return requested;
+  if (const char* env = std::getenv("GORT_MAXPROCS")) {
+    std::string_view s(env);
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || end != s.data() + s.size() || n == 0 || n > k_max_workers)
+      throw std::invalid_argument("gort::run: GORT_MAXPROCS=\"" + std::string(s) +
+                                  "\" is not a positive number up to " + std::to_string(k_max_workers));
+    return n;
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : std::min(hw, k_max_workers);
+}
+
+std::size_t resolve_stack(std::size_t requested) {
+  if (requested == 0) return k_default_stack;
+  if (requested < k_min_stack || requested > k_max_stack)
+    throw std::invalid_argument("gort::run: config::stack_size = " + std::to_string(requested) +
+                                " is out of range (" + std::to_string(k_min_stack) + ".." +
+                                std::to_string(k_max_stack) + " bytes)");
+  return requested;
+}
+}  // namespace
+
+// ---- fiber_table -----------------------------------------------------------
+
+fiber_table::~fiber_table() = default;
+
+fiber* fiber_table::allocate_chunk(std::size_t n) {
+  auto items = std::make_unique<fiber[]>(n);
+  for (std::size_t i = 0; i + 1 < n; ++i) items[i].sched_next = &items[i + 1];
+  fiber* head = &items[0];
+  std::lock_guard g(lock_);
+  chunks_.push_back(chunk{std::move(items), n});
+  return head;
+}
+
+void fiber_table::put_free(fiber* head, fiber* tail, std::size_t) noexcept {
+  std::lock_guard g(lock_);
+  tail->sched_next = free_;
+  free_ = head;
+}
+
+fiber* fiber_table::take_free(std::size_t max, std::size_t& got) noexcept {
+  std::lock_guard g(lock_);
+  got = 0;
+  fiber* head = free_;
+  fiber* tail = nullptr;
+  for (fiber* f = free_; f && got < max; f = static_cast<fiber*>(f->sched_next)) {
+    tail = f;
+    ++got;
+  }
+  if (!tail) return nullptr;
+  free_ = static_cast<fiber*>(tail->sched_next);
+  tail->sched_next = nullptr;
+  return head;
+}
+
+// ---- runtime ---------------------------------------------------------------
+
+runtime::runtime(unsigned workers, std::size_t stack_size, deadlock_policy policy)
+    : sched_(workers, *this), stacks_(stack_size), heaps_(workers), policy_(policy) {
+  workers_.reserve(workers);
+  for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+}
+
+runtime::~runtime() = default;
+
+fiber* runtime::create_fiber(std::size_t size, std::size_t align, void** storage,
+                             const std::source_location& where) {
+  worker* w = worker_of_thread();
+  fiber* f;
+  std::uint64_t id;
+  if (w) {
+    f = w->alloc_fiber();
+    id = w->next_fiber_id();
+  } else {
+    std::size_t got = 0;
+    f = table_.take_free(1, got);
+    if (!f) {
+      f = table_.allocate_chunk(8);
+      if (f->sched_next) {
+        fiber* rest = static_cast<fiber*>(f->sched_next);
+        fiber* tail = rest;
+        while (tail->sched_next) tail = static_cast<fiber*>(tail->sched_next);
+        table_.put_free(rest, tail, 7);
+      }
+    }
+    f->sched_next = nullptr;
+    id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (size <= fiber::k_inline_fn && align <= alignof(std::max_align_t)) {
+    *storage = f->inline_fn_;
+  } else {
+    f->heap_fn_ = ::operator new(size, std::align_val_t(std::max(align, alignof(std::max_align_t))));
+    *storage = f->heap_fn_;
+  }
+  fiber* creator = w ? w->current() : nullptr;
+  f->id_ = id;
+  f->creator_id_ = creator ? creator->id_ : 0;
+  f->created_at_ = where;
+  f->blocked_at_ = where;
+  f->is_main_ = false;
+  f->abandoned_ = false;
+  f->reason_.store(wait_reason::none, std::memory_order_relaxed);
+  f->sleep_timer_.owner = f;
+  return f;
+}
+
+namespace {
+void free_heap_fn(fiber& f) noexcept {
+  if (f.heap_fn_) {
+    ::operator delete(f.heap_fn_, std::align_val_t(alignof(std::max_align_t)));
+    f.heap_fn_ = nullptr;
+  }
+}
+}  // namespace
+
+void runtime::discard_fiber(fiber* f) noexcept {
+  free_heap_fn(*f);
+  f->state_.store(fiber_state::free, std::memory_order_relaxed);
+  if (worker* w = worker_of_thread()) {
+    w->free_fiber(f);
+  } else {
+    table_.put_free(f, f, 1);
+  }
+}
+
+void runtime::start_fiber(fiber* f, fiber_fn* fn) noexcept {
+  f->fn_ = fn;
+  if (worker* w = worker_of_thread()) {
+    w->spawned.store(w->spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  } else {
+    foreign_spawned_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ready(f);
+}
+
+void runtime::ready(fiber* f) noexcept {
+  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  if (worker* w = worker_of_thread(); w && &w->rt() == this) {
+    sched_.push_local(w->index(), f, true);
+  } else {
+    sched_.push_global(f);
+  }
+}
+
+void runtime::fiber_exited(worker& w, fiber& f) noexcept {
+  free_heap_fn(f);
+  f.fn_ = nullptr;
+  f.state_.store(fiber_state::dead, std::memory_order_relaxed);
+  w.exited.store(w.exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  bool main = f.is_main_;
+  f.is_main_ = false;
+  f.state_.store(fiber_state::free, std::memory_order_relaxed);
+  w.free_fiber(&f);
+  if (main) sched_.stop();  // shutdown step 1
+}
+
+std::size_t runtime::live_fibers() const noexcept {
+  std::uint64_t spawned = foreign_spawned_.load(std::memory_order_relaxed), exited = 0;
+  for (const auto& w : workers_) {
+    spawned += w->spawned.load(std::memory_order_relaxed);
+    exited += w->exited.load(std::memory_order_relaxed);
+  }
+  return spawned > exited ? std::size_t(spawned - exited) : 0;
+}
+
+void runtime::run(main_fn& fn) {
+  install_overflow_handler();
+  // The main fiber: id 1, queued on worker 0 (this thread).
+  worker& w0 = *workers_[0];
+  fiber* m = table_.allocate_chunk(1);
+  m->sched_next = nullptr;
+  m->id_ = 1;
+  m->is_main_ = true;
+  m->created_at_ = std::source_location::current();
+  m->sleep_timer_.owner = m;
+  m->fn_ = &fn;
+  w0.spawned.store(1, std::memory_order_relaxed);
+  m->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  sched_.push_global(m);
+
+  for (unsigned i = 1; i < workers_.size(); ++i) threads_.emplace_back([this, i] { workers_[i]->loop(); });
+  w0.loop();
+  for (auto& t : threads_) t.join();  // shutdown step 2
+  for (auto& h : heaps_) h.clear();   // step 3
+  unwind_leftovers(w0);               // step 4
+}
+
+// Shutdown step 4, on worker 0 with every other worker joined.
+void runtime::unwind_leftovers(worker& w0) {
+  unwinding_.store(true, std::memory_order_release);
+  for (;;) {
+    std::vector<fiber*> left;
+    table_.for_each([&](fiber& f) {
+      fiber_state s = f.state_.load(std::memory_order_relaxed);
+      if ((s == fiber_state::runnable || s == fiber_state::waiting) && !f.abandoned_) left.push_back(&f);
+    });
+    if (left.empty()) break;
+    for (fiber* f : left) {
+      if (f->ctx_) {
+        struct current_worker {
+          worker& w;
+          explicit current_worker(worker& x) : w(x) { set_thread_worker(&w); }
+          ~current_worker() { set_thread_worker(nullptr); }
+        } cw(w0);
+        w0.execute(f);  // park() throws fiber_unwind inside; the fiber exits
+      } else {
+        f->fn_->destroy(f->fn_);  // never started
+        free_heap_fn(*f);
+        f->fn_ = nullptr;
+        f->state_.store(fiber_state::free, std::memory_order_relaxed);
+        w0.exited.store(w0.exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      }
+    }
+  }
+  // Abandoned fibers (blocked in a destructor during unwinding) keep their
+  // stacks until the allocator is destroyed; nothing else references them.
+}
+
+std::int64_t runtime::next_timer_deadline() {
+  std::int64_t best = INT64_MAX;
+  for (auto& h : heaps_) best = std::min(best, h.earliest());
+  return best == INT64_MAX ? -1 : best;
+}
+
+void runtime::run_timers(unsigned, unsigned victim) {
+  timer_heap& h = heaps_[victim];
+  std::int64_t when = h.earliest();
+  if (when == INT64_MAX) return;
+  std::int64_t now = now_ns();
+  if (when > now) return;
+  h.run_due(now);
+}
+
+// Idle lock held; every worker idle and every queue empty. Go's checkdead.
+void runtime::all_idle(unsigned) {
+  if (sched_.stopping()) return;
+  if (next_timer_deadline() >= 0) return;  // a sleeper or timer will wake someone
+  if (g_threads_alive.load(std::memory_order_acquire) > 0) return;
+  if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return;
+  if (live_fibers() == 0) return;
+  std::string report = deadlock_report();
+  if (policy_ == deadlock_policy::abort) {
+    std::fflush(stdout);
+    write_stderr(report);
+    _exit(2);
+  }
+  deadlock_report_ = std::move(report);
+  sched_.stop();
+}
+
+std::string runtime::deadlock_report() {
+  std::vector<const fiber*> blocked;
+  table_.for_each([&](fiber& f) {
+    fiber_state s = f.state_.load(std::memory_order_relaxed);
+    if (s == fiber_state::waiting || s == fiber_state::runnable || s == fiber_state::running)
+      blocked.push_back(&f);
+  });
+  std::sort(blocked.begin(), blocked.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
+  std::string out = "fatal error: all goroutines are asleep - deadlock!\n";
+  for (const fiber* f : blocked) {
+    out += '\n';
+    append_fiber_block(out, *f);
+  }
+  return out;
+}
+
+// ---- run() -----------------------------------------------------------------
+
+int run_main(main_fn& fn, const config& cfg) {
+  if (worker_of_thread()) throw std::logic_error("gort::run: called from inside a fiber");
+  unsigned n = resolve_workers(cfg.workers);
+  std::size_t stack = resolve_stack(cfg.stack_size);
+  std::unique_ptr<runtime> rt;
+  {
+    std::unique_lock g(g_runtime_lock);
+    if (g_runtime.load(std::memory_order_relaxed))
+      throw std::logic_error("gort::run: another run() is already active");
+    rt = std::make_unique<runtime>(n, stack, cfg.on_deadlock);
+    g_runtime.store(rt.get(), std::memory_order_release);
+  }
+  rt->run(fn);
+  {
+    std::unique_lock g(g_runtime_lock);
+    g_runtime.store(nullptr, std::memory_order_release);
+  }
+  std::exception_ptr error = rt->main_error_;
+  std::string report = std::move(rt->deadlock_report_);
+  rt.reset();
+  if (!report.empty()) throw deadlock_error(report);
+  if (error) std::rethrow_exception(error);
+  return fn.result;
+}
+
+}  // namespace gort::detail

@@ -1,0 +1,93 @@
+// stacks: mmap'd fiber stacks, committed on touch, pooled.
+//
+// Two kinds:
+//   - guarded: its own mapping with a PROT_NONE page below it (2 kernel
+//     mappings each). An overflow faults on the guard page and the SIGSEGV
+//     handler reports it. Limited by vm.max_map_count, so only the first
+//     `guard_budget` live stacks are guarded.
+//   - slab: carved from large shared mappings (no per-stack mapping), with a
+//     canary at the lowest address checked every time the fiber switches out.
+//
+// Invariants:
+//   - A stack is owned by one fiber, a worker's cache, or the shared free
+//     list; moves between them under the caller's ownership or lock_.
+//   - Slabs are unmapped only when the allocator is destroyed (end of run()).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "gort/detail/spinlock.hpp"
+
+namespace gort::detail {
+
+struct stack_mem {
+  char* base = nullptr;  // lowest usable address; the guard page or canary is at/below it
+  std::size_t size = 0;  // usable bytes above base
+  bool guarded = false;
+
+  char* top() const noexcept { return base + size; }
+  explicit operator bool() const noexcept { return base != nullptr; }
+  // Slab stacks: false once the fiber wrote below its stack.
+  bool canary_intact() const noexcept;
+};
+
+class stack_allocator {
+ public:
+  // `size`: usable bytes per stack (rounded up to pages).
+  explicit stack_allocator(std::size_t size);
+  ~stack_allocator();
+  stack_allocator(const stack_allocator&) = delete;
+  stack_allocator& operator=(const stack_allocator&) = delete;
+
+  std::size_t stack_size() const noexcept { return size_; }
+
+  // Any worker. A fresh or recycled stack. Aborts with a fatal error if the
+  // system refuses memory.
+  stack_mem allocate();
+  // Any worker. Returns a stack for reuse (kept warm up to a bound, then its
+  // pages are given back to the system).
+  void release(stack_mem s) noexcept;
+
+  // True if `addr` lies in the guard page of `s`.
+  static bool in_guard(const stack_mem& s, const void* addr) noexcept;
+
+ private:
+  stack_mem map_guarded();
+  stack_mem carve_slab();
+
+  std::size_t size_;
+  std::size_t page_;
+  std::size_t guard_budget_;
+
+  spinlock lock_;
+  std::vector<stack_mem> free_;    // guarded by lock_
+  std::vector<char*> slabs_;       // guarded by lock_
+  char* slab_next_ = nullptr;      // guarded by lock_: next unused stack in the newest slab
+  std::size_t slab_left_ = 0;      // guarded by lock_
+  std::size_t guarded_live_ = 0;   // guarded by lock_: guarded stacks mapped now
+};
+
+// A worker's private cache in front of the allocator (no lock on the hot path).
+class stack_cache {
+ public:
+  static constexpr std::size_t k_max = 16;
+  stack_mem get(stack_allocator& a) {
+    if (n_ > 0) return items_[--n_];
+    return a.allocate();
+  }
+  void put(stack_allocator& a, stack_mem s) noexcept {
+    if (n_ < k_max) items_[n_++] = s;
+    else a.release(s);
+  }
+  void drain(stack_allocator& a) noexcept {
+    while (n_ > 0) a.release(items_[--n_]);
+  }
+
+ private:
+  stack_mem items_[k_max];
+  std::size_t n_ = 0;
+};
+
+}  // namespace gort::detail

@@ -1,0 +1,130 @@
+#include "runtime/timer.hpp"
+
+#include <mutex>
+
+#include "runtime/core.hpp"
+#include "runtime/timer_heap.hpp"
+#include "scheduler/futex.hpp"
+
+namespace gort::detail {
+
+bool timer_heap::add(timer& t, std::int64_t when) noexcept {
+  std::lock_guard g(lock_);
+  t.when = when;
+  t.heap_index_ = std::uint32_t(items_.size());
+  t.heap_.store(this, std::memory_order_relaxed);
+  items_.push_back(&t);
+  // Release: a stop() that sees pending also sees heap_ and our lock.
+  t.status_.store(timer::k_pending, std::memory_order_release);
+  sift_up(items_.size() - 1);
+  bool first = items_[0] == &t;
+  if (first) publish();
+  return first;
+}
+
+bool timer_heap::remove(timer& t) noexcept {
+  std::lock_guard g(lock_);
+  if (t.status_.load(std::memory_order_relaxed) != timer::k_pending ||
+      t.heap_.load(std::memory_order_relaxed) != this)
+    return false;
+  remove_at(t.heap_index_);
+  t.status_.store(timer::k_idle, std::memory_order_release);
+  publish();
+  return true;
+}
+
+void timer_heap::run_due(std::int64_t now) noexcept {
+  std::unique_lock g(lock_);
+  while (!items_.empty() && items_[0]->when <= now) {
+    timer* t = items_[0];
+    remove_at(0);
+    t->status_.store(timer::k_firing, std::memory_order_relaxed);
+    publish();
+    g.unlock();
+    t->fn(t);
+    // The callback may have re-armed it (pending): then leave it be.
+    std::uint8_t firing = timer::k_firing;
+    // Release: pairs with the acquire load in timer::stop() that waits for us.
+    t->status_.compare_exchange_strong(firing, timer::k_idle, std::memory_order_release,
+                                       std::memory_order_relaxed);
+    g.lock();
+  }
+}
+
+void timer_heap::clear() noexcept {
+  std::lock_guard g(lock_);
+  for (timer* t : items_) t->status_.store(timer::k_idle, std::memory_order_release);
+  items_.clear();
+  publish();
+}
+
+void timer_heap::sift_up(std::size_t i) noexcept {
+  timer* t = items_[i];
+  while (i > 0) {
+    std::size_t p = (i - 1) / 2;
+    if (items_[p]->when <= t->when) break;
+    items_[i] = items_[p];
+    items_[i]->heap_index_ = std::uint32_t(i);
+    i = p;
+  }
+  items_[i] = t;
+  t->heap_index_ = std::uint32_t(i);
+}
+
+void timer_heap::sift_down(std::size_t i) noexcept {
+  const std::size_t n = items_.size();
+  timer* t = items_[i];
+  for (;;) {
+    std::size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && items_[c + 1]->when < items_[c]->when) ++c;
+    if (t->when <= items_[c]->when) break;
+    items_[i] = items_[c];
+    items_[i]->heap_index_ = std::uint32_t(i);
+    i = c;
+  }
+  items_[i] = t;
+  t->heap_index_ = std::uint32_t(i);
+}
+
+void timer_heap::remove_at(std::size_t i) noexcept {
+  timer* last = items_.back();
+  items_.pop_back();
+  if (i == items_.size()) return;
+  items_[i] = last;
+  last->heap_index_ = std::uint32_t(i);
+  sift_down(i);
+  sift_up(last->heap_index_);
+}
+
+void timer::start(std::int64_t when_ns) noexcept {
+  worker* w = worker_of_thread();
+  if (w) {
+    runtime& rt = w->rt();
+    if (rt.heaps_[w->index()].add(*this, when_ns)) rt.sched_.timer_added(when_ns);
+    return;
+  }
+  std::shared_lock g(g_runtime_lock);
+  runtime* rt = g_runtime.load(std::memory_order_acquire);
+  if (!rt) return;  // no runtime: nothing would ever fire it
+  if (rt->heaps_[0].add(*this, when_ns)) rt->sched_.timer_added(when_ns);
+}
+
+bool timer::stop() noexcept {
+  for (;;) {
+    // Acquire: pairs with the release stores in add() and run_due().
+    std::uint8_t s = status_.load(std::memory_order_acquire);
+    if (s == k_idle) return false;
+    if (s == k_pending) {
+      timer_heap* h = heap_.load(std::memory_order_relaxed);
+      if (h && h->remove(*this)) return true;
+      continue;  // fired or moved meanwhile
+    }
+    // Firing: its callback runs on another thread; it is short.
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+}  // namespace gort::detail

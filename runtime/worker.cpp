@@ -1,0 +1,195 @@
+#include "runtime/worker.hpp"
+
+#include <cxxabi.h>
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include "runtime/core.hpp"
+#include "runtime/fatal.hpp"
+#include "runtime/sanitizer.hpp"
+
+namespace bctx = boost::context::detail;
+
+namespace gort::detail {
+
+namespace {
+thread_local worker* t_worker = nullptr;
+
+// The C++ runtime's per-thread exception state (libstdc++ and libc++abi
+// share this prefix of __cxa_eh_globals).
+struct eh_globals {
+  void* caught;
+  unsigned int uncaught;
+};
+
+constexpr std::size_t k_fiber_cache_max = 256;  // free fiber objects kept per worker
+constexpr std::size_t k_fiber_batch = 64;       // moved to/from the shared free list at once
+constexpr std::uint64_t k_id_batch = 64;        // ids reserved per refill (Go: goidcache)
+}  // namespace
+
+// Opaque on purpose: a fiber may resume on another thread, and the compiler
+// must not reuse a thread_local address computed before a switch.
+__attribute__((noinline)) worker* worker_of_thread() noexcept {
+  asm volatile("");
+  return t_worker;
+}
+
+void set_thread_worker(worker* w) noexcept { t_worker = w; }
+
+worker::worker(runtime& rt, unsigned index) : rt_(rt), index_(index) {}
+
+// This worker's thread.
+void worker::loop() {
+  t_worker = this;
+  eh_globals_ = abi::__cxa_get_globals();
+  enter_signal_stack();
+  while (sched_node* n = rt_.sched_.find_runnable(index_)) execute(static_cast<fiber*>(n));
+  stacks_.drain(rt_.stacks_);
+  leave_signal_stack();
+  t_worker = nullptr;
+}
+
+// The entry point of every fiber's stack. Never returns: the fiber's last act
+// is a jump to g0 asking to be finished.
+void fiber_entry_(void* from_ctx, void* data) {
+  auto* w = static_cast<worker*>(data);
+  w->g0_ctx_ = from_ctx;
+  sanitizer_finish_switch(w->current_);
+  fiber* f = w->current_;
+  std::exception_ptr error;
+  try {
+    f->fn_->invoke(f->fn_);
+  } catch (const fiber_unwind&) {
+    // Shutdown unwound this fiber: nothing to report.
+  } catch (...) {
+    error = std::current_exception();
+  }
+  f->fn_->destroy(f->fn_);
+  if (error) {
+    if (!f->is_main_) panic(*f, error);
+    worker_of_thread()->rt_.main_error_ = error;
+  }
+  worker::exit_current();
+}
+
+namespace {
+void fiber_entry(bctx::transfer_t t) { fiber_entry_(t.fctx, t.data); }
+}  // namespace
+
+void worker::execute(fiber* f) {
+  if (!f->ctx_) {
+    f->stack_ = stacks_.get(rt_.stacks_);
+    f->ctx_ = bctx::make_fcontext(f->stack_.top(), f->stack_.size, &fiber_entry);
+    sanitizer_create_fiber(f);
+  }
+  current_ = f;
+  f->state_.store(fiber_state::running, std::memory_order_relaxed);
+  // The fiber's exception state replaces g0's for the duration (run() may
+  // have been called inside a catch block).
+  auto* eh = static_cast<eh_globals*>(eh_globals_);
+  eh_globals g0_eh = *eh;
+  eh->caught = f->eh_caught_;
+  eh->uncaught = f->eh_uncaught_;
+  switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+
+  sanitizer_start_switch(f);
+  bctx::transfer_t t = bctx::jump_fcontext(f->ctx_, this);
+  sanitizer_finish_switch(nullptr);
+
+  // Back on g0. `f` has switched out (or exited) and its registers are in t.
+  f->eh_caught_ = eh->caught;
+  f->eh_uncaught_ = eh->uncaught;
+  *eh = g0_eh;
+  current_ = nullptr;
+  f->ctx_ = t.fctx;
+  if (!f->stack_.canary_intact()) stack_overflow(*f);
+  switch (std::exchange(request_, request::none)) {
+    case request::park:
+      // State first, then the unlock step: after it a waker may run `f`
+      // anywhere, and we must not touch `f` again.
+      parks.store(parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      f->state_.store(fiber_state::waiting, std::memory_order_relaxed);
+      if (f->unlock_fn_) f->unlock_fn_(f->unlock_arg_);
+      break;
+    case request::yield:
+      f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+      rt_.sched_.push_local(index_, f, false);
+      break;
+    case request::exit:
+      finish(f);
+      break;
+    case request::none:
+      fatal("gort: a fiber switched out without a request");
+  }
+}
+
+// On g0: the fiber's stack is no longer in use; recycle it and the object.
+void worker::finish(fiber* f) noexcept {
+  sanitizer_destroy_fiber(f);
+  stacks_.put(rt_.stacks_, f->stack_);
+  f->stack_ = {};
+  f->ctx_ = nullptr;
+  rt_.fiber_exited(*this, *f);
+}
+
+void worker::switch_out(request r) {
+  worker* w = worker_of_thread();
+  w->request_ = r;
+  fiber* f = w->current_;
+  sanitizer_start_switch(nullptr, w);
+  bctx::transfer_t t = bctx::jump_fcontext(w->g0_ctx_, nullptr);
+  // Resumed, possibly by another worker: it passed itself in the jump.
+  auto* now = static_cast<worker*>(t.data);
+  now->g0_ctx_ = t.fctx;
+  sanitizer_finish_switch(f);
+}
+
+void worker::switch_out_park() { switch_out(request::park); }
+void worker::switch_out_yield() { switch_out(request::yield); }
+
+void worker::exit_current() {
+  switch_out(request::exit);
+  __builtin_unreachable();
+}
+
+std::uint64_t worker::next_fiber_id() noexcept {
+  if (id_next_ == id_end_) {
+    id_next_ = rt_.next_id_.fetch_add(k_id_batch, std::memory_order_relaxed);
+    id_end_ = id_next_ + k_id_batch;
+  }
+  return id_next_++;
+}
+
+fiber* worker::alloc_fiber() {
+  if (!free_fibers_) {
+    std::size_t got = 0;
+    free_fibers_ = rt_.table_.take_free(k_fiber_batch, got);
+    n_free_fibers_ = got;
+    if (!free_fibers_) {
+      free_fibers_ = rt_.table_.allocate_chunk(k_fiber_batch);
+      n_free_fibers_ = k_fiber_batch;
+    }
+  }
+  fiber* f = free_fibers_;
+  free_fibers_ = static_cast<fiber*>(f->sched_next);
+  f->sched_next = nullptr;
+  --n_free_fibers_;
+  return f;
+}
+
+void worker::free_fiber(fiber* f) noexcept {
+  f->sched_next = free_fibers_;
+  free_fibers_ = f;
+  if (++n_free_fibers_ < k_fiber_cache_max) return;
+  // Give a batch back so that fibers created here and exiting elsewhere do
+  // not pile up on one worker.
+  fiber* head = free_fibers_;
+  fiber* tail = head;
+  for (std::size_t i = 1; i < k_fiber_batch; ++i) tail = static_cast<fiber*>(tail->sched_next);
+  free_fibers_ = static_cast<fiber*>(tail->sched_next);
+  tail->sched_next = nullptr;
+  n_free_fibers_ -= k_fiber_batch;
+  rt_.table_.put_free(head, tail, k_fiber_batch);
+}
+
+}  // namespace gort::detail

@@ -1,0 +1,84 @@
+// worker: one OS thread that runs fibers (Go's M with its P).
+//
+// Every switch goes through the worker's scheduler context ("g0", the
+// thread's own stack): a fiber that parks, yields or exits jumps to g0 with a
+// request, and g0 carries it out after the fiber's context is saved. That is
+// what makes park's unlock step safe (see runtime/park.hpp) and lets g0 free
+// an exited fiber's stack.
+//
+// Invariants:
+//   - current_ is the fiber this worker is running, or null on g0. Written
+//     only by this worker's thread.
+//   - A fiber resumed by a jump learns its worker from the jump's data, never
+//     from a cached thread_local: it may resume on another thread.
+//   - Counters are written by the owner only and read by anyone (relaxed).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "runtime/fiber.hpp"
+#include "runtime/stack.hpp"
+
+namespace gort::detail {
+
+class runtime;
+
+class worker {
+ public:
+  worker(runtime& rt, unsigned index);
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  // This worker's thread: runs fibers until the scheduler stops.
+  void loop();
+  // This worker's thread, on g0: switches into `f` and carries out what it
+  // asked for when it switches back.
+  void execute(fiber* f);
+
+  // The running fiber only: switches to g0 asking it to park the fiber.
+  static void switch_out_park();
+  // The running fiber only: puts the fiber at the tail of the run queue.
+  static void switch_out_yield();
+
+  fiber* current() const noexcept { return current_; }
+  runtime& rt() const noexcept { return rt_; }
+  unsigned index() const noexcept { return index_; }
+
+  // The owner: a fresh id (ids come in batches from the runtime).
+  std::uint64_t next_fiber_id() noexcept;
+  // The owner: fiber objects cached by this worker.
+  fiber* alloc_fiber();
+  void free_fiber(fiber* f) noexcept;
+
+  // Counters (owner writes, anyone reads).
+  std::atomic<std::uint64_t> switches{0}, spawned{0}, exited{0}, parks{0};
+  std::atomic<std::int64_t> busy_ns{0};
+
+ private:
+  enum class request : std::uint8_t { none, park, yield, exit };
+  friend void fiber_entry_(void*, void*);
+  [[noreturn]] static void exit_current();
+  void finish(fiber* f) noexcept;
+  static void switch_out(request r);
+
+  runtime& rt_;
+  const unsigned index_;
+  fiber* current_ = nullptr;
+  void* g0_ctx_ = nullptr;  // the scheduler context, set each time a fiber is entered
+  request request_ = request::none;
+  stack_cache stacks_;
+  fiber* free_fibers_ = nullptr;  // linked through sched_next
+  std::size_t n_free_fibers_ = 0;
+  std::uint64_t id_next_ = 0, id_end_ = 0;
+  void* eh_globals_ = nullptr;  // this thread's C++ exception globals
+};
+
+// Any thread: the worker running on this thread, or null. Never cached by the
+// compiler across a switch (an opaque call each time).
+worker* worker_of_thread() noexcept;
+// The runtime only: binds (or unbinds, with null) a worker to this thread.
+void set_thread_worker(worker* w) noexcept;
+
+}  // namespace gort::detail

@@ -1,0 +1,305 @@
+#include "scheduler/scheduler.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+namespace gort::detail {
+
+namespace {
+// runnext picks in a row before the ring gets a turn (Tokio caps LIFO polls
+// the same way), so two fibers that keep waking each other cannot starve it.
+constexpr std::uint32_t k_max_next_streak = 32;
+// Every this many schedules the inject queue goes first (Go: 61, a prime, so
+// it does not resonate with workload periods).
+constexpr std::uint32_t k_global_check_period = 61;
+constexpr int k_steal_passes = 4;
+// How long a victim must have been running one fiber before a thief may take
+// its runnext (Go waits ~3 µs: taking it sooner turns every handoff into a
+// cross-core wake-up).
+constexpr std::int64_t k_runnext_grace_ns = 3000;
+
+std::uint64_t xorshift(std::uint64_t& s) noexcept {
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return s;
+}
+}  // namespace
+
+scheduler::scheduler(unsigned workers, sched_hooks& hooks) : hooks_(hooks) {
+  slots_.reserve(workers);
+  for (unsigned i = 0; i < workers; ++i) {
+    slots_.push_back(std::make_unique<slot>());
+    slots_.back()->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+  }
+  idle_stack_.reserve(workers);
+  on_idle_stack_.assign(workers, 0);
+}
+
+void scheduler::push_local(unsigned w, sched_node* n, bool next) noexcept {
+  slot& me = *slots_[w];
+  node_batch overflow;
+  bool stealable = true;
+  if (next) {
+    // A node alone in runnext is not worth a wake-up: it runs as soon as the
+    // current fiber parks (Tokio's LIFO-slot rule). A displaced one is.
+    sched_node* old = me.queue.put_next(n);
+    stealable = old != nullptr;
+    if (old) me.queue.push(old, overflow);
+  } else {
+    me.queue.push(n, overflow);
+  }
+  if (overflow.size) inject_.push_batch(overflow);
+  if (stealable) {
+    // seq_cst loads: the Dekker pairing with sleep() (see the header).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (n_idle_.load(std::memory_order_seq_cst) > 0 &&
+        n_spinning_.load(std::memory_order_seq_cst) == 0)
+      wake_one();
+  }
+}
+
+void scheduler::push_global(sched_node* n) noexcept {
+  inject_.push(n);  // seq_cst store of the size inside
+  if (n_idle_.load(std::memory_order_seq_cst) > 0 && n_spinning_.load(std::memory_order_seq_cst) == 0)
+    wake_one();
+}
+
+sched_node* scheduler::find_runnable(unsigned w) noexcept {
+  slot& me = *slots_[w];
+  for (;;) {
+    if (stopping()) {
+      if (me.spinning) {
+        me.spinning = false;
+        n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
+      }
+      return nullptr;
+    }
+    hooks_.run_timers(w, w);
+    me.tick_pub.store(++me.tick, std::memory_order_relaxed);
+    if (me.tick % k_global_check_period == 0) {
+      if (sched_node* n = inject_.pop_into(me.queue, 0)) return found(me, n);
+    }
+    if (sched_node* n = find_local(me)) return found(me, n);
+    if (sched_node* n = inject_.pop_into(me.queue, inject_.size() / size() + 1)) return found(me, n);
+    unsigned busy = size() - n_idle_.load(std::memory_order_relaxed);
+    if (me.spinning || 2 * n_spinning_.load(std::memory_order_relaxed) < busy) {
+      if (!me.spinning) {
+        me.spinning = true;
+        n_spinning_.fetch_add(1, std::memory_order_seq_cst);
+      }
+      if (sched_node* n = steal_work(w)) return found(me, n);
+    }
+    sleep(w);
+  }
+}
+
+// Owner only: runnext first (bounded streak), then the ring.
+sched_node* scheduler::find_local(slot& me) noexcept {
+  if (me.next_streak < k_max_next_streak || me.queue.size() <= 1) {
+    if (sched_node* n = me.queue.take_next()) {
+      ++me.next_streak;
+      return n;
+    }
+  }
+  me.next_streak = 0;
+  if (sched_node* n = me.queue.pop()) return n;
+  return me.queue.take_next();
+}
+
+// Owner only: leaving the spinning state with work in hand. The last spinner
+// to find work wakes another, so a burst of new work fans out (Go's
+// resetspinning).
+sched_node* scheduler::found(slot& me, sched_node* n) noexcept {
+  if (me.spinning) {
+    me.spinning = false;
+    if (n_spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        n_idle_.load(std::memory_order_seq_cst) > 0)
+      wake_one();
+  }
+  return n;
+}
+
+// Worker `w` only, while spinning: a few passes over the other workers in a
+// random order; the last pass also runs their expired timers and may take a
+// runnext that has waited past the grace period.
+sched_node* scheduler::steal_work(unsigned w) noexcept {
+  slot& me = *slots_[w];
+  const unsigned n = size();
+  if (n == 1) return nullptr;
+  for (int pass = 0; pass < k_steal_passes; ++pass) {
+    const bool last = pass == k_steal_passes - 1;
+    const unsigned start = unsigned(xorshift(me.rng) % n);
+    for (unsigned i = 0; i < n; ++i) {
+      const unsigned v = (start + i) % n;
+      if (v == w) continue;
+      if (stopping()) return nullptr;
+      slot& victim = *slots_[v];
+      me.steal_attempts.fetch_add(1, std::memory_order_relaxed);
+      if (last) {
+        hooks_.run_timers(w, v);
+        if (sched_node* t = find_local(me)) return t;  // a timer readied something here
+      }
+      if (sched_node* t = victim.queue.steal_into(me.queue)) {
+        me.steals.fetch_add(1, std::memory_order_relaxed);
+        return t;
+      }
+      if (last && victim.queue.has_next()) {
+        std::uint32_t tick = victim.tick_pub.load(std::memory_order_relaxed);
+        std::int64_t until = now_ns() + k_runnext_grace_ns;
+        while (now_ns() < until && victim.queue.has_next()) {
+        }
+        if (victim.tick_pub.load(std::memory_order_relaxed) == tick) {
+          if (sched_node* t = victim.queue.take_next()) {
+            me.steals.fetch_add(1, std::memory_order_relaxed);
+            return t;
+          }
+        }
+      }
+    }
+  }
+  return nullptr;
+}
+
+// Any thread: is there work this worker could take (other than runnext slots,
+// which are not stealable right away)?
+bool scheduler::work_visible(unsigned w) const noexcept {
+  if (!inject_.empty()) return true;
+  for (unsigned v = 0; v < size(); ++v) {
+    if (v == w) continue;
+    const run_queue& q = slots_[v]->queue;
+    if (q.size() - (q.has_next() ? 1 : 0) > 0) return true;
+  }
+  return false;
+}
+
+// Any thread: hands the wake-up to one idle worker, which starts spinning.
+// At most one wake-up is in flight: the CAS on n_spinning_ admits one waker.
+void scheduler::wake_one() noexcept {
+  unsigned expected = 0;
+  if (n_spinning_.load(std::memory_order_seq_cst) != 0 ||
+      !n_spinning_.compare_exchange_strong(expected, 1, std::memory_order_seq_cst))
+    return;
+  unsigned v;
+  {
+    std::lock_guard g(idle_lock_);
+    if (idle_stack_.empty()) {
+      n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+    // Prefer a worker that is not the poller: the poller keeps timer duty.
+    auto it = idle_stack_.end() - 1;
+    int poller = poller_.load(std::memory_order_relaxed);
+    if (int(*it) == poller && idle_stack_.size() > 1) --it;
+    v = *it;
+    idle_stack_.erase(it);
+    on_idle_stack_[v] = 0;
+    n_idle_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  slots_[v]->park.notify();
+}
+
+// Worker `w` only: takes itself off the idle stack. False if a waker popped it
+// first (that waker counted it as spinning and notifies its parker).
+bool scheduler::idle_remove(unsigned w) noexcept {
+  std::lock_guard g(idle_lock_);
+  if (!on_idle_stack_[w]) return false;
+  idle_stack_.erase(std::find(idle_stack_.begin(), idle_stack_.end(), w));
+  on_idle_stack_[w] = 0;
+  n_idle_.fetch_sub(1, std::memory_order_seq_cst);
+  return true;
+}
+
+// Worker `w` only. The idle protocol (Go's stopm, with the re-checks of
+// findRunnable):
+//   1. Stop spinning.
+//   2. Register on the idle stack (seq_cst increment of n_idle_).
+//   3. Re-check every queue: work pushed before a producer could see us idle
+//      is found here. Found: leave the idle stack and spin again.
+//   4. If everyone is idle, let the runtime judge (deadlock check).
+//   5. Sleep: as the poller until the earliest timer, else until notified.
+//   6. Woken: if a waker popped us we are spinning; otherwise leave the idle
+//      stack ourselves. The poller then runs every worker's expired timers.
+void scheduler::sleep(unsigned w) noexcept {
+  slot& me = *slots_[w];
+  if (me.spinning) {
+    me.spinning = false;
+    n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  {
+    std::lock_guard g(idle_lock_);
+    idle_stack_.push_back(w);
+    on_idle_stack_[w] = 1;
+    n_idle_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (stopping() || work_visible(w)) {
+    if (!idle_remove(w)) me.park.wait();  // a waker popped us: take its notify
+    me.spinning = true;
+    n_spinning_.fetch_add(1, std::memory_order_seq_cst);
+    return;
+  }
+  {
+    std::lock_guard g(idle_lock_);
+    if (on_idle_stack_[w] && n_idle_.load(std::memory_order_relaxed) == size() && all_queues_empty())
+      hooks_.all_idle(w);
+  }
+  const std::int64_t t0 = now_ns();
+  me.idle_since_ns.store(t0, std::memory_order_relaxed);
+  me.sleeps.fetch_add(1, std::memory_order_relaxed);
+  int no_poller = -1;
+  const bool poller = poller_.compare_exchange_strong(no_poller, int(w), std::memory_order_acq_rel);
+  if (poller) {
+    std::int64_t deadline = hooks_.next_timer_deadline();
+    poll_until_.store(deadline < 0 ? 0 : deadline, std::memory_order_seq_cst);
+    me.park.wait(deadline);
+    poll_until_.store(0, std::memory_order_relaxed);
+    poller_.store(-1, std::memory_order_release);
+  } else {
+    me.park.wait();
+  }
+  const std::int64_t t1 = now_ns();
+  me.idle_since_ns.store(0, std::memory_order_relaxed);
+  me.idle_total_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
+  me.wakeups.fetch_add(1, std::memory_order_relaxed);
+  if (!idle_remove(w)) me.spinning = true;  // popped by wake_one, which counted us
+  if (poller) {
+    for (unsigned v = 0; v < size(); ++v) hooks_.run_timers(w, v);
+    // We gave up the poller role; if timers remain and others sleep without a
+    // deadline, hand the role to one of them.
+    if (hooks_.next_timer_deadline() >= 0 && n_idle_.load(std::memory_order_seq_cst) > 0) wake_one();
+  }
+}
+
+void scheduler::timer_added(std::int64_t when_ns) noexcept {
+  if (n_idle_.load(std::memory_order_seq_cst) == 0) return;  // the owner's loop will see it
+  int p = poller_.load(std::memory_order_acquire);
+  if (p < 0) {
+    wake_one();  // idle workers but no poller: make one take the role
+    return;
+  }
+  std::int64_t until = poll_until_.load(std::memory_order_seq_cst);
+  if (until == 0 || when_ns < until) slots_[unsigned(p)]->park.notify();
+}
+
+void scheduler::stop() noexcept {
+  stopping_.store(true, std::memory_order_release);
+  for (auto& s : slots_) s->park.notify();
+}
+
+std::int64_t scheduler::idle_ns(unsigned w) const noexcept {
+  const slot& s = *slots_[w];
+  std::int64_t total = s.idle_total_ns.load(std::memory_order_relaxed);
+  std::int64_t since = s.idle_since_ns.load(std::memory_order_relaxed);
+  if (since != 0) total += now_ns() - since;
+  return total;
+}
+
+bool scheduler::all_queues_empty() const noexcept {
+  if (!inject_.empty()) return false;
+  for (const auto& s : slots_)
+    if (!s->queue.empty()) return false;
+  return true;
+}
+
+}  // namespace gort::detail

@@ -1,0 +1,129 @@
+// scheduler: where runnable nodes wait and how idle worker threads find them
+// (Go's runqput/findRunnable/wakep/stopm, folded into one place).
+//
+// It knows nothing of fibers or stacks: it moves sched_node pointers between
+// per-worker run queues and the inject queue, and puts worker threads to sleep
+// and wakes them. The runtime supplies timers and the deadlock check through
+// sched_hooks.
+//
+// Invariants:
+//   - n_spinning_ counts workers looking for work without having found it;
+//     it is at most the number of workers, and a woken worker starts spinning
+//     (the waker counts it) so that at most one wake-up is in flight at a time.
+//   - n_idle_ equals the size of idle_stack_; both change only under idle_lock_.
+//   - A worker on idle_stack_ is asleep on its parker or about to be; whoever
+//     pops it from the stack notifies its parker exactly once.
+//   - At most one idle worker holds the poller role (poller_); it sleeps with
+//     a deadline equal to the earliest pending timer, so timers fire while
+//     every worker is idle. The others sleep without a deadline.
+//   - No lost wake-up: a producer pushes work, then (seq_cst) reads n_idle_
+//     and n_spinning_; a worker going idle registers (seq_cst) in n_idle_,
+//     then re-reads every queue. One of the two sees the other.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gort/detail/spinlock.hpp"
+#include "scheduler/futex.hpp"
+#include "scheduler/inject_queue.hpp"
+#include "scheduler/run_queue.hpp"
+
+namespace gort::detail {
+
+// What the runtime provides to the scheduler.
+class sched_hooks {
+ public:
+  // Worker `w` only: runs expired timers of worker `victim` (its own, or
+  // another's when stealing). May push nodes through the scheduler.
+  virtual void run_timers(unsigned w, unsigned victim) = 0;
+  // Any worker: earliest timer deadline over all workers, -1 if none.
+  virtual std::int64_t next_timer_deadline() = 0;
+  // Called by a worker with the idle lock held when every worker is idle and
+  // every queue is empty. The runtime decides whether that is a deadlock.
+  virtual void all_idle(unsigned w) = 0;
+
+ protected:
+  ~sched_hooks() = default;
+};
+
+class scheduler {
+ public:
+  scheduler(unsigned workers, sched_hooks& hooks);
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  unsigned size() const noexcept { return unsigned(slots_.size()); }
+
+  // Worker `w` only. Queues `n` on w's own queue; with `next`, in runnext (the
+  // node runs next and the one it displaces goes to the tail). Wakes an idle
+  // worker if work may now be stealable.
+  void push_local(unsigned w, sched_node* n, bool next) noexcept;
+  // Any thread. Queues `n` on the inject queue and wakes an idle worker.
+  void push_global(sched_node* n) noexcept;
+
+  // Worker `w` only. Returns the next node to run, sleeping while there is
+  // none. nullptr once stop() was called.
+  sched_node* find_runnable(unsigned w) noexcept;
+
+  // Any thread. Called when a timer is added with deadline `when_ns`: wakes the
+  // sleeping poller if it would sleep past it.
+  void timer_added(std::int64_t when_ns) noexcept;
+
+  // Any thread. Makes every find_runnable return nullptr, now and later.
+  void stop() noexcept;
+  bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+  // Any thread; snapshots for statistics and the deadlock check.
+  std::size_t local_size(unsigned w) const noexcept { return slots_[w]->queue.size(); }
+  std::size_t global_size() const noexcept { return inject_.size(); }
+  unsigned idle_count() const noexcept { return n_idle_.load(std::memory_order_relaxed); }
+  unsigned spinning_count() const noexcept { return n_spinning_.load(std::memory_order_relaxed); }
+  std::uint64_t steals(unsigned w) const noexcept { return slots_[w]->steals.load(std::memory_order_relaxed); }
+  std::uint64_t steal_attempts(unsigned w) const noexcept {
+    return slots_[w]->steal_attempts.load(std::memory_order_relaxed);
+  }
+  std::uint64_t wakeups(unsigned w) const noexcept { return slots_[w]->wakeups.load(std::memory_order_relaxed); }
+  std::uint64_t sleeps(unsigned w) const noexcept { return slots_[w]->sleeps.load(std::memory_order_relaxed); }
+  std::int64_t idle_ns(unsigned w) const noexcept;
+  // Idle lock held (inside sched_hooks::all_idle): true if no node is queued anywhere.
+  bool all_queues_empty() const noexcept;
+
+ private:
+  struct slot {
+    run_queue queue;
+    parker park;
+    std::uint32_t tick = 0;         // owner only: schedule count (for fairness)
+    std::atomic<std::uint32_t> tick_pub{0};  // tick, published for thieves (relaxed)
+    std::uint32_t next_streak = 0;  // owner only: runnext picks in a row
+    std::uint64_t rng = 0;          // owner only: steal-order randomness
+    bool spinning = false;          // owner only
+    // Counters: written by the owner only, read by anyone (relaxed).
+    std::atomic<std::uint64_t> steals{0}, steal_attempts{0}, wakeups{0}, sleeps{0};
+    std::atomic<std::int64_t> idle_total_ns{0}, idle_since_ns{0};  // idle_since 0: awake
+  };
+
+  sched_node* find_local(slot& me) noexcept;
+  sched_node* steal_work(unsigned w) noexcept;
+  sched_node* found(slot& me, sched_node* n) noexcept;
+  bool work_visible(unsigned w) const noexcept;
+  void wake_one() noexcept;
+  bool idle_remove(unsigned w) noexcept;
+  void sleep(unsigned w) noexcept;
+
+  sched_hooks& hooks_;
+  std::vector<std::unique_ptr<slot>> slots_;
+  inject_queue inject_;
+  std::atomic<bool> stopping_{false};
+  alignas(64) std::atomic<unsigned> n_spinning_{0};
+  alignas(64) std::atomic<unsigned> n_idle_{0};
+  spinlock idle_lock_;
+  std::vector<unsigned> idle_stack_;          // guarded by idle_lock_
+  std::vector<char> on_idle_stack_;           // guarded by idle_lock_
+  std::atomic<int> poller_{-1};               // worker holding the poller role, or -1
+  std::atomic<std::int64_t> poll_until_{0};   // the poller's deadline (0: none or no poller)
+};
+
+}  // namespace gort::detail
