@@ -14,7 +14,8 @@
 //      loop at its next scheduling point.
 //   2. Worker 0 (the thread that called run) joins the other threads.
 //   3. Pending timers are dropped (set idle without firing).
-//   4. unwinding_ is set; every fiber still alive is resumed once on worker 0;
+//   4. unwinding_ is set; every fiber still alive is resumed once on worker 0,
+//      newest first (children tend to use objects on their creators' stacks);
 //      park() throws fiber_unwind, its stack unwinds and it exits. Fibers
 //      that never started just have their callables destroyed.
 //   5. g_runtime is cleared and the runtime destroyed; run() returns, throws

@@ -226,6 +226,9 @@ void runtime::unwind_leftovers(worker& w0) {
       if ((s == fiber_state::runnable || s == fiber_state::waiting) && !f.abandoned_) left.push_back(&f);
     });
     if (left.empty()) break;
+    // Newest first: children usually refer to objects on their creators'
+    // stacks (a wait_group, a channel), so creators must unwind after them.
+    std::sort(left.begin(), left.end(), [](const fiber* a, const fiber* b) { return a->id_ > b->id_; });
     for (fiber* f : left) {
       if (f->ctx_) {
         struct current_worker {
