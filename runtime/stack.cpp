@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -13,11 +14,11 @@
 namespace gort::detail {
 
 namespace {
-constexpr std::uint64_t k_canary = 0x676f72742d737461ull;  // "gort-sta"
+constexpr std::size_t k_canary_bytes = 64;
 constexpr std::size_t k_slab_stacks = 64;
-// Stacks kept mapped and warm in the shared free list before pages are
-// returned to the system.
-constexpr std::size_t k_free_warm = 256;
+// Warm stacks kept resident; when twice as many are free, the older half
+// gives its pages back, in one madvise per run of adjacent stacks.
+constexpr std::size_t k_warm_keep = 1024;
 // The guard is one page; x86-64 and aarch64 Linux use 4 KiB or larger, and a
 // fault anywhere in the 4 KiB below the base is an overflow either way.
 constexpr std::ptrdiff_t k_page_guess = 4096;
@@ -32,9 +33,10 @@ std::size_t read_max_map_count() {
 
 bool stack_mem::canary_intact() const noexcept {
   if (guarded) return true;
-  std::uint64_t v;
-  std::memcpy(&v, base, sizeof v);
-  return v == k_canary;
+  const auto* w = reinterpret_cast<const std::uint64_t*>(base);
+  std::uint64_t any = 0;
+  for (std::size_t i = 0; i < k_canary_bytes / sizeof(std::uint64_t); ++i) any |= w[i];
+  return any == 0;
 }
 
 stack_allocator::stack_allocator(std::size_t size) {
@@ -50,18 +52,21 @@ stack_allocator::stack_allocator(std::size_t size) {
 }
 
 stack_allocator::~stack_allocator() {
-  for (const stack_mem& s : free_)
-    if (s.guarded) munmap(s.base - page_, s.size + page_);
+  for (auto* list : {&warm_, &clean_})
+    for (const stack_mem& s : *list)
+      if (s.guarded) munmap(s.base - page_, s.size + page_);
   for (char* slab : slabs_) munmap(slab, k_slab_stacks * size_);
 }
 
 stack_mem stack_allocator::allocate() {
   {
     std::lock_guard g(lock_);
-    if (!free_.empty()) {
-      stack_mem s = free_.back();
-      free_.pop_back();
-      return s;
+    for (auto* list : {&warm_, &clean_}) {
+      if (!list->empty()) {
+        stack_mem s = list->back();
+        list->pop_back();
+        return s;
+      }
     }
     if (guarded_live_ < guard_budget_) {
       ++guarded_live_;
@@ -91,31 +96,47 @@ stack_mem stack_allocator::carve_slab() {
     slab_next_ = static_cast<char*>(p);
     slab_left_ = k_slab_stacks;
   }
-  stack_mem s{slab_next_, size_, false};
+  stack_mem s{slab_next_, size_, false};  // fresh pages: the zero canary holds
   slab_next_ += size_;
   --slab_left_;
-  std::memcpy(s.base, &k_canary, sizeof k_canary);
   return s;
 }
 
 void stack_allocator::release(stack_mem s) noexcept {
-  std::unique_lock g(lock_);
-  if (free_.size() < k_free_warm) {
-    free_.push_back(s);
-    return;
+  std::vector<stack_mem> cold;
+  {
+    std::lock_guard g(lock_);
+    warm_.push_back(s);
+    if (warm_.size() < 2 * k_warm_keep || trimming_) return;
+    // The older half (front of warm_) goes cold.
+    trimming_ = true;
+    cold.assign(warm_.begin(), warm_.end() - k_warm_keep);
+    warm_.erase(warm_.begin(), warm_.end() - k_warm_keep);
   }
-  if (s.guarded) {
-    --guarded_live_;
-    g.unlock();
-    munmap(s.base - page_, s.size + page_);
-    return;
+  trim(cold);
+  std::lock_guard g(lock_);
+  clean_.insert(clean_.end(), cold.begin(), cold.end());
+  trimming_ = false;
+}
+
+// Outside lock_: gives the pages of `cold` back to the system, coalescing
+// adjacent stacks (a slab's neighbours, or guarded stacks mapped back to back
+// with their guard pages between them) into one madvise each.
+void stack_allocator::trim(std::vector<stack_mem>& cold) noexcept {
+  std::sort(cold.begin(), cold.end(), [](const stack_mem& a, const stack_mem& b) { return a.base < b.base; });
+  std::size_t i = 0;
+  while (i < cold.size()) {
+    char* begin = cold[i].base;
+    char* end = cold[i].top();
+    std::size_t j = i + 1;
+    for (; j < cold.size(); ++j) {
+      char* next = cold[j].guarded ? cold[j].base - page_ : cold[j].base;
+      if (next != end) break;
+      end = cold[j].top();
+    }
+    madvise(begin, std::size_t(end - begin), MADV_DONTNEED);
+    i = j;
   }
-  g.unlock();
-  // Keep the address range (it belongs to a slab) but give the pages back;
-  // keep the first page, which holds the canary.
-  madvise(s.base + page_, s.size - page_, MADV_DONTNEED);
-  g.lock();
-  free_.push_back(s);
 }
 
 bool stack_allocator::in_guard(const stack_mem& s, const void* addr) noexcept {

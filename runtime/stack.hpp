@@ -7,10 +7,15 @@
 //     `guard_budget` live stacks are guarded.
 //   - slab: carved from large shared mappings (no per-stack mapping), with a
 //     canary at the lowest address checked every time the fiber switches out.
+//     The canary is "the lowest 64 bytes are still zero": fresh and trimmed
+//     pages read as zero, so the bottom page is never written (a blocked
+//     fiber costs one touched page, at the top, not two).
 //
 // Invariants:
-//   - A stack is owned by one fiber, a worker's cache, or the shared free
-//     list; moves between them under the caller's ownership or lock_.
+//   - A stack is owned by one fiber, a worker's cache, warm_ or clean_;
+//     moves between them under the caller's ownership or lock_.
+//   - warm_ holds recently used stacks (pages resident), newest last;
+//     clean_ holds stacks whose pages were given back to the system.
 //   - Slabs are unmapped only when the allocator is destroyed (end of run()).
 #pragma once
 
@@ -56,13 +61,16 @@ class stack_allocator {
  private:
   stack_mem map_guarded();
   stack_mem carve_slab();
+  void trim(std::vector<stack_mem>& cold) noexcept;
 
   std::size_t size_;
   std::size_t page_;
   std::size_t guard_budget_;
 
   spinlock lock_;
-  std::vector<stack_mem> free_;    // guarded by lock_
+  std::vector<stack_mem> warm_;    // guarded by lock_
+  std::vector<stack_mem> clean_;   // guarded by lock_
+  bool trimming_ = false;          // guarded by lock_: one trim at a time
   std::vector<char*> slabs_;       // guarded by lock_
   char* slab_next_ = nullptr;      // guarded by lock_: next unused stack in the newest slab
   std::size_t slab_left_ = 0;      // guarded by lock_
