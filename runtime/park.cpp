@@ -89,9 +89,9 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_l
   f->blocked_at_ = where;
   f->unlock_fn_ = unlock;
   f->unlock_arg_ = arg;
-  worker::switch_out_park();
+  w = worker::switch_out_park(w);
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
-  if (worker_of_thread()->rt().unwinding_.load(std::memory_order_relaxed)) throw fiber_unwind{};
+  if (w->rt().unwinding_.load(std::memory_order_relaxed)) throw fiber_unwind{};
 }
 
 void ready(fiber* f) noexcept {
@@ -230,8 +230,10 @@ void yield() {
   }
   if (w->rt().unwinding_.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0)
     throw fiber_unwind{};
-  worker::switch_out_yield();
-  if (worker_of_thread()->rt().unwinding_.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0)
+  // Nothing else could run here: switching out and back would be pure cost.
+  if (!w->rt().sched_.yield_useful(w->index())) return;
+  w = worker::switch_out_yield(w);
+  if (w->rt().unwinding_.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0)
     throw fiber_unwind{};
 }
 

@@ -89,7 +89,10 @@ fiber* fiber_table::take_free(std::size_t max, std::size_t& got) noexcept {
 runtime::runtime(unsigned workers, std::size_t stack_size, deadlock_policy policy)
     : sched_(workers, *this), stacks_(stack_size), heaps_(workers), policy_(policy) {
   workers_.reserve(workers);
-  for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<worker>(*this, i));
+    sched_.set_timer_hint(i, &heaps_[i].earliest_word());
+  }
 }
 
 runtime::~runtime() = default;

@@ -34,6 +34,7 @@ class timer_heap {
   void clear() noexcept;
 
   std::int64_t earliest() const noexcept { return when0_.load(std::memory_order_acquire); }
+  const std::atomic<std::int64_t>& earliest_word() const noexcept { return when0_; }
 
  private:
   void sift_up(std::size_t i) noexcept;

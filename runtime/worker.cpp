@@ -102,7 +102,7 @@ void worker::execute(fiber* f) {
   *eh = g0_eh;
   current_ = nullptr;
   f->ctx_ = t.fctx;
-  if (!f->stack_.canary_intact()) stack_overflow(*f);
+  if (!f->stack_.guarded && !f->stack_.canary_intact()) stack_overflow(*f);
   switch (std::exchange(request_, request::none)) {
     case request::park:
       // State first, then the unlock step: after it a waker may run `f`
@@ -132,8 +132,7 @@ void worker::finish(fiber* f) noexcept {
   rt_.fiber_exited(*this, *f);
 }
 
-void worker::switch_out(request r) {
-  worker* w = worker_of_thread();
+worker* worker::switch_out(worker* w, request r) {
   w->request_ = r;
   fiber* f = w->current_;
   sanitizer_start_switch(nullptr, w);
@@ -142,13 +141,14 @@ void worker::switch_out(request r) {
   auto* now = static_cast<worker*>(t.data);
   now->g0_ctx_ = t.fctx;
   sanitizer_finish_switch(f);
+  return now;
 }
 
-void worker::switch_out_park() { switch_out(request::park); }
-void worker::switch_out_yield() { switch_out(request::yield); }
+worker* worker::switch_out_park(worker* self) { return switch_out(self, request::park); }
+worker* worker::switch_out_yield(worker* self) { return switch_out(self, request::yield); }
 
 void worker::exit_current() {
-  switch_out(request::exit);
+  switch_out(worker_of_thread(), request::exit);
   __builtin_unreachable();
 }
 

@@ -37,10 +37,11 @@ class worker {
   // asked for when it switches back.
   void execute(fiber* f);
 
-  // The running fiber only: switches to g0 asking it to park the fiber.
-  static void switch_out_park();
-  // The running fiber only: puts the fiber at the tail of the run queue.
-  static void switch_out_yield();
+  // The running fiber only, on worker `self` (its current worker): switches
+  // to g0 asking it to park the fiber. Returns the worker that resumed it.
+  static worker* switch_out_park(worker* self);
+  // As above, putting the fiber at the tail of the run queue.
+  static worker* switch_out_yield(worker* self);
 
   fiber* current() const noexcept { return current_; }
   runtime& rt() const noexcept { return rt_; }
@@ -61,7 +62,7 @@ class worker {
   friend void fiber_entry_(void*, void*);
   [[noreturn]] static void exit_current();
   void finish(fiber* f) noexcept;
-  static void switch_out(request r);
+  static worker* switch_out(worker* self, request r);
 
   runtime& rt_;
   const unsigned index_;

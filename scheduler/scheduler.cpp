@@ -50,13 +50,12 @@ void scheduler::push_local(unsigned w, sched_node* n, bool next) noexcept {
     me.queue.push(n, overflow);
   }
   if (overflow.size) inject_.push_batch(overflow);
-  if (stealable) {
-    // seq_cst loads: the Dekker pairing with sleep() (see the header).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (n_idle_.load(std::memory_order_seq_cst) > 0 &&
-        n_spinning_.load(std::memory_order_seq_cst) == 0)
-      wake_one();
-  }
+  // No fence here, unlike push_global: this worker drains its own queue, so a
+  // wake-up missed in a race with a worker going idle costs parallelism until
+  // the next push, never progress.
+  if (stealable && n_idle_.load(std::memory_order_relaxed) > 0 &&
+      n_spinning_.load(std::memory_order_relaxed) == 0)
+    wake_one();
 }
 
 void scheduler::push_global(sched_node* n) noexcept {
@@ -75,9 +74,10 @@ sched_node* scheduler::find_runnable(unsigned w) noexcept {
       }
       return nullptr;
     }
-    hooks_.run_timers(w, w);
+    if (me.timers_pending()) hooks_.run_timers(w, w);
     me.tick_pub.store(++me.tick, std::memory_order_relaxed);
-    if (me.tick % k_global_check_period == 0) {
+    if (--me.global_countdown == 0) {
+      me.global_countdown = k_global_check_period;
       if (sched_node* n = inject_.pop_into(me.queue, 0)) return found(me, n);
     }
     if (sched_node* n = find_local(me)) return found(me, n);

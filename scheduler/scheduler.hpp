@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -37,7 +38,9 @@ namespace gort::detail {
 class sched_hooks {
  public:
   // Worker `w` only: runs expired timers of worker `victim` (its own, or
-  // another's when stealing). May push nodes through the scheduler.
+  // another's when stealing). May push nodes through the scheduler. The
+  // scheduler calls it for its own worker only when the word given to
+  // set_timer_hint() says a timer is pending.
   virtual void run_timers(unsigned w, unsigned victim) = 0;
   // Any worker: earliest timer deadline over all workers, -1 if none.
   virtual std::int64_t next_timer_deadline() = 0;
@@ -64,6 +67,14 @@ class scheduler {
   // Any thread. Queues `n` on the inject queue and wakes an idle worker.
   void push_global(sched_node* n) noexcept;
 
+  // Worker `w` only: would a yield on w let anything else run? (Its own
+  // queue, the inject queue, or a due timer; other workers' queues belong to
+  // other workers.)
+  bool yield_useful(unsigned w) const noexcept {
+    const slot& me = *slots_[w];
+    return !me.queue.empty() || !inject_.empty() || me.timers_pending();
+  }
+
   // Worker `w` only. Returns the next node to run, sleeping while there is
   // none. nullptr once stop() was called.
   sched_node* find_runnable(unsigned w) noexcept;
@@ -71,6 +82,12 @@ class scheduler {
   // Any thread. Called when a timer is added with deadline `when_ns`: wakes the
   // sleeping poller if it would sleep past it.
   void timer_added(std::int64_t when_ns) noexcept;
+
+  // Before the workers start: `earliest` is worker w's earliest timer
+  // deadline (INT64_MAX when it has none), read relaxed on every schedule.
+  void set_timer_hint(unsigned w, const std::atomic<std::int64_t>* earliest) noexcept {
+    slots_[w]->timer_hint = earliest;
+  }
 
   // Any thread. Makes every find_runnable return nullptr, now and later.
   void stop() noexcept;
@@ -98,6 +115,11 @@ class scheduler {
     std::uint32_t tick = 0;         // owner only: schedule count (for fairness)
     std::atomic<std::uint32_t> tick_pub{0};  // tick, published for thieves (relaxed)
     std::uint32_t next_streak = 0;  // owner only: runnext picks in a row
+    std::uint32_t global_countdown = 61;  // owner only: schedules until the inject queue goes first
+    const std::atomic<std::int64_t>* timer_hint = nullptr;
+    bool timers_pending() const noexcept {
+      return timer_hint && timer_hint->load(std::memory_order_relaxed) != INT64_MAX;
+    }
     std::uint64_t rng = 0;          // owner only: steal-order randomness
     bool spinning = false;          // owner only
     // Counters: written by the owner only, read by anyone (relaxed).
