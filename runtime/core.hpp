@@ -24,7 +24,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -32,9 +34,11 @@
 #include <vector>
 
 #include "gort/runtime.hpp"
+#include "gort/stats.hpp"
 #include "runtime/fiber.hpp"
 #include "runtime/stack.hpp"
 #include "runtime/timer_heap.hpp"
+#include "runtime/trace.hpp"
 #include "runtime/worker.hpp"
 #include "scheduler/scheduler.hpp"
 
@@ -85,6 +89,9 @@ class runtime final : public sched_hooks {
   void fiber_exited(worker& w, fiber& f) noexcept;
 
   std::size_t live_fibers() const noexcept;
+  // Any thread (runtime held alive by the caller): statistics and dumps.
+  sched_stats snapshot();
+  void dump(std::string& out);
   unsigned worker_count() const noexcept { return unsigned(workers_.size()); }
   worker& worker_at(unsigned i) noexcept { return *workers_[i]; }
 
@@ -102,15 +109,32 @@ class runtime final : public sched_hooks {
   std::atomic<bool> unwinding_{false};
   std::exception_ptr main_error_;   // written by the main fiber, read after join
   std::string deadlock_report_;     // set by all_idle under the raise policy
+  const std::int64_t started_ns_;
 
  private:
   void unwind_leftovers(worker& w0);
   std::string deadlock_report();
 
+  void start_monitor(long period_ms);
+  void stop_monitor();
+  void schedtrace_line(std::int64_t now);
+
   deadlock_policy policy_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
+  // GORT_TRACE: per-worker buffers, written at exit (empty when off).
+  std::string trace_path_;
+  std::vector<std::unique_ptr<worker_trace>> traces_;
+  // GORT_SCHEDTRACE: a monitor thread that exists only when asked for.
+  std::thread monitor_;
+  std::mutex monitor_mu_;
+  std::condition_variable monitor_cv_;
+  bool monitor_stop_ = false;  // guarded by monitor_mu_
 };
+
+// GORT_SCHEDTRACE's period in ms, 0 when unset; throws std::invalid_argument
+// naming a bad value.
+long schedtrace_period();
 
 extern std::shared_mutex g_runtime_lock;
 extern std::atomic<runtime*> g_runtime;

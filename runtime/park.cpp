@@ -7,6 +7,7 @@
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/trace.hpp"
 
 namespace gort::detail {
 
@@ -188,7 +189,11 @@ void require_running(const char* what) {
 // ---- sleeping and yielding -------------------------------------------------
 
 namespace {
-void sleep_fired(timer* t) { ready(static_cast<fiber::sleep_timer*>(t)->owner); }
+void sleep_fired(timer* t) {
+  fiber* f = static_cast<fiber::sleep_timer*>(t)->owner;
+  if (worker* w = worker_of_thread(); w && w->trace()) w->trace()->instant("timer wakeup", f->id_, now_ns());
+  ready(f);
+}
 void arm_sleep(void* f) {
   auto* fb = static_cast<fiber*>(f);
   fb->sleep_timer_.start(fb->sleep_timer_.when);

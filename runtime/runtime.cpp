@@ -40,6 +40,22 @@ unsigned resolve_workers(unsigned requested) {
   return hw == 0 ? 1 : std::min(hw, k_max_workers);
 }
 
+}  // namespace
+
+// GORT_SCHEDTRACE=MS: the period, 0 when unset. Bad values are rejected.
+long schedtrace_period() {
+  const char* env = std::getenv("GORT_SCHEDTRACE");
+  if (!env || !*env) return 0;
+  std::string_view s(env);
+  long ms = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), ms);
+  if (ec != std::errc() || end != s.data() + s.size() || ms <= 0)
+    throw std::invalid_argument("gort::run: GORT_SCHEDTRACE=\"" + std::string(s) +
+                                "\" is not a positive number of milliseconds");
+  return ms;
+}
+
+namespace {
 std::size_t resolve_stack(std::size_t requested) {
   if (requested == 0) return k_default_stack;
   if (requested < k_min_stack || requested > k_max_stack)
@@ -87,7 +103,7 @@ fiber* fiber_table::take_free(std::size_t max, std::size_t& got) noexcept {
 // ---- runtime ---------------------------------------------------------------
 
 runtime::runtime(unsigned workers, std::size_t stack_size, deadlock_policy policy)
-    : sched_(workers, *this), stacks_(stack_size), heaps_(workers), policy_(policy) {
+    : sched_(workers, *this), stacks_(stack_size), heaps_(workers), started_ns_(now_ns()), policy_(policy) {
   workers_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<worker>(*this, i));
@@ -212,11 +228,65 @@ void runtime::run(main_fn& fn) {
   m->state_.store(fiber_state::runnable, std::memory_order_relaxed);
   sched_.push_global(m);
 
+  if (const char* path = std::getenv("GORT_TRACE"); path && *path) {
+    trace_path_ = path;
+    for (auto& w : workers_) {
+      traces_.push_back(std::make_unique<worker_trace>());
+      w->set_trace(traces_.back().get());
+    }
+  }
+  if (long ms = schedtrace_period(); ms > 0) start_monitor(ms);
+
   for (unsigned i = 1; i < workers_.size(); ++i) threads_.emplace_back([this, i] { workers_[i]->loop(); });
   w0.loop();
   for (auto& t : threads_) t.join();  // shutdown step 2
+  stop_monitor();
   for (auto& h : heaps_) h.clear();   // step 3
   unwind_leftovers(w0);               // step 4
+  if (!traces_.empty()) {
+    std::vector<const worker_trace*> ts;
+    for (auto& t : traces_) ts.push_back(t.get());
+    if (!write_trace_file(trace_path_, ts, started_ns_))
+      write_stderr("gort: cannot write GORT_TRACE file \"" + trace_path_ + "\": " + std::strerror(errno) + "\n");
+  }
+}
+
+// ---- GORT_SCHEDTRACE -------------------------------------------------------
+
+void runtime::start_monitor(long period_ms) {
+  monitor_ = std::thread([this, period_ms] {
+    std::unique_lock g(monitor_mu_);
+    for (;;) {
+      if (monitor_cv_.wait_for(g, std::chrono::milliseconds(period_ms), [this] { return monitor_stop_; })) return;
+      schedtrace_line(now_ns());
+    }
+  });
+}
+
+void runtime::stop_monitor() {
+  if (!monitor_.joinable()) return;
+  {
+    std::lock_guard g(monitor_mu_);
+    monitor_stop_ = true;
+  }
+  monitor_cv_.notify_all();
+  monitor_.join();
+}
+
+// One line in the manner of Go's schedtrace.
+void runtime::schedtrace_line(std::int64_t now) {
+  sched_stats s = snapshot();
+  std::string line = "SCHED " + std::to_string((now - started_ns_) / 1'000'000) +
+                     "ms: workers=" + std::to_string(s.workers) + " idle=" + std::to_string(sched_.idle_count()) +
+                     " spinning=" + std::to_string(sched_.spinning_count()) + " live=" + std::to_string(s.live) +
+                     " runnable=" + std::to_string(s.runnable) + " global=" + std::to_string(s.global_queue) +
+                     " runqueues=[";
+  for (unsigned i = 0; i < s.workers; ++i) {
+    if (i) line += ' ';
+    line += std::to_string(s.per_worker[i].run_queue);
+  }
+  line += "] switches=" + std::to_string(s.switches) + " steals=" + std::to_string(s.steals) + "\n";
+  write_stderr(line);
 }
 
 // Shutdown step 4, on worker 0 with every other worker joined.
@@ -307,6 +377,7 @@ int run_main(main_fn& fn, const config& cfg) {
   if (worker_of_thread()) throw std::logic_error("gort::run: called from inside a fiber");
   unsigned n = resolve_workers(cfg.workers);
   std::size_t stack = resolve_stack(cfg.stack_size);
+  (void)schedtrace_period();  // reject a bad value before anything starts
   std::unique_ptr<runtime> rt;
   {
     std::unique_lock g(g_runtime_lock);

@@ -7,6 +7,7 @@
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/sanitizer.hpp"
+#include "runtime/trace.hpp"
 
 namespace bctx = boost::context::detail;
 
@@ -43,7 +44,17 @@ void worker::loop() {
   t_worker = this;
   eh_globals_ = abi::__cxa_get_globals();
   enter_signal_stack();
-  while (sched_node* n = rt_.sched_.find_runnable(index_)) execute(static_cast<fiber*>(n));
+  if (trace_) {
+    std::uint64_t steals = rt_.sched_.steals(index_);
+    while (sched_node* n = rt_.sched_.find_runnable(index_)) {
+      std::uint64_t now_steals = rt_.sched_.steals(index_);
+      if (now_steals != steals) trace_->instant("steal", static_cast<fiber*>(n)->id_, now_ns());
+      steals = now_steals;
+      execute(static_cast<fiber*>(n));
+    }
+  } else {
+    while (sched_node* n = rt_.sched_.find_runnable(index_)) execute(static_cast<fiber*>(n));
+  }
   stacks_.drain(rt_.stacks_);
   leave_signal_stack();
   t_worker = nullptr;
@@ -92,9 +103,15 @@ void worker::execute(fiber* f) {
   eh->uncaught = f->eh_uncaught_;
   switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 
+  if (trace_) trace_->run_begin(*f, now_ns());
   sanitizer_start_switch(f);
   bctx::transfer_t t = bctx::jump_fcontext(f->ctx_, this);
   sanitizer_finish_switch(nullptr);
+  if (trace_) {
+    std::int64_t now = now_ns();
+    trace_->run_end(now);
+    if (request_ == request::park) trace_->park(*f, f->reason_.load(std::memory_order_relaxed), now);
+  }
 
   // Back on g0. `f` has switched out (or exited) and its registers are in t.
   f->eh_caught_ = eh->caught;

@@ -44,6 +44,9 @@ class worker {
   static worker* switch_out_yield(worker* self);
 
   fiber* current() const noexcept { return current_; }
+  // Before the worker starts: record its events into `t` (GORT_TRACE).
+  void set_trace(class worker_trace* t) noexcept { trace_ = t; }
+  class worker_trace* trace() const noexcept { return trace_; }
   runtime& rt() const noexcept { return rt_; }
   unsigned index() const noexcept { return index_; }
 
@@ -74,6 +77,7 @@ class worker {
   std::size_t n_free_fibers_ = 0;
   std::uint64_t id_next_ = 0, id_end_ = 0;
   void* eh_globals_ = nullptr;  // this thread's C++ exception globals
+  class worker_trace* trace_ = nullptr;
 };
 
 // Any thread: the worker running on this thread, or null. Never cached by the

@@ -2,13 +2,8 @@
 #pragma once
 
 #include "gort/runtime.hpp"
+#include "gort/stats.hpp"
 #include "gort/sync.hpp"
-#if __has_include("gort/chan.hpp")
 #include "gort/chan.hpp"
-#endif
-#if __has_include("gort/select.hpp")
 #include "gort/select.hpp"
-#endif
-#if __has_include("gort/time.hpp")
 #include "gort/time.hpp"
-#endif

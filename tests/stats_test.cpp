@@ -1,0 +1,197 @@
+// Scheduler statistics, dumps, GORT_SCHEDTRACE and GORT_TRACE (api.md §7).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "gort/gort.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+// Waits (yielding) until the runtime has counted `n` exits; exits are
+// counted on the scheduler side just after a fiber's last instruction.
+void await_exited(std::uint64_t n) {
+  for (int i = 0; i < 1'000'000 && gort::stats().exited < n; ++i) gort::yield();
+}
+}  // namespace
+
+TEST(Stats, OutsideRunThrows) { EXPECT_THROW(gort::stats(), std::logic_error); }
+
+TEST(Stats, CountsMatchAKnownWorkload) {
+  for (unsigned w : gort_test::k_worker_counts) {
+    gort::run([w] {
+      gort::wait_group done;
+      for (int i = 0; i < 100; ++i) {
+        done.add();
+        gort::go([&] { done.done(); });
+      }
+      done.wait();
+      await_exited(100);
+      gort::wait_group gate, parked;
+      gate.add();
+      for (int i = 0; i < 10; ++i) {
+        parked.add();
+        gort::go([&] {
+          parked.done();
+          gate.wait();
+        });
+      }
+      parked.wait();
+      // The 10 are parked (or about to); wait until all are counted.
+      gort::sched_stats s;
+      for (int i = 0; i < 1'000'000; ++i) {
+        s = gort::stats();
+        if (s.blocked_by_reason["sync.WaitGroup.Wait"] == 10) break;
+        gort::yield();
+      }
+      EXPECT_EQ(s.workers, w);
+      EXPECT_EQ(s.spawned, 111u);
+      EXPECT_EQ(s.exited, 100u);
+      EXPECT_EQ(s.live, 11u);
+      EXPECT_EQ(s.blocked, 10u);
+      EXPECT_EQ(s.blocked_by_reason["sync.WaitGroup.Wait"], 10u);
+      ASSERT_EQ(s.per_worker.size(), w);
+      std::uint64_t switches = 0, steals = 0;
+      for (const auto& pw : s.per_worker) {
+        switches += pw.switches;
+        steals += pw.steals;
+        EXPECT_LE(pw.steals, pw.steal_attempts);
+      }
+      EXPECT_EQ(switches, s.switches);
+      EXPECT_EQ(steals, s.steals);
+      EXPECT_GE(s.switches, 111u);
+      gate.done();
+    }, {.workers = w});
+  }
+}
+
+TEST(Stats, StealsHappenUnderImbalance) {
+  gort::run([] {
+    gort::wait_group wg;
+    std::atomic<long> sink{0};
+    // Fibers pile up on worker 0; the other worker must steal to help.
+    for (int i = 0; i < 2000; ++i) {
+      wg.add();
+      gort::go([&] {
+        long x = 0;
+        for (int k = 0; k < 20000; ++k) x += k;
+        sink += x;
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_GT(gort::stats().steals, 0u);
+  }, {.workers = 2});
+}
+
+TEST(Stats, ToJsonParses) {
+  gort::run([] {
+    gort::wait_group gate;
+    gate.add();
+    gort::go([&] { gate.wait(); });
+    gort::yield();
+    auto s = gort::stats();
+    auto j = nlohmann::json::parse(s.to_json());
+    EXPECT_EQ(j["workers"], 2);
+    EXPECT_EQ(j["live"].get<std::size_t>(), s.live);
+    EXPECT_TRUE(j["blocked_by_reason"].is_object());
+    ASSERT_EQ(j["per_worker"].size(), 2u);
+    EXPECT_TRUE(j["per_worker"][0].contains("busy_ns"));
+    gate.done();
+  }, {.workers = 2});
+}
+
+TEST(Stats, CallableFromForeignThread) {
+  gort::run([] {
+    gort::sched_stats s;
+    std::thread t([&] { s = gort::stats(); });
+    t.join();
+    EXPECT_EQ(s.workers, 2u);
+    EXPECT_GE(s.live, 1u);
+  }, {.workers = 2});
+}
+
+TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
+  gort::run([] {
+    gort::wait_group gate;
+    gate.add();
+    gort::go([&] { gate.wait(); });
+    gort::go([&] { gort::sleep_for(1h); });
+    for (int i = 0; i < 100 && gort::stats().blocked < 2; ++i) gort::yield();
+    std::ostringstream os;
+    gort::dump_fibers(os);
+    std::string d = os.str();
+    EXPECT_NE(d.find("goroutine 1 [running]:"), std::string::npos) << d;
+    EXPECT_NE(d.find("[sync.WaitGroup.Wait]:\n\t"), std::string::npos) << d;
+    EXPECT_NE(d.find("[sleep]:\n\t"), std::string::npos) << d;
+    EXPECT_NE(d.find("created by goroutine 1 at"), std::string::npos) << d;
+    EXPECT_NE(d.find("stats_test.cpp:"), std::string::npos) << d;
+    gate.done();
+  }, {.workers = 1, .on_deadlock = gort::deadlock_policy::raise});
+}
+
+TEST(SchedtraceDeathTest, PrintsSchedLinesAtThePeriod) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("GORT_SCHEDTRACE", "20", 1);
+        gort::run([] { gort::sleep_for(150ms); }, {.workers = 2});
+        std::fflush(stderr);
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0),
+      "SCHED [0-9]+ms: workers=2 idle=[0-9]+ spinning=[0-9]+ live=1 runnable=[0-9]+ global=[0-9]+ "
+      "runqueues=\\[[0-9]+ [0-9]+\\] switches=[0-9]+ steals=[0-9]+\n(.|\n)*SCHED");
+}
+
+TEST(Schedtrace, RejectsBadPeriod) {
+  setenv("GORT_SCHEDTRACE", "often", 1);
+  try {
+    gort::run([] {});
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("\"often\""), std::string::npos);
+  }
+  unsetenv("GORT_SCHEDTRACE");
+}
+
+TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
+  std::string path = testing::TempDir() + "gort_trace_test.json";
+  setenv("GORT_TRACE", path.c_str(), 1);
+  gort::run([] {
+    gort::wait_group wg;
+    for (int i = 0; i < 400; ++i) {
+      wg.add();
+      gort::go([&] {
+        long x = 0;
+        for (int k = 0; k < 20000; ++k) x += k;
+        if (x == 42) std::abort();
+        gort::sleep_for(100us);
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, {.workers = 2});
+  unsetenv("GORT_TRACE");
+  std::ifstream f(path);
+  ASSERT_TRUE(f.good());
+  auto j = nlohmann::json::parse(f);
+  std::set<int> tids_with_slices;
+  bool park = false, timer = false;
+  for (const auto& e : j["traceEvents"]) {
+    if (e["ph"] == "X") tids_with_slices.insert(e["tid"].get<int>());
+    if (e["ph"] == "i" && e["name"].get<std::string>().rfind("park: ", 0) == 0) park = true;
+    if (e["ph"] == "i" && e["name"] == "timer wakeup") timer = true;
+  }
+  EXPECT_EQ(tids_with_slices, (std::set<int>{0, 1}));
+  EXPECT_TRUE(park);
+  EXPECT_TRUE(timer);
+  std::remove(path.c_str());
+}
