@@ -44,7 +44,8 @@
 
 namespace gort::detail {
 
-// All fiber objects of a run, in chunks that never move.
+// All fiber objects of a run, in chunks that never move. The chunks form a
+// plain linked list so that the gdb extension (tools/gdb/gort.py) can walk it.
 class fiber_table {
  public:
   ~fiber_table();
@@ -57,17 +58,18 @@ class fiber_table {
   template <class F>
   void for_each(F&& fn) {
     std::lock_guard g(lock_);
-    for (auto& c : chunks_)
-      for (std::size_t i = 0; i < c.n; ++i) fn(c.items[i]);
+    for (chunk* c = chunks_; c; c = c->next)
+      for (std::size_t i = 0; i < c->n; ++i) fn(c->items[i]);
   }
 
  private:
   struct chunk {
-    std::unique_ptr<fiber[]> items;
+    chunk* next;
     std::size_t n;
+    fiber* items;
   };
   spinlock lock_;
-  std::vector<chunk> chunks_;     // guarded by lock_
+  chunk* chunks_ = nullptr;        // guarded by lock_; newest first
   fiber* free_ = nullptr;          // guarded by lock_
 };
 

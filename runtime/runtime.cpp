@@ -9,6 +9,10 @@
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
 
+// A place for debuggers to stop at a deadlock, with every fiber still parked
+// (tools/gdb/gort.py; `break gort_debug_deadlock`).
+extern "C" __attribute__((noinline, used)) void gort_debug_deadlock() { asm volatile(""); }
+
 namespace gort::detail {
 
 std::shared_mutex g_runtime_lock;
@@ -68,15 +72,22 @@ std::size_t resolve_stack(std::size_t requested) {
 
 // ---- fiber_table -----------------------------------------------------------
 
-fiber_table::~fiber_table() = default;
+fiber_table::~fiber_table() {
+  while (chunk* c = chunks_) {
+    chunks_ = c->next;
+    delete[] c->items;
+    delete c;
+  }
+}
 
 fiber* fiber_table::allocate_chunk(std::size_t n) {
   auto items = std::make_unique<fiber[]>(n);
   for (std::size_t i = 0; i + 1 < n; ++i) items[i].sched_next = &items[i + 1];
-  fiber* head = &items[0];
+  auto* c = new chunk{nullptr, n, items.release()};
   std::lock_guard g(lock_);
-  chunks_.push_back(chunk{std::move(items), n});
-  return head;
+  c->next = chunks_;
+  chunks_ = c;
+  return c->items;
 }
 
 void fiber_table::put_free(fiber* head, fiber* tail, std::size_t) noexcept {
@@ -346,6 +357,7 @@ void runtime::all_idle(unsigned) {
   if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return;
   if (live_fibers() == 0) return;
   std::string report = deadlock_report();
+  gort_debug_deadlock();
   if (policy_ == deadlock_policy::abort) {
     std::fflush(stdout);
     write_stderr(report);
