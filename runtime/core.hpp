@@ -61,6 +61,13 @@ class fiber_table {
     for (chunk* c = chunks_; c; c = c->next)
       for (std::size_t i = 0; i < c->n; ++i) fn(c->items[i]);
   }
+  // Signal handlers only: the same walk without the lock (chunks are only
+  // prepended and outlive the run). Oldest chunk last, ids roughly descending.
+  template <class F>
+  void for_each_unlocked(F&& fn) const {
+    for (chunk* c = chunks_; c; c = c->next)
+      for (std::size_t i = 0; i < c->n; ++i) fn(c->items[i]);
+  }
 
  private:
   struct chunk {
@@ -115,6 +122,7 @@ class runtime final : public sched_hooks {
 
  private:
   void unwind_leftovers(worker& w0);
+  void report_leaks();
   std::string deadlock_report();
 
   void start_monitor(long period_ms);
@@ -133,6 +141,9 @@ class runtime final : public sched_hooks {
   std::condition_variable monitor_cv_;
   bool monitor_stop_ = false;  // guarded by monitor_mu_
 };
+
+// Installs the SIGQUIT dump (once per process, unless the program set its own).
+void install_sigquit_handler() noexcept;
 
 // GORT_SCHEDTRACE's period in ms, 0 when unset; throws std::invalid_argument
 // naming a bad value.

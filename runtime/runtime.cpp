@@ -226,6 +226,7 @@ std::size_t runtime::live_fibers() const noexcept {
 
 void runtime::run(main_fn& fn) {
   install_overflow_handler();
+  install_sigquit_handler();
   // The main fiber: id 1, queued on worker 0 (this thread).
   worker& w0 = *workers_[0];
   fiber* m = table_.allocate_chunk(1);
@@ -252,6 +253,7 @@ void runtime::run(main_fn& fn) {
   w0.loop();
   for (auto& t : threads_) t.join();  // shutdown step 2
   stop_monitor();
+  if (const char* leak = std::getenv("GORT_LEAKCHECK"); leak && std::string_view(leak) == "1") report_leaks();
   for (auto& h : heaps_) h.clear();   // step 3
   unwind_leftovers(w0);               // step 4
   if (!traces_.empty()) {
@@ -365,6 +367,24 @@ void runtime::all_idle(unsigned) {
   }
   deadlock_report_ = std::move(report);
   sched_.stop();
+}
+
+// GORT_LEAKCHECK=1: after the main fiber returned and the workers stopped,
+// list the fibers still blocked (they are about to be unwound).
+void runtime::report_leaks() {
+  std::vector<const fiber*> blocked;
+  table_.for_each([&](fiber& f) {
+    if (f.state_.load(std::memory_order_relaxed) == fiber_state::waiting) blocked.push_back(&f);
+  });
+  if (blocked.empty()) return;
+  std::sort(blocked.begin(), blocked.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
+  std::string out = "gort: " + std::to_string(blocked.size()) + " fibers still blocked at exit\n";
+  for (const fiber* f : blocked) {
+    out += '\n';
+    append_fiber_block(out, *f);
+  }
+  std::fflush(stdout);
+  write_stderr(out);
 }
 
 std::string runtime::deadlock_report() {
