@@ -155,5 +155,7 @@ extern std::atomic<runtime*> g_runtime;
 extern std::atomic<long> g_threads_alive;
 // Plain OS threads blocked in a gort operation now.
 extern std::atomic<long> g_foreign_blocked;
+// gort::blocking calls in flight (their fibers wait for a helper thread).
+extern std::atomic<long> g_blocking_inflight;
 
 }  // namespace gort::detail

@@ -19,6 +19,7 @@ std::shared_mutex g_runtime_lock;
 std::atomic<runtime*> g_runtime{nullptr};
 std::atomic<long> g_threads_alive{0};
 std::atomic<long> g_foreign_blocked{0};
+std::atomic<long> g_blocking_inflight{0};
 
 namespace {
 constexpr unsigned k_max_workers = 1024;
@@ -357,6 +358,7 @@ void runtime::all_idle(unsigned) {
   if (next_timer_deadline() >= 0) return;  // a sleeper or timer will wake someone
   if (g_threads_alive.load(std::memory_order_acquire) > 0) return;
   if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return;
+  if (g_blocking_inflight.load(std::memory_order_acquire) > 0) return;
   if (live_fibers() == 0) return;
   std::string report = deadlock_report();
   gort_debug_deadlock();

@@ -1,0 +1,48 @@
+// netpoll: parking fibers on file descriptors (Go's netpoll.go on epoll).
+//
+// A socket is registered once, edge-triggered, for both directions. A fiber
+// that would block calls io_wait(): it parks ("IO wait") until the poller
+// reports readiness, the deadline passes, or another fiber closes the
+// descriptor. Idle workers wait for I/O inside epoll_wait (the poller role of
+// scheduler.hpp), with a timeout equal to the next timer, so I/O and timers
+// cost nothing while idle and need no extra thread.
+//
+// Invariants:
+//   - A poll_desc's fields are guarded by its lock_, except `fd`, which is
+//     immutable while registered.
+//   - At most one fiber waits per direction (one reader, one writer), as in
+//     Go; a second concurrent waiter in the same direction is a usage error
+//     reported as EALREADY.
+//   - Readiness is sticky per direction (edge-triggered): an event that
+//     arrives while nobody waits is remembered and consumed by the next
+//     io_wait, so no edge is lost.
+//   - poll_desc objects are freed only by io_unregister(), after the waiters
+//     were woken with io_result::closed.
+#pragma once
+
+#include <cstdint>
+#include <source_location>
+
+namespace gort::detail {
+
+enum class io_mode : std::uint8_t { read, write };
+enum class io_result : std::uint8_t { ready, timeout, closed };
+
+struct poll_desc;
+
+// Any fiber or thread while run() is active. Registers `fd` (which must be
+// non-blocking) with the poller. Throws std::system_error on failure.
+poll_desc* io_register(int fd);
+// The owner of `pd`, once: wakes any waiter with io_result::closed, removes
+// the fd from the poller and frees `pd`. Does not close the fd.
+void io_unregister(poll_desc* pd) noexcept;
+// Wakes the waiters of `pd` with io_result::closed and makes every later
+// io_wait return closed at once (used by close() while others wait).
+void io_evict(poll_desc* pd) noexcept;
+// A fiber (or plain thread, which blocks) that got EAGAIN from `fd`: parks
+// until the fd is ready in `mode`, `deadline_ns` passes (steady-clock ns; < 0
+// for none), or the descriptor is evicted. Wait reason "IO wait".
+io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
+                  const std::source_location& where = std::source_location::current());
+
+}  // namespace gort::detail
