@@ -1,0 +1,202 @@
+// Channel send, receive and close (Go's chan.go): the one place the hot paths
+// live. Layout and invariants: channel/chan_impl.hpp.
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+
+#include "channel/chan_impl.hpp"
+#include "gort/chan.hpp"
+
+namespace gort::detail {
+
+namespace {
+
+std::size_t round_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
+
+std::size_t core_align(const elem_ops* ops) noexcept {
+  return ops->align > alignof(chan_impl) ? ops->align : alignof(chan_impl);
+}
+
+// Lock held: links a record for the caller at the back of `q`, parks, and
+// returns once a waker took it (true: the value moved; false: closed). The
+// lock is not held on return. If park() throws (unwinding at exit), the
+// record is unlinked before the exception leaves.
+bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason why,
+                  const std::source_location& where) {
+  chan_waiter w;
+  w.who = self();
+  w.elem = elem;
+  w.ch = c;
+  w.is_send = is_send;
+  q.push_back(w);
+  struct unlink_on_unwind {
+    chan_impl* c;
+    waitq& q;
+    chan_waiter& w;
+    ~unlink_on_unwind() {
+      if (!w.linked) return;  // the usual case: a waker took it before ready()
+      std::lock_guard g(c->lock_);
+      if (w.linked) q.remove(w);
+    }
+  } guard{c, q, w};
+  park(c->lock_, why, where);
+  return w.success;
+}
+
+}  // namespace
+
+void throw_closed(const char* what) { throw closed_channel_error(what); }
+
+void park_forever(wait_reason why, const std::source_location& where) {
+  spinlock never_woken;
+  for (;;) {
+    never_woken.lock();
+    park(never_woken, why, where);
+  }
+}
+
+chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
+  std::size_t offset = round_up(sizeof(chan_impl), ops->align);
+  if (capacity > (SIZE_MAX - offset) / ops->size) throw std::invalid_argument("makechan: size out of range");
+  void* mem = ::operator new(offset + capacity * ops->size, std::align_val_t(core_align(ops)));
+  auto* c = ::new (mem) chan_impl();
+  c->cap_ = capacity;
+  c->ops_ = ops;
+  c->buf_ = static_cast<std::byte*>(mem) + offset;
+  return c;
+}
+
+void chan_destroy(chan_core* core) noexcept {
+  chan_impl* c = impl(core);
+  if (c->timer_) drop_after_timer(c->timer_);
+  // The last reference is gone: no waiter can be linked and no one else can
+  // touch the buffer. Destroy what was never received.
+  for (std::size_t i = 0, n = c->count(), x = c->recvx_; i < n; ++i) {
+    c->ops_->destroy(c->slot(x));
+    if (++x == c->cap_) x = 0;
+  }
+  auto align = std::align_val_t(core_align(c->ops_));
+  c->~chan_impl();
+  ::operator delete(static_cast<void*>(c), align);
+}
+
+void chan_send(chan_core* core, void* src, const std::source_location& where) {
+  if (!core) park_forever(wait_reason::chan_send_nil, where);
+  chan_impl* c = impl(core);
+  c->lock_.lock();
+  if (c->closed_) {
+    c->lock_.unlock();
+    throw_closed("send on closed channel");
+  }
+  if (chan_waiter* r = c->recvq_.dequeue()) {  // a parked receiver: hand over directly
+    fiber* f = give_to(r, c->ops_, src);
+    c->lock_.unlock();
+    ready(f);
+    return;
+  }
+  if (c->count() < c->cap_) {
+    buf_put(c, src);
+    c->lock_.unlock();
+    return;
+  }
+  if (!wait_on_chan(c, c->sendq_, src, true, wait_reason::chan_send, where))
+    throw_closed("send on closed channel");
+}
+
+bool chan_recv(chan_core* core, void* dst, const std::source_location& where) {
+  if (!core) park_forever(wait_reason::chan_receive_nil, where);
+  chan_impl* c = impl(core);
+  c->lock_.lock();
+  if (chan_waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
+    fiber* f = take_from(c, s, dst);
+    c->lock_.unlock();
+    ready(f);
+    return true;
+  }
+  if (c->count() > 0) {
+    buf_take(c, dst);
+    c->lock_.unlock();
+    return true;
+  }
+  if (c->closed_) {
+    c->lock_.unlock();
+    return false;
+  }
+  return wait_on_chan(c, c->recvq_, dst, false, wait_reason::chan_receive, where);
+}
+
+bool chan_try_send(chan_core* core, void* src) {
+  if (!core) return false;
+  chan_impl* c = impl(core);
+  c->lock_.lock();
+  if (c->closed_) {
+    c->lock_.unlock();
+    throw_closed("send on closed channel");
+  }
+  if (chan_waiter* r = c->recvq_.dequeue()) {
+    fiber* f = give_to(r, c->ops_, src);
+    c->lock_.unlock();
+    ready(f);
+    return true;
+  }
+  bool room = c->count() < c->cap_;
+  if (room) buf_put(c, src);
+  c->lock_.unlock();
+  return room;
+}
+
+bool chan_try_recv(chan_core* core, void* dst) {
+  if (!core) return false;
+  chan_impl* c = impl(core);
+  c->lock_.lock();
+  if (chan_waiter* s = c->sendq_.dequeue()) {
+    fiber* f = take_from(c, s, dst);
+    c->lock_.unlock();
+    ready(f);
+    return true;
+  }
+  bool any = c->count() > 0;
+  if (any) buf_take(c, dst);
+  c->lock_.unlock();
+  return any;
+}
+
+void chan_close(chan_core* core) {
+  if (!core) throw_closed("close of nil channel");
+  chan_impl* c = impl(core);
+  c->lock_.lock();
+  if (c->closed_) {
+    c->lock_.unlock();
+    throw_closed("close of closed channel");
+  }
+  c->closed_ = true;
+  // Take every waiter (receivers get nothing, senders will throw), then wake
+  // them in the order they blocked once the lock is released.
+  chan_waiter* head = nullptr;
+  chan_waiter** tail = &head;
+  for (waitq* q : {&c->recvq_, &c->sendq_}) {
+    while (chan_waiter* w = q->dequeue()) {
+      w->success = false;
+      *tail = w;
+      tail = &w->next;
+    }
+  }
+  *tail = nullptr;
+  c->lock_.unlock();
+  while (head) {
+    chan_waiter* next = head->next;  // read before ready(): the record dies with its owner's frame
+    ready(head->who);
+    head = next;
+  }
+}
+
+std::size_t chan_size(const chan_core* core) noexcept {
+  return core ? static_cast<const chan_impl*>(core)->count() : 0;
+}
+
+std::size_t chan_capacity(const chan_core* core) noexcept {
+  return core ? static_cast<const chan_impl*>(core)->cap_ : 0;
+}
+
+}  // namespace gort::detail

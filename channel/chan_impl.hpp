@@ -1,0 +1,169 @@
+// The channel core's private layout and its locked primitives, shared by
+// chan.cpp (send, recv, close) and select.cpp (Go's hchan, waitq, sudog).
+//
+// Invariants:
+//   - Everything in chan_impl except refs_ and count_'s relaxed readers is
+//     guarded by lock_. count_ is written only under lock_ and read without
+//     it by size() (a snapshot, as Go's len).
+//   - recvq_ is non-empty only when the buffer is empty; sendq_ only when it
+//     is full (or unbuffered). Both are empty once closed_ is set.
+//   - A chan_waiter lives on its owner's stack. Its owner is parked while it is
+//     linked. A waker unlinks it (linked = false), fills in success (and the
+//     value) under the lock, reads `who`, and only then readies it; it never
+//     touches the record after ready().
+//   - A waiter that belongs to a select is taken only by the waker that wins
+//     the select's `done` CAS; a waker that loses unlinks it and moves on. The
+//     woken select unlinks its remaining records under all its locks.
+//   - Every park on a record is paired with exactly one ready.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "gort/detail/chan_core.hpp"
+#include "gort/detail/spinlock.hpp"
+#include "runtime/park.hpp"
+
+namespace gort::detail {
+
+struct chan_impl;
+
+// The shared state of one blocked select: the one-shot winner decision.
+struct select_state {
+  // 0 until a waker claims the select: the acq_rel CAS in waitq::dequeue,
+  // made by wakers holding different channel locks, picks exactly one winner
+  // (pairs with the other wakers' CAS on the same flag).
+  std::atomic<std::uint32_t> done{0};
+  struct chan_waiter* winner = nullptr;  // written by the winner before ready()
+};
+
+// A fiber (or thread) blocked on one channel (Go's sudog).
+struct chan_waiter {
+  fiber* who = nullptr;
+  chan_waiter* prev = nullptr;
+  chan_waiter* next = nullptr;  // also links close()'s wake list once unlinked
+  void* elem = nullptr;         // send: the T to take; receive: the std::optional<T> to fill
+  select_state* sel = nullptr;  // null for a plain send or receive
+  chan_impl* ch = nullptr;
+  std::uint32_t index = 0;  // the select case's position
+  bool is_send = false;
+  bool success = false;  // set by the waker: true when a value moved, false when closed
+  bool linked = false;
+};
+
+// A FIFO of waiters. The owning channel's lock held for every call.
+class waitq {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  void push_back(chan_waiter& w) noexcept {
+    w.prev = tail_;
+    w.next = nullptr;
+    if (tail_) tail_->next = &w; else head_ = &w;
+    tail_ = &w;
+    w.linked = true;
+  }
+  void remove(chan_waiter& w) noexcept {
+    if (w.prev) w.prev->next = w.next; else head_ = w.next;
+    if (w.next) w.next->prev = w.prev; else tail_ = w.prev;
+    w.prev = w.next = nullptr;
+    w.linked = false;
+  }
+  // The oldest waiter that can be taken, unlinked; selects already claimed by
+  // another channel are dropped on the way. Claims a select's record (winner).
+  chan_waiter* dequeue() noexcept {
+    while (chan_waiter* w = head_) {
+      remove(*w);
+      if (!w->sel) return w;
+      std::uint32_t expect = 0;
+      if (w->sel->done.compare_exchange_strong(expect, 1, std::memory_order_acq_rel,
+                                               std::memory_order_relaxed)) {
+        w->sel->winner = w;
+        return w;
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  chan_waiter* head_ = nullptr;
+  chan_waiter* tail_ = nullptr;
+};
+
+struct timer;
+
+struct chan_impl : chan_core {
+  spinlock lock_;
+  bool closed_ = false;
+  std::atomic<std::size_t> count_{0};  // values buffered now
+  std::size_t cap_ = 0;
+  std::size_t sendx_ = 0;  // next slot to fill
+  std::size_t recvx_ = 0;  // next slot to take
+  const elem_ops* ops_ = nullptr;
+  std::byte* buf_ = nullptr;  // cap_ slots of ops_->size bytes, allocated with the core
+  waitq recvq_;
+  waitq sendq_;
+  timer* timer_ = nullptr;  // after(): the timer that sends into this channel (owned)
+
+  void* slot(std::size_t i) const noexcept { return buf_ + i * ops_->size; }
+  std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  void set_count(std::size_t n) noexcept { count_.store(n, std::memory_order_relaxed); }
+};
+
+inline chan_impl* impl(chan_core* c) noexcept { return static_cast<chan_impl*>(c); }
+
+// ---- locked primitives (lock_ held; none blocks, none unlocks) -------------
+
+// A value into the buffer's tail. count() < cap_.
+inline void buf_put(chan_impl* c, void* src) noexcept {
+  c->ops_->construct(c->slot(c->sendx_), src);
+  if (++c->sendx_ == c->cap_) c->sendx_ = 0;
+  c->set_count(c->count() + 1);
+}
+
+// The buffer's head into `dst` (an empty std::optional<T>). count() > 0.
+inline void buf_take(chan_impl* c, void* dst) noexcept {
+  void* s = c->slot(c->recvx_);
+  c->ops_->emplace(dst, s);
+  c->ops_->destroy(s);
+  if (++c->recvx_ == c->cap_) c->recvx_ = 0;
+  c->set_count(c->count() - 1);
+}
+
+// Direct handoff to a dequeued receiver `r`. Returns the fiber to ready once
+// the caller has unlocked.
+inline fiber* give_to(chan_waiter* r, const elem_ops* ops, void* src) noexcept {
+  ops->emplace(r->elem, src);
+  r->success = true;
+  return r->who;
+}
+
+// Receive from a dequeued sender `s` into `dst`: straight from the sender
+// when unbuffered; otherwise (the buffer is full) the head goes to `dst` and
+// the sender's value to the tail, keeping FIFO order. Returns the fiber to
+// ready once the caller has unlocked.
+inline fiber* take_from(chan_impl* c, chan_waiter* s, void* dst) noexcept {
+  if (c->cap_ == 0) {
+    c->ops_->emplace(dst, s->elem);
+  } else {
+    void* head = c->slot(c->recvx_);
+    c->ops_->emplace(dst, head);
+    c->ops_->destroy(head);
+    c->ops_->construct(head, s->elem);
+    if (++c->recvx_ == c->cap_) c->recvx_ = 0;
+    c->sendx_ = c->recvx_;
+  }
+  s->success = true;
+  return s->who;
+}
+
+// Any thread, no lock held: throws closed_channel_error(what).
+[[noreturn]] void throw_closed(const char* what);
+// Any thread: parks for good (nil channel operations, select without ready
+// cases). Only the runtime's unwinding at exit ends it (fiber_unwind).
+[[noreturn]] void park_forever(wait_reason why, const std::source_location& where);
+// chan_destroy (time.cpp): stops after()'s timer, waiting for a callback in
+// flight, and frees it.
+void drop_after_timer(timer* t) noexcept;
+
+}  // namespace gort::detail

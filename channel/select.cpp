@@ -1,0 +1,180 @@
+// select over channels (Go's select.go): lock every involved channel in
+// address order, poll the cases in a random order, and if none is ready
+// enqueue one record per case and park; one CAS on the select's `done` flag
+// decides which waker wins. Invariants: channel/chan_impl.hpp.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+
+#include "channel/chan_impl.hpp"
+#include "scheduler/futex.hpp"
+
+namespace gort::detail {
+
+namespace {
+
+// A scratch array on the stack for the usual few cases, on the heap beyond.
+template <class T, std::size_t N>
+class scratch {
+ public:
+  explicit scratch(std::size_t n) : p_(n <= N ? local_ : (heap_ = std::make_unique<T[]>(n)).get()) {}
+  T& operator[](std::size_t i) noexcept { return p_[i]; }
+  T* data() noexcept { return p_; }
+
+ private:
+  T local_[N];
+  std::unique_ptr<T[]> heap_;
+  T* p_;
+};
+
+// Any thread: a cheap per-thread random number (wyrand). Not inlined: the
+// thread_local's address must not be cached across a fiber switch.
+[[gnu::noinline]] std::uint64_t cheap_rand() noexcept {
+  thread_local std::uint64_t state = std::uint64_t(now_ns()) ^ reinterpret_cast<std::uintptr_t>(&state);
+  state += 0xa0761d6478bd642fULL;
+  __uint128_t m = __uint128_t(state) * (state ^ 0xe7037ed1a0b428dbULL);
+  return std::uint64_t(m >> 64) ^ std::uint64_t(m);
+}
+
+// Uniform in [0, n).
+std::size_t rand_below(std::size_t n) noexcept {
+  return std::size_t((__uint128_t(cheap_rand()) * n) >> 64);
+}
+
+// The distinct channels of one select, sorted by address: the global lock
+// order that keeps two selects on the same channels from deadlocking.
+struct lockset {
+  chan_impl** chans;
+  std::size_t n;
+  void lock() const noexcept {
+    for (std::size_t i = 0; i < n; ++i) chans[i]->lock_.lock();
+  }
+  void unlock() const noexcept {
+    for (std::size_t i = n; i-- > 0;) chans[i]->lock_.unlock();
+  }
+  // park()'s unlock step, run after the select's fiber switched out.
+  static void unlock_fn(void* p) { static_cast<lockset*>(p)->unlock(); }
+};
+
+// Sorts chans[0..n) by address and drops duplicates; returns the new count.
+std::size_t sort_unique(chan_impl** chans, std::size_t n) noexcept {
+  if (n > 16) {
+    std::sort(chans, chans + n);
+  } else {
+    for (std::size_t i = 1; i < n; ++i) {
+      chan_impl* c = chans[i];
+      std::size_t j = i;
+      for (; j > 0 && std::less<>()(c, chans[j - 1]); --j) chans[j] = chans[j - 1];
+      chans[j] = c;
+    }
+  }
+  return std::size_t(std::unique(chans, chans + n) - chans);
+}
+
+// All locks held. Tries case `cs`; true if it proceeded. The locks are
+// released (and a woken partner readied) before it returns true or throws.
+bool try_case(const select_case_desc& cs, const lockset& ls) {
+  chan_impl* c = impl(cs.ch);
+  fiber* wake = nullptr;
+  if (cs.is_send) {
+    if (c->closed_) {
+      ls.unlock();
+      throw_closed("send on closed channel");
+    }
+    if (chan_waiter* r = c->recvq_.dequeue()) {
+      wake = give_to(r, c->ops_, cs.elem);
+    } else if (c->count() < c->cap_) {
+      buf_put(c, cs.elem);
+    } else {
+      return false;
+    }
+  } else {
+    if (chan_waiter* s = c->sendq_.dequeue()) {
+      wake = take_from(c, s, cs.elem);
+    } else if (c->count() > 0) {
+      buf_take(c, cs.elem);
+    } else if (!c->closed_) {
+      return false;
+    }  // closed and drained: proceeds with the optional left empty
+  }
+  ls.unlock();
+  if (wake) ready(wake);
+  return true;
+}
+
+// All locks held, no case ready: enqueues one record per case, parks, and
+// after the wakeup unlinks the records that no waker took. Returns the
+// index of the case that proceeded.
+int park_select(select_case_desc* cases, std::size_t n, lockset& ls, const std::source_location& where) {
+  select_state st;
+  scratch<chan_waiter, 8> ws(n);
+  fiber* me = self();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!cases[i].ch) continue;
+    chan_waiter& w = ws[i];
+    w.who = me;
+    w.elem = cases[i].elem;
+    w.sel = &st;
+    w.ch = impl(cases[i].ch);
+    w.index = std::uint32_t(i);
+    w.is_send = cases[i].is_send;
+    (w.is_send ? w.ch->sendq_ : w.ch->recvq_).push_back(w);
+  }
+  {
+    // Runs after the wakeup, and also if park() throws (unwinding at exit).
+    struct unlink_rest {
+      lockset& ls;
+      chan_waiter* ws;
+      std::size_t n;
+      ~unlink_rest() {
+        ls.lock();
+        for (std::size_t i = 0; i < n; ++i) {
+          chan_waiter& w = ws[i];
+          if (w.linked) (w.is_send ? w.ch->sendq_ : w.ch->recvq_).remove(w);
+        }
+        ls.unlock();
+      }
+    } guard{ls, ws.data(), n};
+    park(&lockset::unlock_fn, &ls, wait_reason::select, where);
+  }
+  chan_waiter* win = st.winner;  // written by the waker before ready()
+  if (win->is_send && !win->success) throw_closed("send on closed channel");
+  return int(win->index);
+}
+
+}  // namespace
+
+int select_run(select_case_desc* cases, std::size_t n, bool block, const std::source_location& where) {
+  // Poll order: the non-nil cases, uniformly shuffled (inside-out Fisher-Yates).
+  scratch<std::uint32_t, 16> poll(n);
+  scratch<chan_impl*, 16> chans(n);
+  std::size_t npoll = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!cases[i].ch) continue;
+    std::size_t j = rand_below(npoll + 1);
+    poll[npoll] = poll[j];
+    poll[j] = std::uint32_t(i);
+    chans[npoll] = impl(cases[i].ch);
+    ++npoll;
+  }
+  if (npoll == 0) {
+    if (!block) return -1;
+    park_forever(wait_reason::select, where);  // only nil channels: never ready
+  }
+  lockset ls{chans.data(), sort_unique(chans.data(), npoll)};
+  ls.lock();
+  for (std::size_t k = 0; k < npoll; ++k) {
+    if (try_case(cases[poll[k]], ls)) return int(poll[k]);
+  }
+  if (!block) {
+    ls.unlock();
+    return -1;
+  }
+  return park_select(cases, n, ls, where);
+}
+
+void select_block_forever(const std::source_location& where) {
+  park_forever(wait_reason::select_no_cases, where);
+}
+
+}  // namespace gort::detail

@@ -1,0 +1,121 @@
+// after() and ticker on the runtime's timers (Go's time.After, time.Ticker).
+// Both deliver into a one-slot channel with a non-blocking send from the
+// timer's callback, which runs on a worker's scheduler stack.
+//
+// Invariants:
+//   - An after() timer is owned by its channel's core: the core's destructor
+//     stops it (waiting for a callback in flight) before freeing anything, so
+//     the callback never sees a freed channel. It holds no reference itself.
+//   - A ticker's timer and its channel reference live in ticker_state, which
+//     outlives every callback: ticker::stop() returns only once the timer is
+//     idle, and the callback re-arms it only from inside the callback.
+#include "gort/time.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+
+#include "channel/chan_impl.hpp"
+#include "runtime/timer.hpp"
+#include "scheduler/futex.hpp"
+
+namespace gort::detail {
+
+using tick_time = std::chrono::steady_clock::time_point;
+
+struct ticker_state {
+  struct tick_timer : timer {
+    ticker_state* owner = nullptr;
+  } t;
+  chan_handle ch;
+  std::int64_t period = 0;
+};
+
+namespace {
+
+struct after_timer : timer {
+  chan_core* ch = nullptr;  // not a reference: the channel owns the timer
+};
+
+// Steady-clock ns `d` from now, saturating.
+std::int64_t deadline_after(std::int64_t d) noexcept {
+  std::int64_t now = now_ns();
+  return d > INT64_MAX - now ? INT64_MAX : now + d;
+}
+
+// A worker, on its scheduler stack: the deadline passed. The channel has one
+// slot and this is its only sender, so the send cannot block or throw.
+void after_fired(timer* t) {
+  tick_time now = std::chrono::steady_clock::now();
+  chan_try_send(static_cast<after_timer*>(t)->ch, &now);
+}
+
+// A worker, on its scheduler stack: one tick, dropped if the last one was not
+// received yet; then re-arms for the next period boundary still ahead.
+void tick_fired(timer* t) {
+  ticker_state* s = static_cast<ticker_state::tick_timer*>(t)->owner;
+  tick_time now = std::chrono::steady_clock::now();
+  chan_try_send(s->ch.get(), &now);
+  std::int64_t n = now_ns();
+  std::int64_t next = t->when + s->period;
+  if (next <= n) next += ((n - next) / s->period + 1) * s->period;
+  t->start(next);
+}
+
+}  // namespace
+
+void drop_after_timer(timer* t) noexcept {
+  t->stop();
+  delete static_cast<after_timer*>(t);
+}
+
+}  // namespace gort::detail
+
+namespace gort {
+
+using detail::tick_time;
+
+recv_chan<tick_time> after(std::chrono::nanoseconds d) {
+  detail::chan_handle h(detail::chan_make(&detail::elem_ops_of<tick_time>::value, 1));
+  if (d.count() <= 0) {
+    tick_time now = std::chrono::steady_clock::now();
+    detail::chan_try_send(h.get(), &now);
+    return recv_chan<tick_time>(std::move(h));
+  }
+  auto* t = new detail::after_timer();
+  t->fn = &detail::after_fired;
+  t->ch = h.get();
+  detail::impl(h.get())->timer_ = t;
+  t->start(detail::deadline_after(d.count()));
+  return recv_chan<tick_time>(std::move(h));
+}
+
+ticker::ticker(std::chrono::nanoseconds period) : s_(std::make_unique<detail::ticker_state>()) {
+  if (period.count() <= 0) throw std::invalid_argument("non-positive interval for gort::ticker");
+  s_->ch = detail::chan_handle(detail::chan_make(&detail::elem_ops_of<tick_time>::value, 1));
+  s_->period = period.count();
+  s_->t.fn = &detail::tick_fired;
+  s_->t.owner = s_.get();
+  s_->t.start(detail::deadline_after(period.count()));
+}
+
+ticker::ticker(ticker&&) noexcept = default;
+
+ticker& ticker::operator=(ticker&& o) noexcept {
+  if (this != &o) {
+    stop();
+    s_ = std::move(o.s_);
+  }
+  return *this;
+}
+
+ticker::~ticker() { stop(); }
+
+recv_chan<tick_time> ticker::c() const {
+  return s_ ? recv_chan<tick_time>(s_->ch) : recv_chan<tick_time>();
+}
+
+void ticker::stop() noexcept {
+  if (s_) s_->t.stop();  // waits for a callback in flight, which may have re-armed: stop() loops
+}
+
+}  // namespace gort
