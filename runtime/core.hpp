@@ -36,6 +36,7 @@
 #include "gort/runtime.hpp"
 #include "gort/stats.hpp"
 #include "runtime/fiber.hpp"
+#include "runtime/netpoller.hpp"
 #include "runtime/stack.hpp"
 #include "runtime/timer_heap.hpp"
 #include "runtime/trace.hpp"
@@ -108,7 +109,11 @@ class runtime final : public sched_hooks {
   void run_timers(unsigned w, unsigned victim) override;
   std::int64_t next_timer_deadline() override;
   void all_idle(unsigned w) override;
+  bool netpoll_active() override { return netpoll_.active(); }
+  void netpoll(unsigned, std::int64_t deadline_ns) override { netpoll_.poll(deadline_ns); }
+  void netpoll_interrupt() override { netpoll_.interrupt(); }
 
+  netpoller netpoll_;  // before sched_: destroyed after the workers stop
   scheduler sched_;
   stack_allocator stacks_;
   fiber_table table_;

@@ -359,6 +359,7 @@ void runtime::all_idle(unsigned) {
   if (g_threads_alive.load(std::memory_order_acquire) > 0) return;
   if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return;
   if (g_blocking_inflight.load(std::memory_order_acquire) > 0) return;
+  if (netpoll_.waiters() > 0) return;  // a socket may still become ready
   if (live_fibers() == 0) return;
   std::string report = deadlock_report();
   gort_debug_deadlock();

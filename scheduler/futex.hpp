@@ -20,8 +20,12 @@ class parker {
   bool wait(std::int64_t deadline_ns = -1) noexcept;
   // Any thread.
   void notify() noexcept;
-  // The owning thread only: drop a notification that raced with a timeout.
-  void reset() noexcept { word_.store(0, std::memory_order_relaxed); }
+  // The owning thread only: consumes a pending notification; true if there
+  // was one. Acquire: pairs with the release exchange in notify().
+  bool try_consume() noexcept {
+    std::uint32_t expected = 1;
+    return word_.compare_exchange_strong(expected, 0, std::memory_order_acquire);
+  }
 
  private:
   std::atomic<std::uint32_t> word_{0};  // 1: notified and not yet consumed

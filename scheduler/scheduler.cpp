@@ -79,6 +79,12 @@ sched_node* scheduler::find_runnable(unsigned w) noexcept {
     if (--me.global_countdown == 0) {
       me.global_countdown = k_global_check_period;
       if (sched_node* n = inject_.pop_into(me.queue, 0)) return found(me, n);
+      // Busy workers look at the network too, so that I/O is not starved
+      // while no worker is idle in the poller (Go's sysmon does this).
+      if (poller_.load(std::memory_order_relaxed) < 0 && hooks_.netpoll_active()) {
+        hooks_.netpoll(w, 0);
+        if (sched_node* n = find_local(me)) return found(me, n);
+      }
     }
     if (sched_node* n = find_local(me)) return found(me, n);
     if (sched_node* n = inject_.pop_into(me.queue, inject_.size() / size() + 1)) return found(me, n);
@@ -196,7 +202,16 @@ void scheduler::wake_one() noexcept {
     on_idle_stack_[v] = 0;
     n_idle_.fetch_sub(1, std::memory_order_seq_cst);
   }
-  slots_[v]->park.notify();
+  notify(v);
+}
+
+// Any thread: wakes worker v, wherever it sleeps. Dekker pairing with the
+// poller in sleep(): we notify (seq_cst exchange), then read in_netpoll; it
+// sets in_netpoll (seq_cst), then checks for a notification.
+void scheduler::notify(unsigned v) noexcept {
+  slot& s = *slots_[v];
+  s.park.notify();
+  if (s.in_netpoll.load(std::memory_order_seq_cst)) hooks_.netpoll_interrupt();
 }
 
 // Worker `w` only: takes itself off the idle stack. False if a waker popped it
@@ -252,7 +267,15 @@ void scheduler::sleep(unsigned w) noexcept {
   if (poller) {
     std::int64_t deadline = hooks_.next_timer_deadline();
     poll_until_.store(deadline < 0 ? 0 : deadline, std::memory_order_seq_cst);
-    me.park.wait(deadline);
+    if (hooks_.netpoll_active()) {
+      // Wait in the network poller; wakers interrupt it (see notify()).
+      me.in_netpoll.store(true, std::memory_order_seq_cst);
+      if (!me.park.try_consume()) hooks_.netpoll(w, deadline);
+      me.in_netpoll.store(false, std::memory_order_seq_cst);
+      me.park.try_consume();  // a notify that raced with the poll's return
+    } else {
+      me.park.wait(deadline);
+    }
     poll_until_.store(0, std::memory_order_relaxed);
     poller_.store(-1, std::memory_order_release);
   } else {
@@ -279,12 +302,12 @@ void scheduler::timer_added(std::int64_t when_ns) noexcept {
     return;
   }
   std::int64_t until = poll_until_.load(std::memory_order_seq_cst);
-  if (until == 0 || when_ns < until) slots_[unsigned(p)]->park.notify();
+  if (until == 0 || when_ns < until) notify(unsigned(p));
 }
 
 void scheduler::stop() noexcept {
   stopping_.store(true, std::memory_order_release);
-  for (auto& s : slots_) s->park.notify();
+  for (unsigned v = 0; v < size(); ++v) notify(v);
 }
 
 std::int64_t scheduler::idle_ns(unsigned w) const noexcept {

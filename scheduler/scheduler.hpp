@@ -47,6 +47,13 @@ class sched_hooks {
   // Called by a worker with the idle lock held when every worker is idle and
   // every queue is empty. The runtime decides whether that is a deadlock.
   virtual void all_idle(unsigned w) = 0;
+  // Any worker: are descriptors registered with the network poller?
+  virtual bool netpoll_active() = 0;
+  // Worker `w`: waits for I/O until `deadline_ns` (-1: no deadline, 0: just
+  // look), readying the fibers whose descriptors became ready.
+  virtual void netpoll(unsigned w, std::int64_t deadline_ns) = 0;
+  // Any thread: makes a netpoll() blocked in the kernel return.
+  virtual void netpoll_interrupt() = 0;
 
  protected:
   ~sched_hooks() = default;
@@ -122,6 +129,9 @@ class scheduler {
     }
     std::uint64_t rng = 0;          // owner only: steal-order randomness
     bool spinning = false;          // owner only
+    // True while the owner is (about to be) blocked in netpoll; a waker that
+    // sees it must interrupt the poll as well as notify the parker.
+    std::atomic<bool> in_netpoll{false};
     // Counters: written by the owner only, read by anyone (relaxed).
     std::atomic<std::uint64_t> steals{0}, steal_attempts{0}, wakeups{0}, sleeps{0};
     std::atomic<std::int64_t> idle_total_ns{0}, idle_since_ns{0};  // idle_since 0: awake
@@ -134,6 +144,7 @@ class scheduler {
   void wake_one() noexcept;
   bool idle_remove(unsigned w) noexcept;
   void sleep(unsigned w) noexcept;
+  void notify(unsigned v) noexcept;
 
   sched_hooks& hooks_;
   std::vector<std::unique_ptr<slot>> slots_;
