@@ -1,6 +1,11 @@
 // The one way sync primitives park on a wait_list (private to the library).
+// Go's sema.go in two calls: wait_on() queues and parks, a waker unlinks a
+// record and readies its fiber. Every sleep is paired with a single wakeup,
+// even if the wakeup comes before the sleeper has switched out (park releases
+// the list's lock only after the switch).
 #pragma once
 
+#include <exception>
 #include <mutex>
 #include <source_location>
 
@@ -10,27 +15,44 @@
 
 namespace gort::detail {
 
-// Lock `l` held: links a record for the caller at the back of `q` (or the
-// front with `lifo`), parks, and returns once a waker unlinked it and readied
-// us; `l` is not held on return. If park() throws (unwinding at exit), the
-// record is unlinked before the exception leaves.
-inline void wait_on(spinlock& l, wait_list& q, wait_reason why, const std::source_location& where,
-                    std::int64_t value = 0, bool lifo = false) {
-  waiter w;
+// Lock `l` held; `w` is the caller's record (w.value set by the caller).
+// Links `w` at the back of `q` (the front with `lifo`), parks, and returns
+// once a waker unlinked it and readied us; `l` is not held on return. If
+// park() throws (unwinding at exit), `w` is unlinked if still linked, with
+// w.cancelled = true, before the exception leaves: a waker that already
+// unlinked it had granted it whatever it waited for (cancelled stays false).
+// With `unlock`, park runs unlock(arg) after the switch instead of l.unlock();
+// it must release `l`.
+inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why,
+                    const std::source_location& where, bool lifo = false,
+                    void (*unlock)(void*) = nullptr, void* arg = nullptr) {
   w.who = self();
-  w.value = value;
+  w.cancelled = false;
   if (lifo) q.push_front(w); else q.push_back(w);
   struct unlink_on_unwind {
     spinlock& l;
     wait_list& q;
     waiter& w;
+    int exceptions = std::uncaught_exceptions();
     ~unlink_on_unwind() {
-      if (!w.linked) return;  // the usual case: the waker unlinked us
+      // Returned normally: the waker unlinked us (no racy read of w.linked).
+      if (std::uncaught_exceptions() <= exceptions) return;
       std::lock_guard g(l);
-      if (w.linked) q.remove(w);
+      if (w.linked) {
+        q.remove(w);
+        w.cancelled = true;
+      }
     }
   } guard{l, q, w};
-  park(l, why, where);
+  if (unlock) park(unlock, arg, why, where); else park(l, why, where);
+}
+
+// As above with a record of its own (for waiters that ask for nothing).
+inline void wait_on(spinlock& l, wait_list& q, wait_reason why, const std::source_location& where,
+                    std::int64_t value = 0, bool lifo = false) {
+  waiter w;
+  w.value = value;
+  wait_on(l, q, w, why, where, lifo);
 }
 
 // Lock held: unlinks the oldest waiter; the caller readies it after unlocking

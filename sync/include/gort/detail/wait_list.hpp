@@ -22,6 +22,7 @@ struct waiter {
   waiter* next = nullptr;
   std::int64_t value = 0;  // what the waiter asks for (e.g. a semaphore count)
   bool linked = false;
+  bool cancelled = false;  // unlinked by its own waiter (park threw), not by a waker
 };
 
 class wait_list {

@@ -1,0 +1,62 @@
+// sema: the counting semaphore under mutex, shared_mutex and semaphore (Go's
+// runtime/sema.go). Internal; installed because class layouts of public types
+// embed it.
+//
+// Invariants:
+//   - count_ is the number of free units; it never goes below zero.
+//   - q_ holds the parked acquirers in grant order and is guarded by lock_;
+//     each record's value is the units it asks for. nwait_ counts records in
+//     q_ plus acquirers inside the locked slow path; it changes under lock_.
+//   - Every unit released while nwait_ > 0 is offered to q_'s front under
+//     lock_: units are granted strictly in queue order, so a large request at
+//     the front is never bypassed by smaller ones behind it.
+//   - No lost wakeup: an acquirer raises nwait_ and then reads count_; a
+//     releaser raises count_ and then reads nwait_ (both seq_cst), so at
+//     least one of them sees the other and the units reach a waiter.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+
+#include "gort/detail/spinlock.hpp"
+#include "gort/detail/wait_list.hpp"
+#include "gort/detail/wait_reason.hpp"
+
+namespace gort::detail {
+
+class sema {
+ public:
+  constexpr explicit sema(std::int64_t count = 0) noexcept : count_(count) {}
+  sema(const sema&) = delete;
+  sema& operator=(const sema&) = delete;
+
+  // Any thread. Takes n units if they are free and nobody is queued (a
+  // queued waiter is never bypassed). Never blocks.
+  bool try_acquire(std::int64_t n) noexcept;
+  // Any thread. Takes n units, parking (reason `why`) until they are granted.
+  // `lifo` queues at the front (a waiter that woke and lost a race, as Go's
+  // semacquire with lifo). Throws only fiber_unwind (runtime shutdown): then,
+  // if `granted_at_unwind` is null, units granted meanwhile are released
+  // again; otherwise *granted_at_unwind says whether the caller now owns them.
+  void acquire(std::int64_t n, wait_reason why, const std::source_location& where, bool lifo = false,
+               bool* granted_at_unwind = nullptr);
+  // Any thread (also a worker's scheduler stack). Adds n units and grants
+  // queued waiters in order while the front one fits. With `handoff` a fiber
+  // caller yields right after granting so that the waiter runs now (Go's
+  // semrelease handoff); elsewhere handoff is ignored.
+  void release(std::int64_t n, bool handoff = false) noexcept;
+  // Any thread; a snapshot for tests and stats.
+  std::int64_t available() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  bool take(std::int64_t n) noexcept;
+  bool grant_locked() noexcept;
+
+  std::atomic<std::int64_t> count_;
+  std::atomic<std::uint32_t> nwait_{0};
+  spinlock lock_;
+  wait_list q_;  // guarded by lock_
+};
+
+}  // namespace gort::detail

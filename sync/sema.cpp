@@ -1,0 +1,95 @@
+// sema: see gort/detail/sema.hpp for the invariants.
+#include "gort/detail/sema.hpp"
+
+#include <mutex>
+
+#include "gort/runtime.hpp"
+#include "sync/wait.hpp"
+
+namespace gort::detail {
+
+// Any thread. CAS n units off count_ if that many are free. seq_cst: pairs
+// with the nwait_ accesses (see the invariants) and acquires the releaser's
+// writes (the fetch_add in release()).
+bool sema::take(std::int64_t n) noexcept {
+  std::int64_t c = count_.load(std::memory_order_seq_cst);
+  while (c >= n) {
+    if (count_.compare_exchange_weak(c, c - n, std::memory_order_seq_cst, std::memory_order_relaxed))
+      return true;
+  }
+  return false;
+}
+
+bool sema::try_acquire(std::int64_t n) noexcept {
+  // seq_cst: pairs with the nwait_ increment in acquire().
+  if (nwait_.load(std::memory_order_seq_cst) != 0) return false;
+  return take(n);
+}
+
+void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& where, bool lifo,
+                   bool* granted_at_unwind) {
+  if (nwait_.load(std::memory_order_relaxed) == 0 && take(n)) return;
+  lock_.lock();
+  // seq_cst: pairs with the count_ increment in release() (Dekker-style).
+  nwait_.fetch_add(1, std::memory_order_seq_cst);
+  // A lifo waiter already queued once; otherwise queue behind anyone queued.
+  if ((lifo || q_.empty()) && take(n)) {
+    nwait_.fetch_sub(1, std::memory_order_relaxed);
+    lock_.unlock();
+    return;
+  }
+  waiter w;
+  w.value = n;
+  try {
+    wait_on(lock_, q_, w, why, where, lifo);
+  } catch (...) {
+    // Unwinding at exit. No switch happens in here.
+    if (w.cancelled) {
+      std::lock_guard g(lock_);
+      nwait_.fetch_sub(1, std::memory_order_relaxed);
+      grant_locked();  // we may have blocked smaller requests behind us
+    } else if (granted_at_unwind) {
+      *granted_at_unwind = true;
+    } else {
+      release(n);
+    }
+    throw;
+  }
+}
+
+// Lock held. Grants units to waiters from the front while the front fits;
+// true if anyone was readied.
+bool sema::grant_locked() noexcept {
+  bool any = false;
+  while (waiter* w = q_.front()) {
+    if (!take(w->value)) break;
+    fiber* f = w->who;
+    q_.remove(*w);  // after this the record may vanish at any time
+    nwait_.fetch_sub(1, std::memory_order_relaxed);
+    ready(f);
+    any = true;
+  }
+  return any;
+}
+
+void sema::release(std::int64_t n, bool handoff) noexcept {
+  // seq_cst: pairs with the nwait_ increment in acquire(); also releases the
+  // caller's writes to whoever takes these units.
+  count_.fetch_add(n, std::memory_order_seq_cst);
+  if (nwait_.load(std::memory_order_seq_cst) == 0) return;
+  bool granted;
+  {
+    std::lock_guard g(lock_);
+    granted = grant_locked();
+  }
+  if (granted && handoff && in_fiber()) {
+    // Let the waiter (now in our runnext slot) run at once. yield() throws
+    // fiber_unwind during shutdown before switching; nothing to hand off then.
+    try {
+      gort::yield();
+    } catch (const fiber_unwind&) {
+    }
+  }
+}
+
+}  // namespace gort::detail

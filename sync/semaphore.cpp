@@ -1,0 +1,33 @@
+// gort::semaphore: a thin public face on the shared sema (which holds the
+// invariants: FIFO grants, no lost wake-ups).
+#include <stdexcept>
+
+#include "gort/sync.hpp"
+
+namespace gort {
+
+namespace {
+void check_units(std::ptrdiff_t n, const char* what) {
+  if (n < 0) throw std::invalid_argument(std::string("gort::semaphore::") + what + ": negative count");
+}
+}  // namespace
+
+semaphore::semaphore(std::ptrdiff_t initial) : sema_((check_units(initial, "semaphore"), initial)) {}
+
+void semaphore::acquire(std::ptrdiff_t n, std::source_location where) {
+  check_units(n, "acquire");
+  if (n == 0) return;
+  sema_.acquire(n, detail::wait_reason::semacquire, where);
+}
+
+bool semaphore::try_acquire(std::ptrdiff_t n) {
+  check_units(n, "try_acquire");
+  return n == 0 || sema_.try_acquire(n);
+}
+
+void semaphore::release(std::ptrdiff_t n) {
+  check_units(n, "release");
+  if (n != 0) sema_.release(n);
+}
+
+}  // namespace gort
