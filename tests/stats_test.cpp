@@ -80,8 +80,8 @@ TEST(Stats, StealsHappenUnderImbalance) {
     for (int i = 0; i < 2000; ++i) {
       wg.add();
       gort::go([&] {
-        long x = 0;
-        for (int k = 0; k < 20000; ++k) x += k;
+        volatile long x = 0;  // ~tens of µs of work that cannot be folded away
+        for (int k = 0; k < 20000; ++k) x = x * 31 + k;
         sink += x;
         wg.done();
       });
@@ -170,9 +170,8 @@ TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
     for (int i = 0; i < 400; ++i) {
       wg.add();
       gort::go([&] {
-        long x = 0;
-        for (int k = 0; k < 20000; ++k) x += k;
-        if (x == 42) std::abort();
+        volatile long x = 0;
+        for (int k = 0; k < 20000; ++k) x = x * 31 + k;
         gort::sleep_for(100us);
         wg.done();
       });
