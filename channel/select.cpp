@@ -102,15 +102,17 @@ bool try_case(const select_case_desc& cs, const lockset& ls) {
   return true;
 }
 
-// All locks held, no case ready: enqueues one record per case, parks, and
-// after the wakeup unlinks the records that no waker took. Returns the
-// index of the case that proceeded.
-int park_select(select_case_desc* cases, std::size_t n, lockset& ls, const std::source_location& where) {
+// All locks held, no case ready: enqueues one record per non-nil case, in
+// the random poll order (so cases on the same channel are served in a random
+// order, as in Go), parks, and after the wakeup unlinks the records that no
+// waker took. Returns the index of the case that proceeded.
+int park_select(select_case_desc* cases, std::size_t n, const std::uint32_t* poll, std::size_t npoll,
+                lockset& ls, const std::source_location& where) {
   select_state st;
   scratch<chan_waiter, 8> ws(n);
   fiber* me = self();
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!cases[i].ch) continue;
+  for (std::size_t k = 0; k < npoll; ++k) {
+    const std::size_t i = poll[k];
     chan_waiter& w = ws[i];
     w.who = me;
     w.elem = cases[i].elem;
@@ -170,7 +172,7 @@ int select_run(select_case_desc* cases, std::size_t n, bool block, const std::so
     ls.unlock();
     return -1;
   }
-  return park_select(cases, n, ls, where);
+  return park_select(cases, n, poll.data(), npoll, ls, where);
 }
 
 void select_block_forever(const std::source_location& where) {
