@@ -1,0 +1,160 @@
+// after() and ticker: time.After and time.Ticker semantics on the runtime's
+// timers. Bounds are generous (lower bounds exact, upper bounds loose), so a
+// loaded machine cannot fail them.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "chan_util.hpp"
+
+using namespace std::chrono_literals;
+using chan_test::Workers;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+class Time : public Workers {};
+
+TEST_P(Time, AfterFiresOnceNoEarlierThanAsked) {
+  run([] {
+    auto t0 = clock_type::now();
+    auto c = gort::after(20ms);
+    EXPECT_EQ(c.capacity(), 1u);
+    auto v = c.recv();
+    auto t1 = clock_type::now();
+    ASSERT_TRUE(v);
+    EXPECT_GE(t1 - t0, 20ms);
+    EXPECT_GE(*v - t0, 20ms);
+    EXPECT_LE(*v, t1);
+    EXPECT_LT(t1 - t0, 5s);
+    EXPECT_EQ(c.try_recv(), std::nullopt) << "after() fires once";
+  });
+}
+
+TEST_P(Time, AfterZeroOrNegativeIsReadyAtOnce) {
+  run([] {
+    EXPECT_TRUE(gort::after(0ns).try_recv());
+    EXPECT_TRUE(gort::after(-5ms).try_recv());
+  });
+}
+
+TEST_P(Time, AfterAsSelectTimeout) {
+  run([] {
+    gort::chan<int> never;
+    auto t0 = clock_type::now();
+    bool timed_out = false;
+    std::size_t k = gort::select(gort::recv_case(never), gort::recv_case(gort::after(10ms), [&](auto v) {
+      timed_out = v.has_value();
+    }));
+    EXPECT_EQ(k, 1u);
+    EXPECT_TRUE(timed_out);
+    EXPECT_GE(clock_type::now() - t0, 10ms);
+    // A value that arrives first wins over a long timeout.
+    gort::chan<int> soon;
+    gort::go([soon]() mutable { soon.send(1); });
+    EXPECT_EQ(gort::select(gort::recv_case(soon), gort::recv_case(gort::after(1h))), 0u);
+  });
+}
+
+// Dropping an after() channel cancels its timer; many pending at once work.
+TEST_P(Time, ManyAftersAndDroppedOnes) {
+  run([] {
+    for (int i = 0; i < 1000; ++i) (void)gort::after(1h);  // dropped: cancelled
+    std::vector<gort::recv_chan<clock_type::time_point>> cs;
+    for (int i = 0; i < 200; ++i) cs.push_back(gort::after(std::chrono::microseconds(i * 50)));
+    for (auto& c : cs) EXPECT_TRUE(c.recv());
+  });
+}
+
+// A fiber waiting only on after() is not a deadlock: the timer wakes it.
+TEST(TimeDeadlock, PendingAfterIsNotADeadlock) {
+  EXPECT_NO_THROW(gort::run([] { gort::after(20ms).recv(); },
+                            {.workers = 1, .on_deadlock = gort::deadlock_policy::raise}));
+}
+
+TEST_P(Time, TickerTicksAtItsPeriod) {
+  run([] {
+    auto t0 = clock_type::now();
+    gort::ticker t(5ms);
+    auto c = t.c();
+    clock_type::time_point last = t0;
+    for (int i = 0; i < 10; ++i) {
+      auto v = c.recv();
+      ASSERT_TRUE(v);
+      EXPECT_GE(*v, last);
+      last = *v;
+    }
+    EXPECT_GE(clock_type::now() - t0, 50ms);
+    EXPECT_LT(clock_type::now() - t0, 10s);
+    t.stop();
+  });
+}
+
+// Ticks a slow receiver missed are dropped: the channel holds one.
+TEST_P(Time, TickerDropsMissedTicks) {
+  run([] {
+    gort::ticker t(1ms);
+    gort::sleep_for(30ms);
+    auto c = t.c();
+    EXPECT_EQ(c.size(), 1u);
+    EXPECT_TRUE(c.try_recv());
+    EXPECT_LE(c.size(), 1u);
+  });
+}
+
+TEST_P(Time, TickerStopEndsTicks) {
+  run([] {
+    gort::ticker t(1ms);
+    auto c = t.c();
+    EXPECT_TRUE(c.recv());
+    t.stop();
+    c.try_recv();  // a tick that raced with stop()
+    gort::sleep_for(20ms);
+    EXPECT_EQ(c.try_recv(), std::nullopt) << "tick after stop()";
+    t.stop();  // idempotent
+    gort::ticker moved = std::move(t);
+    moved.stop();
+  });
+}
+
+TEST(TimeTicker, NonPositivePeriodThrows) {
+  gort::run([] {
+    EXPECT_THROW(gort::ticker(0ns), std::invalid_argument);
+    EXPECT_THROW(gort::ticker(-1ms), std::invalid_argument);
+  }, {.workers = 1});
+}
+
+// A ticker in a select loop with a quit channel, as Go programs use it.
+TEST_P(Time, TickerInSelectLoop) {
+  run([] {
+    gort::ticker t(2ms);
+    gort::chan<bool> quit;
+    gort::go([quit]() mutable {
+      gort::sleep_for(30ms);
+      quit.close();
+    });
+    int ticks = 0;
+    bool done = false;
+    while (!done) {
+      gort::select(gort::recv_case(t.c(), [&](auto) { ++ticks; }), gort::recv_case(quit, [&](auto) { done = true; }));
+    }
+    EXPECT_GE(ticks, 1);
+  });
+}
+
+// A plain OS thread can wait on after().
+TEST_P(Time, AfterOnThread) {
+  run([] {
+    gort::chan<bool> ok(1);
+    gort::thread th([ok]() mutable {
+      auto t0 = clock_type::now();
+      gort::after(10ms).recv();
+      ok.send(clock_type::now() - t0 >= 10ms);
+    });
+    EXPECT_EQ(ok.recv(), true);
+  });
+}
+
+GORT_CHAN_WORKERS(Time);
+
+}  // namespace
