@@ -46,7 +46,7 @@ void counter_under_contention(unsigned workers, std::uint64_t seed, int fibers, 
 
 }  // namespace
 
-TEST(Mutex, CounterUnderContention) {
+TEST(sync_Mutex, CounterUnderContention) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   for (unsigned w : k_worker_counts) {
@@ -55,7 +55,7 @@ TEST(Mutex, CounterUnderContention) {
   }
 }
 
-TEST(Mutex, TryLock) {
+TEST(sync_Mutex, TryLock) {
   for (unsigned w : k_worker_counts) {
     gort::run([] {
       gort::mutex mu;
@@ -72,7 +72,7 @@ TEST(Mutex, TryLock) {
   }
 }
 
-TEST(Mutex, OwnerIsTheHoldingFiber) {
+TEST(sync_Mutex, OwnerIsTheHoldingFiber) {
   gort::run([] {
     gort::mutex mu;
     EXPECT_EQ(mu.owner(), 0u);
@@ -83,7 +83,7 @@ TEST(Mutex, OwnerIsTheHoldingFiber) {
   }, {.workers = 1});
 }
 
-TEST(Mutex, ScopedLockOfTwo) {
+TEST(sync_Mutex, ScopedLockOfTwo) {
   for (unsigned w : k_worker_counts) {
     gort::run([] {
       gort::mutex a, b;
@@ -112,7 +112,7 @@ TEST(Mutex, ScopedLockOfTwo) {
 
 // A fiber holds the mutex across a sleep: the single worker keeps running
 // the other fibers (a blocked locker parks, it does not block the worker).
-TEST(Mutex, HeldAcrossSleepOtherFibersRun) {
+TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
   gort::run([] {
     gort::mutex mu;
     gort::wait_group wg;
@@ -152,7 +152,7 @@ TEST(Mutex, HeldAcrossSleepOtherFibersRun) {
 
 // Go's TestMutexFairness: a hog that re-locks at once must not starve a
 // waiter (starvation mode hands the lock over).
-TEST(Mutex, Fairness) {
+TEST(sync_Mutex, Fairness) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
     gort::run([] {
@@ -189,7 +189,7 @@ TEST(Mutex, Fairness) {
 // the lock (fibers are not preempted, so a hog that never switches would
 // starve its worker whatever the mutex did): the waiter, always beaten to
 // the free lock, still gets in once starvation mode hands the lock over.
-TEST(Mutex, FairnessAgainstBargingHog) {
+TEST(sync_Mutex, FairnessAgainstBargingHog) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
     gort::run([] {
@@ -223,7 +223,7 @@ TEST(Mutex, FairnessAgainstBargingHog) {
 }
 
 // Plain threads (std::thread and gort::thread) and fibers on one mutex.
-TEST(Mutex, ForeignThreadsAndFibers) {
+TEST(sync_Mutex, ForeignThreadsAndFibers) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
     gort::run([] {
@@ -232,6 +232,7 @@ TEST(Mutex, ForeignThreadsAndFibers) {
       gort::wait_group wg;
       std::atomic<int> inside{0};
       long counter = 0;
+      sync_test::keep_threads_visible visible;
       auto body = [&] {
         for (int i = 0; i < iters; ++i) {
           std::lock_guard g(mu);
@@ -257,7 +258,7 @@ TEST(Mutex, ForeignThreadsAndFibers) {
 }
 
 // A lock taken by a plain thread outside any run() and released by it.
-TEST(Mutex, PlainThreadWithoutRuntime) {
+TEST(sync_Mutex, PlainThreadWithoutRuntime) {
   gort::mutex mu;
   long counter = 0;
   std::vector<std::thread> ts;
@@ -273,7 +274,7 @@ TEST(Mutex, PlainThreadWithoutRuntime) {
   EXPECT_EQ(counter, 4 * 5000);
 }
 
-TEST(MutexDeathTest, UnlockOfUnlockedIsFatal) {
+TEST(sync_MutexDeathTest, UnlockOfUnlockedIsFatal) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(gort::run([] {
                 gort::mutex mu;

@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 using gort_test::k_worker_counts;
 
 // Readers overlap: n readers each hold a shared lock until all n are inside.
-TEST(SharedMutex, ReadersOverlap) {
+TEST(sync_SharedMutex, ReadersOverlap) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
     gort::run([] {
@@ -41,7 +41,7 @@ TEST(SharedMutex, ReadersOverlap) {
 }
 
 // Writers exclude writers and readers; readers see only whole updates.
-TEST(SharedMutex, WritersExclude) {
+TEST(sync_SharedMutex, WritersExclude) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   for (unsigned w : k_worker_counts) {
@@ -83,7 +83,7 @@ TEST(SharedMutex, WritersExclude) {
 }
 
 // Writer preference: once a writer waits, a new reader waits behind it.
-TEST(SharedMutex, WaitingWriterBlocksNewReaders) {
+TEST(sync_SharedMutex, WaitingWriterBlocksNewReaders) {
   gort::run([] {
     gort::shared_mutex mu;
     std::atomic<bool> writer_in{false}, reader2_in{false};
@@ -117,7 +117,7 @@ TEST(SharedMutex, WaitingWriterBlocksNewReaders) {
   }, {.workers = 2});
 }
 
-TEST(SharedMutex, TryLocks) {
+TEST(sync_SharedMutex, TryLocks) {
   gort::run([] {
     gort::shared_mutex mu;
     EXPECT_TRUE(mu.try_lock_shared());
@@ -133,11 +133,12 @@ TEST(SharedMutex, TryLocks) {
 }
 
 // Plain threads and fibers mixed, readers and writers.
-TEST(SharedMutex, ForeignThreadsAndFibers) {
+TEST(sync_SharedMutex, ForeignThreadsAndFibers) {
   gort::run([] {
     gort::shared_mutex mu;
     long a = 0, b = 0;
     gort::wait_group wg;
+    sync_test::keep_threads_visible visible;
     auto body = [&](int id) {
       for (int i = 0; i < 2000; ++i) {
         if ((i + id) % 3 == 0) {
@@ -162,7 +163,7 @@ TEST(SharedMutex, ForeignThreadsAndFibers) {
   }, {.workers = 2});
 }
 
-TEST(SharedMutexDeathTest, UnlockOfUnlockedIsFatal) {
+TEST(sync_SharedMutexDeathTest, UnlockOfUnlockedIsFatal) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT({
                 gort::shared_mutex mu;
