@@ -249,9 +249,12 @@ void scheduler::sleep(unsigned w) noexcept {
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (stopping() || work_visible(w)) {
-    if (!idle_remove(w)) me.park.wait();  // a waker popped us: take its notify
+    if (idle_remove(w)) {
+      n_spinning_.fetch_add(1, std::memory_order_seq_cst);
+    } else {
+      me.park.wait();  // a waker popped us and counted us as spinning: take its notify
+    }
     me.spinning = true;
-    n_spinning_.fetch_add(1, std::memory_order_seq_cst);
     return;
   }
   {
