@@ -6,12 +6,20 @@
 //   - An after() timer is owned by its channel's core: the core's destructor
 //     stops it (waiting for a callback in flight) before freeing anything, so
 //     the callback never sees a freed channel. It holds no reference itself.
-//   - A ticker's timer and its channel reference live in ticker_state, which
-//     outlives every callback: ticker::stop() returns only once the timer is
-//     idle, and the callback re-arms it only from inside the callback.
+//   - A ticker alternates between two timers: the callback of one starts the
+//     other, never itself. A timer that re-armed itself from its own callback
+//     would leave the firing state inside the callback, so timer::stop() could
+//     return (and the state be freed) while the worker still finishes that
+//     callback (timer_heap::run_due touches the timer after fn returns).
+//     With two, each timer stays `firing` until its worker is done with it,
+//     and stop() waits for that.
+//   - ticker_state::lock_ guards stopped_ and every start(): once stop() set
+//     stopped_, no callback starts a timer, so stopping both timers leaves
+//     nothing pending or firing before ticker_state is freed.
 #include "gort/time.hpp"
 
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
 
 #include "channel/chan_impl.hpp"
@@ -25,9 +33,13 @@ using tick_time = std::chrono::steady_clock::time_point;
 struct ticker_state {
   struct tick_timer : timer {
     ticker_state* owner = nullptr;
-  } t;
+    tick_timer* other = nullptr;  // the timer this one's callback starts
+  };
+  tick_timer t[2];
   chan_handle ch;
   std::int64_t period = 0;
+  spinlock lock_;
+  bool stopped_ = false;  // guarded by lock_
 };
 
 namespace {
@@ -50,15 +62,27 @@ void after_fired(timer* t) {
 }
 
 // A worker, on its scheduler stack: one tick, dropped if the last one was not
-// received yet; then re-arms for the next period boundary still ahead.
+// received yet; then arms the other timer for the next period boundary still
+// ahead (unless stopped).
 void tick_fired(timer* t) {
-  ticker_state* s = static_cast<ticker_state::tick_timer*>(t)->owner;
+  auto* me = static_cast<ticker_state::tick_timer*>(t);
+  ticker_state* s = me->owner;
   tick_time now = std::chrono::steady_clock::now();
   chan_try_send(s->ch.get(), &now);
   std::int64_t n = now_ns();
   std::int64_t next = t->when + s->period;
   if (next <= n) next += ((n - next) / s->period + 1) * s->period;
-  t->start(next);
+  std::lock_guard g(s->lock_);
+  if (s->stopped_) return;
+  // The other timer's callback started us and has returned, but its worker
+  // may not yet have left the firing state (a few instructions): wait for
+  // it. Acquire: pairs with the release in timer_heap::run_due.
+  while (me->other->status_.load(std::memory_order_acquire) == timer::k_firing) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+  me->other->start(next);
 }
 
 }  // namespace
@@ -93,9 +117,12 @@ ticker::ticker(std::chrono::nanoseconds period) : s_(std::make_unique<detail::ti
   if (period.count() <= 0) throw std::invalid_argument("non-positive interval for gort::ticker");
   s_->ch = detail::chan_handle(detail::chan_make(&detail::elem_ops_of<tick_time>::value, 1));
   s_->period = period.count();
-  s_->t.fn = &detail::tick_fired;
-  s_->t.owner = s_.get();
-  s_->t.start(detail::deadline_after(period.count()));
+  for (int i = 0; i < 2; ++i) {
+    s_->t[i].fn = &detail::tick_fired;
+    s_->t[i].owner = s_.get();
+    s_->t[i].other = &s_->t[1 - i];
+  }
+  s_->t[0].start(detail::deadline_after(period.count()));
 }
 
 ticker::ticker(ticker&&) noexcept = default;
@@ -115,7 +142,14 @@ recv_chan<tick_time> ticker::c() const {
 }
 
 void ticker::stop() noexcept {
-  if (s_) s_->t.stop();  // waits for a callback in flight, which may have re-armed: stop() loops
+  if (!s_) return;
+  {
+    std::lock_guard g(s_->lock_);
+    s_->stopped_ = true;  // from here on no callback starts a timer
+  }
+  // Each waits for its own callback in flight; neither can be restarted now.
+  s_->t[0].stop();
+  s_->t[1].stop();
 }
 
 }  // namespace gort

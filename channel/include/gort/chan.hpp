@@ -3,6 +3,9 @@
 // one type-erased core (gort/detail/chan_core.hpp); copies refer to the same
 // channel, and a default-constructed view or a handle assigned nullptr is the
 // nil channel.
+//
+// Elements are moved under the channel's lock by noexcept helpers: a move
+// constructor that throws during a transfer terminates the program.
 #pragma once
 
 #include <concepts>
