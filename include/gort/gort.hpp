@@ -7,3 +7,5 @@
 #include "gort/chan.hpp"
 #include "gort/select.hpp"
 #include "gort/time.hpp"
+#include "gort/net.hpp"
+#include "gort/blocking.hpp"

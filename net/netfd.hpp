@@ -1,0 +1,87 @@
+// netfd: a non-blocking socket registered with the netpoller, shared by the
+// fibers that use one conn or listener (Go's netFD with its fdMutex).
+//
+// Invariants:
+//   - state_ = refs * 4 + orphaned * 2 + closed. refs counts operations
+//     inside the socket (read, write, accept, connect); an operation enters
+//     only while closed is clear, so once close() set it no new operation
+//     starts.
+//   - The descriptor and its poll_desc are released exactly once, by whoever
+//     brings state_ to "closed with no refs": close() if nothing was inside,
+//     else the last operation to leave. Until then fd_ stays open, so a fiber
+//     woken by close() never touches a reused descriptor number.
+//   - The object is deleted exactly once, by whoever brings state_ to
+//     "orphaned with no refs": dispose() (the owning conn or listener goes
+//     away) if nothing was inside, else the last operation to leave. So a
+//     fiber woken by close() may still unwind through its operation after the
+//     owner was destroyed (Go's GC gives this for free).
+//   - close() evicts the poll_desc first, so parked operations wake (io_result
+//     ::closed) and leave promptly.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+
+#include "runtime/netpoll.hpp"
+
+namespace gort::detail {
+
+// Throws std::system_error(e) whose what() names the operation.
+[[noreturn]] void throw_errno(int e, const char* what);
+// Throws std::system_error(EBADF, "<what>: use of closed network connection").
+[[noreturn]] void throw_closed(const char* what);
+
+class netfd {
+ public:
+  // Any fiber or thread while run() is active. Takes ownership of `fd`
+  // (non-blocking) and registers it; on failure closes it and throws.
+  explicit netfd(int fd);
+  netfd(const netfd&) = delete;
+  netfd& operator=(const netfd&) = delete;
+
+  // An operation inside the socket (RAII). Throws the closed error if the
+  // socket is closed.
+  class op {
+   public:
+    op(netfd& n, const char* what) : n_(n) { n_.enter(what); }
+    ~op() { n_.leave(); }
+    op(const op&) = delete;
+    op& operator=(const op&) = delete;
+
+   private:
+    netfd& n_;
+  };
+
+  int fd() const noexcept { return fd_; }
+  // Inside an op, after EAGAIN: parks until the socket is ready in `mode`.
+  // Throws timeout_error past the deadline, the closed error once closed.
+  void wait(io_mode mode, const char* what, const std::source_location& where);
+  // Inside an op, before the syscall: throws timeout_error if the deadline
+  // passed (Go fails an operation past its deadline even if data is there).
+  void check_deadline(const char* what) const {
+    std::int64_t d = deadline_.load(std::memory_order_relaxed);
+    if (d >= 0) check_deadline_slow(d, what);
+  }
+  // Any fiber or thread: steady-clock ns, < 0 for none.
+  void set_deadline(std::int64_t ns) noexcept { deadline_.store(ns, std::memory_order_relaxed); }
+  // Any fiber or thread; idempotent. See the invariants.
+  void close() noexcept;
+  // The owner, once, instead of delete: closes, and deletes the object now or
+  // when the last operation inside leaves.
+  void dispose() noexcept;
+
+ private:
+  void enter(const char* what);
+  void leave() noexcept;
+  void release() noexcept;
+  ~netfd() = default;  // only through dispose()
+  void check_deadline_slow(std::int64_t d, const char* what) const;
+
+  const int fd_;
+  poll_desc* const pd_;
+  std::atomic<std::uint32_t> state_{0};
+  std::atomic<std::int64_t> deadline_{-1};  // relaxed: a hint read per operation
+};
+
+}  // namespace gort::detail

@@ -1,0 +1,198 @@
+// gort::blocking's helper pool: plain threads that run blocking calls for
+// parked fibers (Go's runtime does this with extra Ms in entersyscall; we do
+// it explicitly, as Tokio's spawn_blocking does).
+//
+// Invariants:
+//   - pool::mu_ guards queue_, threads_, retired_, idle_ and stopping_.
+//   - Every thread in threads_ is a helper that has not yet decided to exit;
+//     a helper that exits moves its own std::thread to retired_ (under mu_),
+//     and whoever next takes mu_ to start a thread, or the destructor, joins
+//     it. So every helper is joined exactly once.
+//   - A job is started at most once and queued jobs are never dropped: a
+//     helper exits only when the queue is empty.
+//   - call::lock guards call::done and call::waiter. The helper that ran the
+//     job sets done; if a fiber waits (waiter set) it readies it exactly once,
+//     after releasing the lock, and never touches the call afterwards: the
+//     call lives on the fiber's stack.
+//   - g_blocking_inflight counts calls whose fiber has not been readied yet:
+//     +1 before the job is queued, -1 by the helper after ready().
+#include <chrono>
+#include <exception>
+#include <deque>
+#include <mutex>
+#include <condition_variable>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "gort/blocking.hpp"
+#include "runtime/core.hpp"
+#include "runtime/park.hpp"
+
+namespace gort::detail {
+
+namespace {
+
+constexpr unsigned k_max_helpers = 64;
+constexpr auto k_idle_retire = std::chrono::seconds(10);
+
+// One blocking call of a fiber; lives on that fiber's stack.
+struct call {
+  blocking_job* job = nullptr;
+  spinlock lock;
+  bool done = false;        // guarded by lock
+  fiber* waiter = nullptr;  // guarded by lock; the parked fiber, if any
+};
+
+class pool {
+ public:
+  ~pool();
+  // Any thread: queues `c` and makes sure a helper will run it. Throws
+  // std::system_error if no helper exists and none can be started.
+  void submit(call* c);
+
+ private:
+  void helper_main();
+  void join_retired(std::unique_lock<std::mutex>& l);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<call*> queue_;
+  std::unordered_map<std::thread::id, std::thread> threads_;
+  std::vector<std::thread> retired_;
+  unsigned idle_ = 0;  // helpers waiting in cv_
+  bool stopping_ = false;
+};
+
+// Any thread: the process-wide pool (constructed on first use, destroyed at
+// exit after every run() has returned).
+pool& the_pool() {
+  static pool p;
+  return p;
+}
+
+// A helper thread: runs the job, then wakes its fiber.
+void finish(call* c) noexcept {
+  c->job->invoke(c->job);
+  fiber* w;
+  {
+    std::lock_guard g(c->lock);
+    c->done = true;
+    w = std::exchange(c->waiter, nullptr);
+  }
+  // `c` may be gone from here on.
+  if (w) ready(w);
+  // Release: pairs with the acquire load in runtime::all_idle, which must see
+  // the fiber runnable or the call still in flight.
+  g_blocking_inflight.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+pool::~pool() {
+  std::unique_lock l(mu_);
+  stopping_ = true;
+  cv_.notify_all();
+  while (!threads_.empty() || !retired_.empty()) {
+    join_retired(l);
+    if (!threads_.empty()) cv_.wait_for(l, std::chrono::milliseconds(10));
+  }
+}
+
+// mu_ held via `l`: joins helpers that exited (they no longer need mu_).
+void pool::join_retired(std::unique_lock<std::mutex>& l) {
+  std::vector<std::thread> done = std::move(retired_);
+  retired_.clear();
+  l.unlock();
+  for (auto& t : done) t.join();
+  l.lock();
+}
+
+void pool::submit(call* c) {
+  std::unique_lock l(mu_);
+  if (!retired_.empty()) join_retired(l);
+  queue_.push_back(c);
+  if (idle_ >= queue_.size() || threads_.size() >= k_max_helpers) {
+    cv_.notify_one();
+    return;
+  }
+  try {
+    std::thread t([this] { helper_main(); });
+    auto id = t.get_id();
+    threads_.emplace(id, std::move(t));
+  } catch (...) {
+    if (!threads_.empty()) return;  // an existing helper will get to it
+    queue_.pop_back();
+    throw;
+  }
+}
+
+// Helper threads only.
+void pool::helper_main() {
+  std::unique_lock l(mu_);
+  for (;;) {
+    if (queue_.empty()) {
+      ++idle_;
+      bool woke = cv_.wait_for(l, k_idle_retire, [this] { return stopping_ || !queue_.empty(); });
+      --idle_;
+      if (!woke || queue_.empty()) break;  // idle too long, or the pool is stopping
+    }
+    call* c = queue_.front();
+    queue_.pop_front();
+    l.unlock();
+    finish(c);
+    l.lock();
+  }
+  auto it = threads_.find(std::this_thread::get_id());
+  retired_.push_back(std::move(it->second));
+  threads_.erase(it);
+  if (stopping_) cv_.notify_all();
+}
+
+// The calling fiber, at exit while run() unwinds it: park() threw. `f` may
+// still use the fiber's stack, so wait (blocking this worker thread; nothing
+// else runs now) until the helper is done with the call.
+void wait_unwound(call& c) noexcept {
+  for (;;) {
+    {
+      std::lock_guard g(c.lock);
+      if (c.done) return;
+      c.waiter = nullptr;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+// Any thread (see gort/blocking.hpp).
+void run_blocking(blocking_job& job, const std::source_location& where) {
+  worker* w = worker_of_thread();
+  if (!w || !in_fiber() || w->rt().unwinding_.load(std::memory_order_relaxed)) {
+    job.invoke(&job);
+    return;
+  }
+  call c;
+  c.job = &job;
+  g_blocking_inflight.fetch_add(1, std::memory_order_acq_rel);
+  try {
+    the_pool().submit(&c);
+  } catch (...) {
+    g_blocking_inflight.fetch_sub(1, std::memory_order_acq_rel);
+    throw;
+  }
+  c.lock.lock();
+  if (c.done) {
+    c.lock.unlock();
+    return;
+  }
+  c.waiter = self();
+  struct unwound {  // park() throws fiber_unwind when run() unwinds us at exit
+    call& c;
+    int before = std::uncaught_exceptions();
+    ~unwound() {
+      if (std::uncaught_exceptions() > before) wait_unwound(c);
+    }
+  } guard{c};
+  park(c.lock, wait_reason::blocking_call, where);
+}
+
+}  // namespace gort::detail
