@@ -147,6 +147,11 @@ class runtime final : public sched_hooks {
   bool monitor_stop_ = false;  // guarded by monitor_mu_
 };
 
+// run(): the calling thread stops / resumes counting as a plain thread that
+// called into gort (see park.cpp).
+bool thread_enters_run() noexcept;
+void thread_leaves_run(bool was_counted) noexcept;
+
 // Installs the SIGQUIT dump (once per process, unless the program set its own).
 void install_sigquit_handler() noexcept;
 

@@ -1,4 +1,5 @@
 #include "runtime/fatal.hpp"
+#include "runtime/sanitizer.hpp"
 
 #include <signal.h>
 #include <sys/mman.h>
@@ -98,7 +99,7 @@ void stack_overflow(const fiber& f) noexcept {
   _exit(2);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if GORT_ASAN || GORT_TSAN
 void install_overflow_handler() noexcept {}
 void enter_signal_stack() noexcept {}
 void leave_signal_stack() noexcept {}

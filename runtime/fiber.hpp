@@ -61,6 +61,9 @@ struct fiber : sched_node {
 
   parker* thread_parker_ = nullptr;  // is_thread_ only
 
+  void* asan_fake_stack_ = nullptr;  // ASan: this fiber's fake stack while switched out
+  void* tsan_fiber_ = nullptr;       // TSan: its context, from its first run to its exit
+
   // sleep_for's timer; its callback readies the fiber.
   struct sleep_timer : timer {
     fiber* owner = nullptr;

@@ -14,13 +14,25 @@ namespace gort::detail {
 namespace {
 // An OS thread's stand-in record, so primitives can queue plain threads like
 // fibers (api.md section 2: blocking calls block a plain thread).
+//
+// A plain thread that has called into gort counts as alive for the deadlock
+// check from then until it exits (api.md: a plain std::thread is invisible
+// only until it calls into gort), except while it is itself running run().
 struct thread_stand_in {
   parker park;
   fiber self;
+  bool counted = false;
   thread_stand_in() {
     self.is_thread_ = true;
     self.thread_parker_ = &park;
     self.state_.store(fiber_state::running, std::memory_order_relaxed);
+    if (!worker_of_thread()) set_counted(true);
+  }
+  ~thread_stand_in() { set_counted(false); }
+  void set_counted(bool on) noexcept {
+    if (on == counted) return;
+    counted = on;
+    g_threads_alive.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
   }
 };
 thread_local std::unique_ptr<thread_stand_in> t_stand_in;
@@ -44,6 +56,20 @@ void park_thread(fiber* f, void (*unlock)(void*), void* arg, wait_reason why,
 }
 
 void unlock_spinlock(void* l) { static_cast<spinlock*>(l)->unlock(); }
+}  // namespace
+
+// The thread calling run(): while it runs the runtime it is worker 0, not a
+// plain thread that fibers might be waiting for.
+bool thread_enters_run() noexcept {
+  if (!t_stand_in || !t_stand_in->counted) return false;
+  t_stand_in->set_counted(false);
+  return true;
+}
+void thread_leaves_run(bool was_counted) noexcept {
+  if (was_counted && t_stand_in) t_stand_in->set_counted(true);
+}
+
+namespace {
 
 runtime& running_runtime(const char* what) {
   runtime* rt = g_runtime.load(std::memory_order_acquire);

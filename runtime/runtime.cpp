@@ -421,7 +421,9 @@ int run_main(main_fn& fn, const config& cfg) {
     rt = std::make_unique<runtime>(n, stack, cfg.on_deadlock);
     g_runtime.store(rt.get(), std::memory_order_release);
   }
+  const bool was_counted = thread_enters_run();
   rt->run(fn);
+  thread_leaves_run(was_counted);
   {
     std::unique_lock g(g_runtime_lock);
     g_runtime.store(nullptr, std::memory_order_release);

@@ -1,18 +1,98 @@
-// Hook points around every context switch, for AddressSanitizer and
-// ThreadSanitizer fiber annotations. Without a sanitizer they compile to
-// nothing. They are called in the same function as the jump (design.md §3).
+// Fiber annotations for AddressSanitizer and ThreadSanitizer, called around
+// every context switch in the same function as the jump (design.md §3: a
+// wrapper that returns before the jump corrupts TSan's shadow stack). Without
+// a sanitizer every function here is an empty inline.
 #pragma once
+
+#include <cstddef>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GORT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_TSAN 1
+#endif
+#endif
+
+#if GORT_ASAN
+extern "C" void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, std::size_t size);
+extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
+                                                std::size_t* size_old);
+extern "C" void __asan_unpoison_memory_region(void const volatile* addr, std::size_t size);
+#endif
+#if GORT_TSAN
+extern "C" void* __tsan_get_current_fiber(void);
+extern "C" void* __tsan_create_fiber(unsigned flags);
+extern "C" void __tsan_destroy_fiber(void* fiber);
+extern "C" void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+#endif
 
 namespace gort::detail {
 
-struct fiber;
-class worker;
+// ASan: about to switch to the stack [bottom, bottom + size); `save` keeps
+// the leaving context's fake stack (null when the leaving fiber is done).
+inline void asan_start_switch([[maybe_unused]] void** save, [[maybe_unused]] const void* bottom,
+                              [[maybe_unused]] std::size_t size) noexcept {
+#if GORT_ASAN
+  __sanitizer_start_switch_fiber(save, bottom, size);
+#endif
+}
+// ASan: arrived; `save` is what this context saved when it left; the stack
+// we came from is reported in *bottom_old/*size_old (may be null).
+inline void asan_finish_switch([[maybe_unused]] void* save, [[maybe_unused]] const void** bottom_old,
+                               [[maybe_unused]] std::size_t* size_old) noexcept {
+#if GORT_ASAN
+  __sanitizer_finish_switch_fiber(save, bottom_old, size_old);
+#endif
+}
 
-// g0 -> fiber `to` (to != null) or fiber -> g0 of `w` (to == null).
-inline void sanitizer_start_switch(fiber* /*to*/, worker* /*w*/ = nullptr) noexcept {}
-// Arrived in fiber `self` (null: arrived on g0).
-inline void sanitizer_finish_switch(fiber* /*self*/) noexcept {}
-inline void sanitizer_create_fiber(fiber* /*f*/) noexcept {}
-inline void sanitizer_destroy_fiber(fiber* /*f*/) noexcept {}
+// ASan: a finished fiber's stack goes back to the pool; frames it left
+// poisoned (it never returned from them) must not trip the next user.
+inline void asan_unpoison_stack([[maybe_unused]] void* base, [[maybe_unused]] std::size_t size) noexcept {
+#if GORT_ASAN
+  __asan_unpoison_memory_region(base, size);
+#endif
+}
+
+// TSan: the calling thread's own context (a worker's g0).
+inline void* tsan_current_fiber() noexcept {
+#if GORT_TSAN
+  return __tsan_get_current_fiber();
+#else
+  return nullptr;
+#endif
+}
+inline void* tsan_create_fiber() noexcept {
+#if GORT_TSAN
+  return __tsan_create_fiber(0);
+#else
+  return nullptr;
+#endif
+}
+// Only for a fiber that ran and is not the current one.
+inline void tsan_destroy_fiber([[maybe_unused]] void* f) noexcept {
+#if GORT_TSAN
+  if (f) __tsan_destroy_fiber(f);
+#endif
+}
+inline void tsan_switch_to([[maybe_unused]] void* f) noexcept {
+#if GORT_TSAN
+  __tsan_switch_to_fiber(f, 0);
+#endif
+}
+
+inline constexpr bool k_sanitized =
+#if GORT_ASAN || GORT_TSAN
+    true;
+#else
+    false;
+#endif
 
 }  // namespace gort::detail

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "runtime/fatal.hpp"
+#include "runtime/sanitizer.hpp"
 
 namespace gort::detail {
 
@@ -46,7 +47,7 @@ stack_allocator::stack_allocator(std::size_t size) {
   // the rest of the process (heap, libraries, thread stacks, slabs).
   std::size_t maps = read_max_map_count();
   guard_budget_ = maps > 8192 ? (maps - maps / 4) / 2 : 0;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if GORT_ASAN || GORT_TSAN
   guard_budget_ = 0;  // sanitizers own SIGSEGV; no guard pages under them
 #endif
 }

@@ -40,14 +40,25 @@ void timer_heap::run_due(std::int64_t now) noexcept {
     remove_at(0);
     t->status_.store(timer::k_firing, std::memory_order_relaxed);
     publish();
+    t->rearm_ = false;
     g.unlock();
     t->fn(t);
-    // The callback may have re-armed it (pending): then leave it be.
-    std::uint8_t firing = timer::k_firing;
-    // Release: pairs with the acquire load in timer::stop() that waits for us.
-    t->status_.compare_exchange_strong(firing, timer::k_idle, std::memory_order_release,
-                                       std::memory_order_relaxed);
     g.lock();
+    // Our last touch of `t`: once it is idle, stop() may return and its owner
+    // free it. A re-arm requested by the callback lands in this heap.
+    if (t->rearm_) {
+      t->rearm_ = false;
+      t->when = t->rearm_when_;
+      t->heap_index_ = std::uint32_t(items_.size());
+      t->heap_.store(this, std::memory_order_relaxed);
+      items_.push_back(t);
+      // Release: pairs with the acquire load in timer::stop().
+      t->status_.store(timer::k_pending, std::memory_order_release);
+      sift_up(items_.size() - 1);
+    } else {
+      t->status_.store(timer::k_idle, std::memory_order_release);
+    }
+    publish();
   }
 }
 
@@ -98,6 +109,12 @@ void timer_heap::remove_at(std::size_t i) noexcept {
 }
 
 void timer::start(std::int64_t when_ns) noexcept {
+  if (status_.load(std::memory_order_relaxed) == k_firing) {
+    // From this timer's own callback: the firing worker re-adds it.
+    rearm_when_ = when_ns;
+    rearm_ = true;
+    return;
+  }
   worker* w = worker_of_thread();
   if (w) {
     runtime& rt = w->rt();

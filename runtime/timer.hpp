@@ -5,7 +5,10 @@
 // Lifecycle (status_):
 //   idle --start--> pending --fired by a worker--> firing --fn returned--> idle
 //   pending --stop--> idle
-// A callback may start its own timer again (a ticker re-arming itself).
+// A callback may start its own timer again (a ticker re-arming itself): while
+// firing, start() only records the new deadline, and the worker re-adds the
+// timer after the callback returned (so stop() never frees a timer that the
+// worker still touches).
 //
 // Rules for users:
 //   - fn runs on a worker's scheduler stack (never in a fiber): it must not
@@ -43,6 +46,8 @@ struct timer {
   std::atomic<std::uint8_t> status_{k_idle};
   std::uint32_t heap_index_ = 0;  // guarded by the owning heap's lock
   std::atomic<class timer_heap*> heap_{nullptr};  // the heap it was last added to
+  bool rearm_ = false;          // firing only: the callback asked to run again
+  std::int64_t rearm_when_ = 0;
 };
 
 }  // namespace gort::detail

@@ -43,6 +43,7 @@ worker::worker(runtime& rt, unsigned index) : rt_(rt), index_(index) {}
 void worker::loop() {
   t_worker = this;
   eh_globals_ = abi::__cxa_get_globals();
+  tsan_g0_ = tsan_current_fiber();
   enter_signal_stack();
   if (trace_) {
     std::uint64_t steals = rt_.sched_.steals(index_);
@@ -60,13 +61,10 @@ void worker::loop() {
   t_worker = nullptr;
 }
 
-// The entry point of every fiber's stack. Never returns: the fiber's last act
-// is a jump to g0 asking to be finished.
-void fiber_entry_(void* from_ctx, void* data) {
-  auto* w = static_cast<worker*>(data);
-  w->g0_ctx_ = from_ctx;
-  sanitizer_finish_switch(w->current_);
-  fiber* f = w->current_;
+namespace {
+// Runs the fiber's callable and disposes of it. Its locals (the exception)
+// must be destroyed before the fiber's final jump, which never returns.
+void run_fiber_body(fiber* f) {
   std::exception_ptr error;
   try {
     f->fn_->invoke(f->fn_);
@@ -78,8 +76,18 @@ void fiber_entry_(void* from_ctx, void* data) {
   f->fn_->destroy(f->fn_);
   if (error) {
     if (!f->is_main_) panic(*f, error);
-    worker_of_thread()->rt_.main_error_ = error;
+    worker_of_thread()->rt().main_error_ = std::move(error);
   }
+}
+}  // namespace
+
+// The entry point of every fiber's stack. Never returns: the fiber's last act
+// is a jump to g0 asking to be finished.
+void fiber_entry_(void* from_ctx, void* data) {
+  auto* w = static_cast<worker*>(data);
+  w->g0_ctx_ = from_ctx;
+  asan_finish_switch(nullptr, &w->g0_stack_bottom_, &w->g0_stack_size_);
+  run_fiber_body(w->current_);
   worker::exit_current();
 }
 
@@ -91,7 +99,7 @@ void worker::execute(fiber* f) {
   if (!f->ctx_) {
     f->stack_ = stacks_.get(rt_.stacks_);
     f->ctx_ = bctx::make_fcontext(f->stack_.top(), f->stack_.size, &fiber_entry);
-    sanitizer_create_fiber(f);
+    f->tsan_fiber_ = tsan_create_fiber();
   }
   current_ = f;
   f->state_.store(fiber_state::running, std::memory_order_relaxed);
@@ -104,9 +112,10 @@ void worker::execute(fiber* f) {
   switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 
   if (trace_) trace_->run_begin(*f, now_ns());
-  sanitizer_start_switch(f);
+  asan_start_switch(&asan_fake_stack_, f->stack_.base, f->stack_.size);
+  tsan_switch_to(f->tsan_fiber_);
   bctx::transfer_t t = bctx::jump_fcontext(f->ctx_, this);
-  sanitizer_finish_switch(nullptr);
+  asan_finish_switch(asan_fake_stack_, nullptr, nullptr);
   if (trace_) {
     std::int64_t now = now_ns();
     trace_->run_end(now);
@@ -142,7 +151,8 @@ void worker::execute(fiber* f) {
 
 // On g0: the fiber's stack is no longer in use; recycle it and the object.
 void worker::finish(fiber* f) noexcept {
-  sanitizer_destroy_fiber(f);
+  tsan_destroy_fiber(std::exchange(f->tsan_fiber_, nullptr));
+  asan_unpoison_stack(f->stack_.base, f->stack_.size);
   stacks_.put(rt_.stacks_, f->stack_);
   f->stack_ = {};
   f->ctx_ = nullptr;
@@ -152,12 +162,13 @@ void worker::finish(fiber* f) noexcept {
 worker* worker::switch_out(worker* w, request r) {
   w->request_ = r;
   fiber* f = w->current_;
-  sanitizer_start_switch(nullptr, w);
+  asan_start_switch(r == request::exit ? nullptr : &f->asan_fake_stack_, w->g0_stack_bottom_, w->g0_stack_size_);
+  tsan_switch_to(w->tsan_g0_);
   bctx::transfer_t t = bctx::jump_fcontext(w->g0_ctx_, nullptr);
   // Resumed, possibly by another worker: it passed itself in the jump.
   auto* now = static_cast<worker*>(t.data);
   now->g0_ctx_ = t.fctx;
-  sanitizer_finish_switch(f);
+  asan_finish_switch(f->asan_fake_stack_, &now->g0_stack_bottom_, &now->g0_stack_size_);
   return now;
 }
 

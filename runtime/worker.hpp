@@ -77,6 +77,11 @@ class worker {
   std::size_t n_free_fibers_ = 0;
   std::uint64_t id_next_ = 0, id_end_ = 0;
   void* eh_globals_ = nullptr;  // this thread's C++ exception globals
+  // Sanitizers: g0's fake stack and stack bounds (ASan), g0's context (TSan).
+  void* asan_fake_stack_ = nullptr;
+  const void* g0_stack_bottom_ = nullptr;
+  std::size_t g0_stack_size_ = 0;
+  void* tsan_g0_ = nullptr;
   class worker_trace* trace_ = nullptr;
 };
 

@@ -5,6 +5,7 @@
 // the list's lock only after the switch).
 #pragma once
 
+#include <atomic>
 #include <exception>
 #include <mutex>
 #include <source_location>
@@ -37,6 +38,11 @@ inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why,
     ~unlink_on_unwind() {
       // Returned normally: the waker unlinked us (no racy read of w.linked).
       if (std::uncaught_exceptions() <= exceptions) return;
+      // Unwinding at exit. A waker that unlinked and readied us before the
+      // shutdown did so before we resumed, so a plain look suffices, and the
+      // primitive (perhaps on a finished fiber's stack) need not be touched.
+      // The atomic view only matters for a plain thread still waking us.
+      if (!std::atomic_ref<bool>(w.linked).load(std::memory_order_acquire)) return;
       std::lock_guard g(l);
       if (w.linked) {
         q.remove(w);

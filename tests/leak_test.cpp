@@ -10,12 +10,15 @@
 using namespace std::chrono_literals;
 
 namespace {
-struct death_style {
-  death_style() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-} set_style;
+// Death tests fork a process that starts threads: gtest's "threadsafe" style
+// re-executes the binary instead of forking a multithreaded parent. (Set in
+// each test, not from a static initialiser, which runs before gtest's flags
+// exist.)
+void threadsafe_death_tests() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 }  // namespace
 
 TEST(LeakCheckDeathTest, ListsFibersStillBlockedWhenMainReturns) {
+  threadsafe_death_tests();
   EXPECT_EXIT(
       {
         setenv("GORT_LEAKCHECK", "1", 1);
@@ -35,6 +38,7 @@ TEST(LeakCheckDeathTest, ListsFibersStillBlockedWhenMainReturns) {
 }
 
 TEST(LeakCheckDeathTest, SilentWhenNothingLeaks) {
+  threadsafe_death_tests();
   EXPECT_EXIT(
       {
         setenv("GORT_LEAKCHECK", "1", 1);
@@ -51,6 +55,7 @@ TEST(LeakCheckDeathTest, SilentWhenNothingLeaks) {
 }
 
 TEST(SigquitDeathTest, DumpsEveryFiberAndExits2) {
+  threadsafe_death_tests();
   EXPECT_EXIT(gort::run([] {
     static gort::wait_group never;
     never.add();

@@ -273,18 +273,21 @@ TEST(Sleep, OnPlainThreadSleepsTheThread) {
 TEST(NumFibers, CountsLiveFibersIncludingMain) {
   gort::run([] {
     EXPECT_EQ(gort::num_fibers(), 1u);
-    gort::wait_group release, started;
+    gort::wait_group release, started, finished;
     release.add();
     for (int i = 0; i < 10; ++i) {
       started.add();
+      finished.add();
       gort::go([&] {
         started.done();
         release.wait();
+        finished.done();
       });
     }
     started.wait();
     EXPECT_EQ(gort::num_fibers(), 11u);
     release.done();
+    finished.wait();  // they use our locals: let them finish before we return
   }, {.workers = 2});
   EXPECT_EQ(gort::num_fibers(), 0u);
 }
