@@ -1,0 +1,54 @@
+// race_condition: next(&a) three times in a row gives 3; in three fibers the
+// read-modify-write steps interleave and the result is 1, 2 or 3. A
+// gort::mutex around the critical section makes it 3 again.
+//
+// The racy part is a real data race: build with -DGORT_SANITIZE=thread (or
+// the tsan preset) and ThreadSanitizer reports it, as `go run -race` does.
+#include <cstdio>
+#include <mutex>
+
+#include "gort/gort.hpp"
+
+// Reads, lets another fiber run (a stand-in for real work), writes back.
+void next(int* a) {
+  int v = *a;
+  gort::yield();
+  *a = v + 1;
+}
+
+gort::mutex mu;
+void safe_next(int* a) {
+  std::lock_guard lock(mu);  // the whole read-modify-write under the lock
+  next(a);
+}
+
+int main() {
+  return gort::run([] {
+    int a = 0;
+    for (int i = 0; i < 3; ++i) next(&a);
+    std::printf("sequential: %d\n", a);
+
+    int b = 0;
+    gort::wait_group wg;
+    for (int i = 0; i < 3; ++i) {
+      wg.add(1);
+      gort::go([&] {
+        next(&b);  // races with the other two
+        wg.done();
+      });
+    }
+    wg.wait();
+    std::printf("racy fibers: %d (1, 2 or 3; build with -DGORT_SANITIZE=thread to see the race reported)\n", b);
+
+    int c = 0;
+    for (int i = 0; i < 3; ++i) {
+      wg.add(1);
+      gort::go([&] {
+        safe_next(&c);
+        wg.done();
+      });
+    }
+    wg.wait();
+    std::printf("with mutex: %d\n", c);
+  });
+}
