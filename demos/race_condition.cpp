@@ -2,8 +2,8 @@
 // read-modify-write steps interleave and the result is 1, 2 or 3. A
 // gort::mutex around the critical section makes it 3 again.
 //
-// The racy part is a real data race: build with -DGORT_SANITIZE=thread (or
-// the tsan preset) and ThreadSanitizer reports it, as `go run -race` does.
+// The racy part is a real data race: build with -DGORT_SANITIZE=thread and
+// ThreadSanitizer reports it, as `go run -race` does.
 #include <cstdio>
 #include <mutex>
 
