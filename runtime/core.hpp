@@ -130,7 +130,8 @@ class runtime final : public sched_hooks {
   void report_leaks();
   std::string deadlock_report();
 
-  void start_monitor(long period_ms);
+  void start_monitor();
+  void check_partial_deadlock();
   void stop_monitor();
   void schedtrace_line(std::int64_t now);
 
@@ -145,6 +146,9 @@ class runtime final : public sched_hooks {
   std::mutex monitor_mu_;
   std::condition_variable monitor_cv_;
   bool monitor_stop_ = false;  // guarded by monitor_mu_
+  long schedtrace_ms_ = 0;      // GORT_SCHEDTRACE, 0 when off
+  bool partial_check_ = false;  // GORT_DEADLOCK=partial
+  std::vector<std::uint64_t> last_cycle_;  // monitor thread only
 };
 
 // run(): the calling thread stops / resumes counting as a plain thread that

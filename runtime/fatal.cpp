@@ -52,6 +52,13 @@ void append_location(std::string& out, const std::source_location& loc) {
 }
 }  // namespace
 
+std::uint64_t wait_holder_of(const fiber& f) noexcept {
+  // Acquire: pairs with the release store in set_wait_target().
+  const void* obj = f.wait_obj_.load(std::memory_order_acquire);
+  if (!obj || !f.wait_holder_ || f.state_.load(std::memory_order_relaxed) != fiber_state::waiting) return 0;
+  return f.wait_holder_(obj);
+}
+
 void append_fiber_block(std::string& out, const fiber& f, std::string_view state) {
   out += "goroutine ";
   out += std::to_string(f.id_);
@@ -63,6 +70,11 @@ void append_fiber_block(std::string& out, const fiber& f, std::string_view state
     out += '\t';
     append_location(out, f.blocked_at_);
     out += '\n';
+    if (std::uint64_t holder = wait_holder_of(f)) {
+      out += "\theld by goroutine ";
+      out += std::to_string(holder);
+      out += '\n';
+    }
   }
   if (!f.is_main_) {
     out += "created by goroutine ";

@@ -20,6 +20,9 @@ void write_stderr(std::string_view s) noexcept;
 // Stack overflow in `f` (from the SIGSEGV handler or the canary check).
 [[noreturn]] void stack_overflow(const fiber& f) noexcept;
 
+// The fiber id holding the lock `f` waits for, or 0.
+std::uint64_t wait_holder_of(const fiber& f) noexcept;
+
 // The "goroutine N [reason]:\n\tfile:line\ncreated by ..." block of one fiber
 // (api.md section 6). `state` overrides the wait reason ("running").
 void append_fiber_block(std::string& out, const fiber& f, std::string_view state = {});

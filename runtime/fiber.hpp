@@ -46,6 +46,12 @@ struct fiber : sched_node {
   std::atomic<wait_reason> reason_{wait_reason::none};
   std::int64_t blocked_since_ns_ = 0;
 
+  // What the fiber waits for, when it is a lock (see set_wait_target): the
+  // holder function is written before the object (release), read by
+  // deadlock reports and the partial-deadlock monitor (acquire).
+  std::uint64_t (*wait_holder_)(const void*) = nullptr;
+  std::atomic<const void*> wait_obj_{nullptr};
+
   bool is_main_ = false;
   bool is_thread_ = false;  // an OS thread's stand-in (never scheduled)
   bool abandoned_ = false;  // blocked inside a destructor while unwinding at exit

@@ -98,7 +98,9 @@ poll_desc* netpoller::open(int fd) {
     release(pd);
     throw std::system_error(e, std::generic_category(), "gort netpoll: epoll_ctl(ADD)");
   }
-  registered_.fetch_add(1, std::memory_order_acq_rel);
+  // seq_cst: a Dekker pairing with the poller, which takes its role (seq_cst)
+  // and then reads registered_ to choose between epoll and its futex.
+  if (registered_.fetch_add(1, std::memory_order_seq_cst) == 0 && on_first_) on_first_();
   return pd;
 }
 

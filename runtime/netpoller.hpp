@@ -38,7 +38,10 @@ class netpoller {
   // Any thread: makes a blocked poll() return.
   void interrupt() noexcept;
 
-  bool active() const noexcept { return registered_.load(std::memory_order_acquire) > 0; }
+  bool active() const noexcept { return registered_.load(std::memory_order_seq_cst) > 0; }
+  // Before any registration: called when the first descriptor registers (an
+  // idle poller sleeping on its futex must move into epoll).
+  void set_on_first(void (*fn)()) noexcept { on_first_ = fn; }
   long waiters() const noexcept { return waiters_.load(std::memory_order_acquire); }
 
  private:
@@ -54,6 +57,7 @@ class netpoller {
   std::atomic<long> registered_{0};
   std::atomic<long> waiters_{0};
   std::atomic<bool> interrupting_{false};
+  void (*on_first_)() = nullptr;
 };
 
 }  // namespace gort::detail

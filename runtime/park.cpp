@@ -90,6 +90,13 @@ bool in_fiber() noexcept {
   return w && w->current();
 }
 
+void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noexcept {
+  fiber* f = self();
+  if (obj) f->wait_holder_ = holder;
+  // Release: pairs with the acquire load in wait_holder_of().
+  f->wait_obj_.store(obj, std::memory_order_release);
+}
+
 std::uint64_t fiber_id_of(const fiber* f) noexcept { return f->is_thread_ ? 0 : f->id_; }
 
 void park(spinlock& lock, wait_reason why, const std::source_location& where) {

@@ -48,6 +48,13 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_l
 // that worker's runnext slot: it runs next and inherits the time slice.
 void ready(fiber* f) noexcept;
 
+// Any thread, before waiting for a lock: records what the caller is about to
+// wait for, so that deadlock reports can name the holder ("held by goroutine
+// N") and GORT_DEADLOCK=partial can follow chains of waiting fibers.
+// `holder(obj)` returns the fiber id holding obj (0: none or unknown). Clear
+// with set_wait_target(nullptr, nullptr) once the wait is over.
+void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noexcept;
+
 // The id of `f` (0 for an OS thread's stand-in).
 std::uint64_t fiber_id_of(const fiber* f) noexcept;
 

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <map>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -121,6 +122,9 @@ runtime::runtime(unsigned workers, std::size_t stack_size, deadlock_policy polic
     workers_.push_back(std::make_unique<worker>(*this, i));
     sched_.set_timer_hint(i, &heaps_[i].earliest_word());
   }
+  netpoll_.set_on_first([] {
+    if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->sched_.wake_poller();
+  });
 }
 
 runtime::~runtime() = default;
@@ -248,7 +252,10 @@ void runtime::run(main_fn& fn) {
       w->set_trace(traces_.back().get());
     }
   }
-  if (long ms = schedtrace_period(); ms > 0) start_monitor(ms);
+  schedtrace_ms_ = schedtrace_period();
+  const char* dl = std::getenv("GORT_DEADLOCK");
+  partial_check_ = dl && std::string_view(dl) == "partial";
+  if (schedtrace_ms_ > 0 || partial_check_) start_monitor();
 
   for (unsigned i = 1; i < workers_.size(); ++i) threads_.emplace_back([this, i] { workers_[i]->loop(); });
   w0.loop();
@@ -267,12 +274,23 @@ void runtime::run(main_fn& fn) {
 
 // ---- GORT_SCHEDTRACE -------------------------------------------------------
 
-void runtime::start_monitor(long period_ms) {
-  monitor_ = std::thread([this, period_ms] {
+// The monitor thread: GORT_SCHEDTRACE lines and GORT_DEADLOCK=partial
+// checks. It exists only when one of them is asked for.
+void runtime::start_monitor() {
+  constexpr long k_partial_period_ms = 50;
+  long period = schedtrace_ms_ > 0 ? schedtrace_ms_ : k_partial_period_ms;
+  if (partial_check_) period = std::min(period, k_partial_period_ms);
+  monitor_ = std::thread([this, period] {
+    std::int64_t next_trace = started_ns_ + schedtrace_ms_ * 1'000'000;
     std::unique_lock g(monitor_mu_);
     for (;;) {
-      if (monitor_cv_.wait_for(g, std::chrono::milliseconds(period_ms), [this] { return monitor_stop_; })) return;
-      schedtrace_line(now_ns());
+      if (monitor_cv_.wait_for(g, std::chrono::milliseconds(period), [this] { return monitor_stop_; })) return;
+      std::int64_t now = now_ns();
+      if (schedtrace_ms_ > 0 && now >= next_trace) {
+        schedtrace_line(now);
+        next_trace += schedtrace_ms_ * 1'000'000;
+      }
+      if (partial_check_) check_partial_deadlock();
     }
   });
 }
@@ -388,6 +406,53 @@ void runtime::report_leaks() {
   }
   std::fflush(stdout);
   write_stderr(out);
+}
+
+// GORT_DEADLOCK=partial, on the monitor thread: finds a cycle of fibers each
+// waiting for a mutex held by the next (a deadlock Go never reports while
+// other fibers still run). A cycle must be seen on two consecutive checks,
+// unchanged, before it is reported: a snapshot may catch a chain in motion.
+void runtime::check_partial_deadlock() {
+  std::map<std::uint64_t, const fiber*> waiting;
+  std::map<std::uint64_t, std::uint64_t> waits_for;
+  table_.for_each([&](fiber& f) {
+    if (std::uint64_t holder = wait_holder_of(f)) {
+      waiting[f.id_] = &f;
+      waits_for[f.id_] = holder;
+    }
+  });
+  std::vector<std::uint64_t> cycle;
+  for (const auto& [start, unused] : waits_for) {
+    std::vector<std::uint64_t> path{start};
+    for (std::uint64_t cur = start;;) {
+      auto it = waits_for.find(cur);
+      if (it == waits_for.end()) break;
+      cur = it->second;
+      if (cur == start) {
+        cycle = path;
+        break;
+      }
+      if (path.size() > waits_for.size() || std::find(path.begin(), path.end(), cur) != path.end()) break;
+      path.push_back(cur);
+    }
+    if (!cycle.empty()) break;
+  }
+  if (cycle.empty() || cycle != last_cycle_) {
+    last_cycle_ = cycle;
+    return;
+  }
+  std::string out = "fatal error: deadlock cycle: ";
+  for (std::uint64_t id : cycle) out += "goroutine " + std::to_string(id) + " -> ";
+  out += "goroutine " + std::to_string(cycle.front()) + "\n";
+  std::vector<std::uint64_t> sorted = cycle;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::uint64_t id : sorted) {
+    out += '\n';
+    append_fiber_block(out, *waiting[id]);
+  }
+  std::fflush(stdout);
+  write_stderr(out);
+  _exit(2);
 }
 
 std::string runtime::deadlock_report() {

@@ -266,7 +266,8 @@ void scheduler::sleep(unsigned w) noexcept {
   me.idle_since_ns.store(t0, std::memory_order_relaxed);
   me.sleeps.fetch_add(1, std::memory_order_relaxed);
   int no_poller = -1;
-  const bool poller = poller_.compare_exchange_strong(no_poller, int(w), std::memory_order_acq_rel);
+  // seq_cst: pairs with netpoller::open (see wake_poller).
+  const bool poller = poller_.compare_exchange_strong(no_poller, int(w), std::memory_order_seq_cst);
   if (poller) {
     std::int64_t deadline = hooks_.next_timer_deadline();
     poll_until_.store(deadline < 0 ? 0 : deadline, std::memory_order_seq_cst);

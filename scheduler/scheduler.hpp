@@ -96,6 +96,13 @@ class scheduler {
     slots_[w]->timer_hint = earliest;
   }
 
+  // Any thread: makes the idle poller (if any) wake and re-evaluate how it
+  // sleeps (for instance, because descriptors now need epoll).
+  void wake_poller() noexcept {
+    int p = poller_.load(std::memory_order_seq_cst);
+    if (p >= 0) notify(unsigned(p));
+  }
+
   // Any thread. Makes every find_runnable return nullptr, now and later.
   void stop() noexcept;
   bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }

@@ -17,6 +17,7 @@
 
 #include "gort/sync.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/park.hpp"
 #include "scheduler/futex.hpp"
 
 namespace gort {
@@ -36,6 +37,10 @@ void spin_pause() noexcept {
   }
 }
 }  // namespace
+
+// For deadlock reports: the fiber holding mutex `m` (0 if unlocked or held
+// by a plain thread).
+std::uint64_t mutex::holder_of(const void* m) noexcept { return static_cast<const mutex*>(m)->owner(); }
 
 // Any thread; lock_as() after its CAS failed.
 void mutex::lock_slow(detail::wait_reason why, const std::source_location& where) {
@@ -79,12 +84,16 @@ void mutex::lock_slow(detail::wait_reason why, const std::source_location& where
     const bool lifo = wait_start != 0;
     if (!wait_start) wait_start = detail::now_ns();
     bool granted = false;
+    // Deadlock reports name the holder; GORT_DEADLOCK=partial follows it.
+    detail::set_wait_target(this, &holder_of);
     try {
       sema_.acquire(1, why, where, lifo, &granted);
     } catch (...) {
+      detail::set_wait_target(nullptr, nullptr);
       abandon_wait(granted);  // unwinding at exit: leave the state consistent
       throw;
     }
+    detail::set_wait_target(nullptr, nullptr);
     starving = starving || detail::now_ns() - wait_start > k_starvation_ns;
     old = state_.load(std::memory_order_relaxed);
     if (old & k_starving) {

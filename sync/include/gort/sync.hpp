@@ -97,6 +97,8 @@ class mutex {
   // Any thread. The holder's fiber id (0: unlocked or held by a plain
   // thread); a racy snapshot for the deadlock detector and dumps.
   std::uint64_t owner() const noexcept { return owner_.load(std::memory_order_relaxed); }
+  // For the runtime's deadlock reports (see detail::set_wait_target).
+  static std::uint64_t holder_of(const void* m) noexcept;
 
  private:
   friend class shared_mutex;
