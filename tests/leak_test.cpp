@@ -28,7 +28,7 @@ TEST(LeakCheckDeathTest, ListsFibersStillBlockedWhenMainReturns) {
           gort::go([] { never.wait(); });
           gort::go([] { gort::sleep_for(1h); });
           gort::go([] {});
-          for (int i = 0; i < 100 && gort::stats().blocked < 2; ++i) gort::yield();
+          for (int i = 0; i < 10000 && gort::stats().blocked < 2; ++i) gort::sleep_for(std::chrono::microseconds(500));
         }, {.workers = 2});
         std::exit(0);
       },
@@ -60,7 +60,7 @@ TEST(SigquitDeathTest, DumpsEveryFiberAndExits2) {
     static gort::wait_group never;
     never.add();
     gort::go([] { never.wait(); });
-    for (int i = 0; i < 100 && gort::stats().blocked < 1; ++i) gort::yield();
+    for (int i = 0; i < 10000 && gort::stats().blocked < 1; ++i) gort::sleep_for(std::chrono::microseconds(500));
     raise(SIGQUIT);
     gort::sleep_for(10s);
   }, {.workers = 2}),

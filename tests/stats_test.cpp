@@ -124,7 +124,7 @@ TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
     gate.add();
     gort::go([&] { gate.wait(); });
     gort::go([&] { gort::sleep_for(1h); });
-    for (int i = 0; i < 100 && gort::stats().blocked < 2; ++i) gort::yield();
+    for (int i = 0; i < 10000 && gort::stats().blocked < 2; ++i) gort::sleep_for(std::chrono::microseconds(500));
     std::ostringstream os;
     gort::dump_fibers(os);
     std::string d = os.str();
