@@ -10,6 +10,8 @@ come from /usr/bin/time -f '%M %U %S'.
 """
 import argparse
 import datetime
+import html
+import math
 import os
 import platform
 import re
@@ -18,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 WORKLOADS = ["spawn", "yield", "skynet", "pingpong", "sieve", "mpmc", "mutex", "balance", "idle"]
 WORKERS = [1, 2]
@@ -67,6 +70,13 @@ def run_once(system, workload, workers, timeout):
         return float(m.group(4)), rss_kib, user_s + sys_s, m.group(5)
 
 
+def run_timed(system, workload, workers, timeout):
+    """run_once plus the wall time of the whole process (for the slow-run rule)."""
+    t0 = time.monotonic()
+    r = run_once(system, workload, workers, timeout)
+    return r, time.monotonic() - t0
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
@@ -110,6 +120,53 @@ def fmt_ratio(r, target=None):
     return s
 
 
+PEER_COLOURS = {"Go": "#00add8", "Boost.Fiber": "#c0392b"}
+
+
+def chart_svg(bars, peer_labels):
+    """Horizontal grouped bars of gort ÷ peer ns/op on a log scale (1 = parity,
+    left of the line = gort faster). Plain SVG, no plotting library needed."""
+    lo, hi = 0.01, 100.0
+    row_h, bar_h, left, width, top = 26, 10, 130, 560, 40
+    height = top + row_h * len(bars) + 50
+
+    def x(r):
+        r = min(max(r, lo), hi)
+        return left + width * (math.log10(r) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 40}" height="{height}" '
+         'font-family="sans-serif" font-size="11">',
+         f'<rect width="100%" height="100%" fill="white"/>',
+         f'<text x="{left}" y="16" font-size="13" font-weight="bold">gort ÷ peer, ns per op '
+         '(log scale; left of 1 = gort faster)</text>']
+    for i, p in enumerate(peer_labels):
+        c = PEER_COLOURS.get(p, "#888")
+        o.append(f'<rect x="{left + 260 + i * 110}" y="22" width="10" height="10" fill="{c}"/>'
+                 f'<text x="{left + 274 + i * 110}" y="31">gort ÷ {html.escape(p)}</text>')
+    for t in (0.01, 0.1, 0.5, 1, 2, 10, 100):
+        xt = x(t)
+        o.append(f'<line x1="{xt:.1f}" y1="{top}" x2="{xt:.1f}" y2="{height - 40}" '
+                 f'stroke="{"#000" if t == 1 else "#ddd"}" stroke-width="{1.5 if t == 1 else 1}"/>'
+                 f'<text x="{xt:.1f}" y="{height - 26}" text-anchor="middle">{t:g}</text>')
+    for j, (label, rs) in enumerate(bars):
+        y0 = top + j * row_h + 3
+        o.append(f'<text x="{left - 6}" y="{y0 + row_h / 2}" text-anchor="end">{html.escape(label)}</text>')
+        for i, (p, r) in enumerate(rs):
+            if r is None:
+                continue
+            y = y0 + i * (bar_h + 1)
+            a, b = sorted((x(1), x(r)))
+            o.append(f'<rect x="{a:.1f}" y="{y}" width="{max(b - a, 1):.1f}" height="{bar_h}" '
+                     f'fill="{PEER_COLOURS.get(p, "#888")}"><title>{html.escape(label)}: gort ÷ '
+                     f'{html.escape(p)} = {r:.2f}</title></rect>')
+            o.append(f'<text x="{(b + 3) if r >= 1 else (a - 3):.1f}" y="{y + bar_h - 1}" '
+                     f'text-anchor="{"start" if r >= 1 else "end"}" font-size="9">{r:.2f}</text>')
+    o.append(f'<text x="{left}" y="{height - 8}" fill="#555">balance: ns per task; idle: CPU ns '
+             'while idle (a ratio of 0.01 or less is drawn at 0.01)</text>')
+    o.append("</svg>\n")
+    return "\n".join(o)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gort", required=True)
@@ -117,6 +174,9 @@ def main():
     ap.add_argument("--boostfiber")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--slow", type=float, default=10.0,
+                    help="a system whose warm-up takes longer than this many seconds (wall) "
+                         "gets a single measured run for that workload and worker count")
     ap.add_argument("--out", default="docs/benchmarks.md")
     ap.add_argument("--note", action="append", default=[], help="a note for the page (repeatable)")
     ap.add_argument("workloads", nargs="*", help="a subset of the workloads (default: all)")
@@ -144,9 +204,17 @@ def main():
             continue
         for n in WORKERS:
             # warm-up, then RUNS rounds alternating the systems
+            slow = set()
             for rnd in range(a.runs + 1):
                 for s in runners:
-                    r = run_once(s, w, n, a.timeout)
+                    if rnd > 1 and s.key in slow:
+                        continue
+                    r, wall = run_timed(s, w, n, a.timeout)
+                    if rnd == 0 and wall > a.slow:
+                        slow.add(s.key)
+                        notes.append(f"{s.label} `{w}` workers={n}: the warm-up took {wall:.0f} s, "
+                                     "so it was measured once, not "
+                                     f"{a.runs} times.")
                     label = "warm-up" if rnd == 0 else f"run {rnd}"
                     if isinstance(r, str):
                         errors[(s.key, w, n)] = r
@@ -202,6 +270,8 @@ def main():
                 row.append("–" if cpu is None else f"{cpu:.2f}")
             out.append("| " + " | ".join(row) + " |")
     out.append("")
+    if peers:
+        out.append("![gort ÷ peer, ns per op, log scale](benchmarks.svg)\n")
 
     derived = []
     if "balance" in wanted:
@@ -265,7 +335,18 @@ def main():
     with open(a.out, "w") as f:
         f.write(pre + BEGIN + "\n" + body + "\n" + END + post)
     print(f"\nwrote {a.out}")
-    # Hook for the chart of the ratios (issue "benchmark suite"): write_chart(results, a.out)
+    if peers:
+        svg = os.path.splitext(a.out)[0] + ".svg"
+        bars = []  # (label, [(peer label, ratio or None)])
+        for w in wanted:
+            for n in WORKERS:
+                g = med("gort", w, n, 0)
+                rs = [(p.label, ratio(g, med(p.key, w, n, 0))) for p in peers]
+                if any(r is not None for _, r in rs):
+                    bars.append((f"{w} ×{n}", rs))
+        with open(svg, "w") as f:
+            f.write(chart_svg(bars, [p.label for p in peers]))
+        print(f"wrote {svg}")
 
 
 if __name__ == "__main__":
