@@ -75,12 +75,12 @@ TEST(Stats, CountsMatchAKnownWorkload) {
 TEST(Stats, StealsHappenUnderImbalance) {
   gort::run([] {
     gort::wait_group wg;
-    std::atomic<long> sink{0};
+    std::atomic<unsigned long> sink{0};
     // Fibers pile up on worker 0; the other worker must steal to help.
     for (int i = 0; i < 2000; ++i) {
       wg.add();
       gort::go([&] {
-        volatile long x = 0;  // ~tens of µs of work that cannot be folded away
+        volatile unsigned long x = 0;  // ~tens of µs of work that cannot be folded away
         for (int k = 0; k < 20000; ++k) x = x * 31 + k;
         sink += x;
         wg.done();
@@ -170,7 +170,7 @@ TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
     for (int i = 0; i < 400; ++i) {
       wg.add();
       gort::go([&] {
-        volatile long x = 0;
+        volatile unsigned long x = 0;
         for (int k = 0; k < 20000; ++k) x = x * 31 + k;
         gort::sleep_for(100us);
         wg.done();
