@@ -4,6 +4,7 @@
 //
 // The racy part is a real data race: build with -DGORT_SANITIZE=thread and
 // ThreadSanitizer reports it, as `go run -race` does.
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 
@@ -30,9 +31,16 @@ int main() {
 
     int b = 0;
     gort::wait_group wg;
+    // The three start together, on different workers, as goroutines would on
+    // GOMAXPROCS cores. (The start line is a relaxed counter: it orders
+    // nothing, so the race below stays a race.)
+    std::atomic<int> at_start{0};
     for (int i = 0; i < 3; ++i) {
       wg.add(1);
       gort::go([&] {
+        at_start.fetch_add(1, std::memory_order_relaxed);
+        while (at_start.load(std::memory_order_relaxed) < 3) {
+        }
         next(&b);  // races with the other two
         wg.done();
       });
@@ -50,5 +58,5 @@ int main() {
     }
     wg.wait();
     std::printf("with mutex: %d\n", c);
-  });
+  }, {.workers = 4});  // one worker per racing fiber, plus main
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds gort under a sanitizer and runs the test suite there (issue: race
+# detection). A sanitizer report fails the run: ASan/UBSan abort the test,
+# and TSan exits non-zero (halt_on_error).
+#
+#   ./scripts/sanitize.sh asan      the whole suite under AddressSanitizer + UBSan (gcc)
+#   ./scripts/sanitize.sh tsan      the short suite under ThreadSanitizer (clang)
+#   ./scripts/sanitize.sh race      the race demo: TSan must report it, the safe demos must not
+#
+# Left out everywhere: the million-fiber test (hours under a sanitizer), the
+# gdb test (ptrace on an instrumented binary) and the package tests (they
+# rebuild gort from scratch). Under TSan also the tests and demos that keep
+# tens of thousands of fibers alive (TSan's per-fiber state), per issue 8's
+# "at most 2,000 live fibers per test".
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+mode="${1:?usage: sanitize.sh asan|tsan|race}"
+shift || true
+"$GORT_ROOT/scripts/deps.sh"
+cd "$GORT_ROOT"
+
+common_exclude='Million|^gdb\.|^package\.'
+tsan_exclude="$common_exclude|demo\.skynet|demo\.showcase|thousand_concurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
+
+case "$mode" in
+  asan)
+    configure_and_build asan
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    exec ctest --preset asan --output-on-failure -j "$GORT_JOBS" --timeout 600 -E "$common_exclude" "$@"
+    ;;
+  tsan)
+    configure_and_build tsan
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+    exec ctest --preset tsan --output-on-failure -j "$GORT_JOBS" --timeout 600 -E "$tsan_exclude" "$@"
+    ;;
+  race)
+    configure_and_build tsan --target race_condition waitgroup_sum atomic_sum mutex_messages
+    bin="$GORT_ROOT/build/tsan/demos"
+    export TSAN_OPTIONS="halt_on_error=0"
+    out=$("$bin/race_condition" 2>&1 || true)
+    if ! grep -q "WARNING: ThreadSanitizer: data race" <<<"$out"; then
+      echo "$out"
+      echo "race check: FAILED - TSan did not report the race in race_condition" >&2
+      exit 1
+    fi
+    echo "race check: race_condition reported by TSan, as it should be"
+    for demo in waitgroup_sum atomic_sum mutex_messages; do
+      out=$("$bin/$demo" 2>&1) || { echo "$out"; echo "race check: $demo failed" >&2; exit 1; }
+      if grep -q "ThreadSanitizer" <<<"$out"; then
+        echo "$out"
+        echo "race check: FAILED - TSan reported a race in $demo" >&2
+        exit 1
+      fi
+      echo "race check: $demo clean"
+    done
+    echo "1 passed, 0 failed"
+    ;;
+  *)
+    echo "sanitize.sh: unknown mode \"$mode\" (asan, tsan or race)" >&2
+    exit 2
+    ;;
+esac
