@@ -7,9 +7,10 @@
 #   ./scripts/bench.sh spawn skynet    some of them
 #   GORT_BENCH_RUNS=3 ./scripts/bench.sh
 #
-# Peers: Go (bench/go, needs `go`) and Boost.Fiber (bench/boostfiber, built as
-# the CMake target `boostfiber-bench` once it exists). A missing peer is
-# skipped with a note, never an error.
+# Peers: Go (bench/go, needs `go`) and Boost.Fiber (bench/boostfiber, the CMake
+# target `boostfiber-bench`, configured only when libboost-fiber-dev is found).
+# A missing peer is skipped with a note, never an error. Also writes the ratio
+# chart docs/benchmarks.svg. A full run takes about 20 minutes.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 preset=release
@@ -29,7 +30,7 @@ else
   notes+=(--note "go is not installed: Go was skipped.")
 fi
 
-# Boost.Fiber (hook): bench/boostfiber adds a CMake target boostfiber-bench.
+# Boost.Fiber: bench/CMakeLists.txt adds the target only when Boost.Fiber is found.
 if [ -f "$GORT_ROOT/bench/boostfiber/CMakeLists.txt" ] &&
    cmake --build "$bin" --target help 2>/dev/null | grep -q '^boostfiber-bench:'; then
   cmake --build "$bin" -j "$GORT_JOBS" --target boostfiber-bench
