@@ -10,7 +10,7 @@
 # Peers: Go (bench/go, needs `go`) and Boost.Fiber (bench/boostfiber, the CMake
 # target `boostfiber-bench`, configured only when libboost-fiber-dev is found).
 # A missing peer is skipped with a note, never an error. Also writes the ratio
-# chart docs/benchmarks.svg. A full run takes about 20 minutes.
+# chart docs/benchmarks.svg. A full run takes 10-15 minutes.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 preset=release
