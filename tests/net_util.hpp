@@ -1,0 +1,81 @@
+// Helpers shared by the net_* and http_* tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gort/gort.hpp"
+
+namespace gort_test {
+
+// A fiber: waits (polling the scheduler's statistics, never guessing with a
+// fixed sleep) until at least `n` fibers are blocked with `reason`. Throws
+// after 15 s so that a hang fails the test instead of timing it out.
+inline void wait_blocked(const std::string& reason, std::size_t n) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (;;) {
+    auto s = gort::stats();
+    auto it = s.blocked_by_reason.find(reason);
+    if (it != s.blocked_by_reason.end() && it->second >= n) return;
+    if (std::chrono::steady_clock::now() > give_up)
+      throw std::runtime_error("gave up waiting for " + std::to_string(n) + " fibers in [" + reason + "]");
+    gort::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// Reads until end of stream.
+inline std::string read_all(gort::net::conn& c) {
+  std::string out;
+  char buf[16384];
+  while (std::size_t n = c.read(std::span<char>(buf))) out.append(buf, n);
+  return out;
+}
+
+// Reads exactly n bytes (fewer only at end of stream).
+inline std::string read_n(gort::net::conn& c, std::size_t n) {
+  std::string out(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    std::size_t r = c.read(std::span<char>(out.data() + got, n - got));
+    if (r == 0) break;
+    got += r;
+  }
+  out.resize(got);
+  return out;
+}
+
+// A pattern that detects reordering and loss.
+inline std::string pattern(std::size_t n, unsigned salt = 0) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = char((i * 131 + salt + i / 4096) & 0xff);
+  return s;
+}
+
+// Raises the soft descriptor limit to at least `want` (or the hard limit).
+// Returns the limit now in force.
+inline rlim_t raise_fd_limit(rlim_t want) {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = std::min(want, rl.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+inline gort::config cfg(unsigned workers) {
+  gort::config c;
+  c.workers = workers;
+  c.on_deadlock = gort::deadlock_policy::raise;
+  return c;
+}
+
+}  // namespace gort_test
