@@ -1,0 +1,3 @@
+module gorthttpbench
+
+go 1.19
