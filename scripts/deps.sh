@@ -15,6 +15,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhttp-parser-dev nlohmann-json3-dev
   python3 gdb valgrind time procps curl
+  clang libclang-rt-14-dev
 )
 bench_pkgs=(golang-go libboost-fiber-dev gnuplot-nox)
 

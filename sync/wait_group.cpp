@@ -1,35 +1,46 @@
-#include <mutex>
+#include <climits>
 #include <stdexcept>
+#include <string>
 
 #include "gort/sync.hpp"
-#include "sync/wait.hpp"
 
 namespace gort {
 
+namespace {
+constexpr int k_counter_shift = 32;
+std::int32_t counter_of(std::uint64_t s) noexcept { return std::int32_t(s >> k_counter_shift); }
+std::uint32_t waiters_of(std::uint64_t s) noexcept { return std::uint32_t(s); }
+}  // namespace
+
 void wait_group::add(std::ptrdiff_t n) {
-  // acq_rel: the decrement that reaches zero releases the workers' writes to
-  // the waiter, which acquires them through the load in wait() or its wake-up.
-  std::int64_t v = count_.fetch_add(n, std::memory_order_acq_rel) + n;
-  if (v < 0) {
-    count_.fetch_sub(n, std::memory_order_acq_rel);
-    throw std::logic_error("sync: negative WaitGroup counter");
+  if (n > INT32_MAX || n < -std::ptrdiff_t(INT32_MAX))
+    throw std::invalid_argument("sync: WaitGroup.add(" + std::to_string(n) + ") is out of range");
+  const std::uint64_t delta = std::uint64_t(std::int64_t(n)) << k_counter_shift;
+  // acq_rel: the add that reaches zero sees every earlier done()'s writes
+  // (release sequence) and passes them on through the sema to the waiters.
+  const std::uint64_t s = state_.fetch_add(delta, std::memory_order_acq_rel) + delta;
+  const std::int64_t v = counter_of(s);
+  if (v < 0 || (n > 0 && v < n)) {  // below zero, or wrapped past 2^31 - 1
+    state_.fetch_sub(delta, std::memory_order_acq_rel);
+    if (v < 0) throw std::logic_error("sync: negative WaitGroup counter");
+    throw std::invalid_argument("sync: WaitGroup counter overflow adding " + std::to_string(n));
   }
-  if (v != 0 || n == 0) return;
-  std::lock_guard g(lock_);
-  // Recheck under the lock: an add() may have raised it again since.
-  if (count_.load(std::memory_order_acquire) != 0) return;
-  // take_one unlinks each record before it is readied (it may vanish after).
-  while (detail::fiber* f = detail::take_one(waiters_)) detail::ready(f);
+  const std::uint32_t w = waiters_of(s);
+  if (v > 0 || w == 0) return;  // nobody to wake: do not touch *this again
+  // Counter zero with waiters: no add() or wait() may run concurrently now
+  // (as in Go), so reset the word and hand each waiter its unit.
+  state_.store(0, std::memory_order_relaxed);
+  sema_.release(w);
 }
 
 void wait_group::wait(std::source_location where) {
-  if (count_.load(std::memory_order_acquire) == 0) return;
-  lock_.lock();
-  if (count_.load(std::memory_order_acquire) == 0) {
-    lock_.unlock();
-    return;
+  std::uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (counter_of(s) == 0) return;
+    // acq_rel: registering as a waiter pairs with the add() that reaches zero.
+    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
   }
-  detail::wait_on(lock_, waiters_, detail::wait_reason::wait_group_wait, where);
+  sema_.acquire(1, detail::wait_reason::wait_group_wait, where);
 }
 
 }  // namespace gort

@@ -150,7 +150,9 @@ TEST(Sched, LeftoverFibersAreUnwoundAtExit) {
     std::atomic<int> destroyed{0};
     std::atomic<int> started{0};
     gort::run([&] {
-      gort::wait_group never;  // nobody calls done: these fibers block forever
+      // Nobody calls done: these fibers block forever. Static: what leftover
+      // fibers wait on must outlive run(), which unwinds them after main returned.
+      static gort::wait_group never;
       never.add();
       for (int i = 0; i < 50; ++i) {
         gort::go([&] {

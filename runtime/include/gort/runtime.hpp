@@ -61,6 +61,9 @@ int run_main(main_fn& fn, const config& cfg);
 
 // Starts the workers, runs `main_fn` as fiber 1 and returns its result (0 for
 // void) once it returns; leftover fibers are unwound and the workers joined.
+// Unwinding runs their destructors after main_fn returned, newest fiber
+// first: a channel, mutex or wait_group that leftover fibers are blocked on
+// must outlive run() (not live on main_fn's stack).
 // Throws std::logic_error when called from a fiber or while another run() is
 // active, std::invalid_argument for a bad worker count, deadlock_error (raise
 // policy), or whatever main_fn threw.

@@ -30,8 +30,13 @@ struct timer;
 
 // sync.WaitGroup: wait() parks until the counter is zero.
 //
-// Invariants: count_ is the counter; waiters_ is guarded by lock_; every
-// waiter queued while count_ > 0 is woken by the add() that brings it to 0.
+// Invariants (Go's sync/waitgroup.go): state_ packs the counter (high 32
+// bits, signed) and the number of waiters (low 32 bits) in one word, so the
+// add() that brings the counter to zero knows in the same atomic step
+// whether anyone waits. With no waiter it touches nothing more: a waiter
+// that saw zero may already have destroyed the wait_group. With waiters it
+// resets the word and releases one sema unit per waiter; the waiters cannot
+// return (and free the object) before they got their unit.
 class wait_group {
  public:
   wait_group() = default;
@@ -40,7 +45,8 @@ class wait_group {
 
   // Any thread. Adds n (may be negative). Throws std::logic_error
   // ("sync: negative WaitGroup counter") if the counter would drop below
-  // zero; the counter is left unchanged then.
+  // zero, and std::invalid_argument if it would pass 2^31 - 1; the counter
+  // is left unchanged then.
   void add(std::ptrdiff_t n = 1);
   // add(-1).
   void done() { add(-1); }
@@ -48,9 +54,8 @@ class wait_group {
   void wait(std::source_location where = std::source_location::current());
 
  private:
-  std::atomic<std::int64_t> count_{0};
-  detail::spinlock lock_;
-  detail::wait_list waiters_;
+  std::atomic<std::uint64_t> state_{0};
+  detail::sema sema_;
 };
 
 // sync.Mutex: a Lockable mutual-exclusion lock (std::lock_guard,
