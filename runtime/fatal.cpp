@@ -55,7 +55,7 @@ void append_location(std::string& out, const std::source_location& loc) {
 std::uint64_t wait_holder_of(const fiber& f) noexcept {
   // Acquire: pairs with the release store in set_wait_target().
   const void* obj = f.wait_obj_.load(std::memory_order_acquire);
-  if (!obj || !f.wait_holder_ || f.state_.load(std::memory_order_relaxed) != fiber_state::waiting) return 0;
+  if (!obj || !f.wait_holder_ || f.state_.load(std::memory_order_acquire) != fiber_state::waiting) return 0;
   return f.wait_holder_(obj);
 }
 

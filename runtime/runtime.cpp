@@ -395,7 +395,7 @@ void runtime::all_idle(unsigned) {
 void runtime::report_leaks() {
   std::vector<const fiber*> blocked;
   table_.for_each([&](fiber& f) {
-    if (f.state_.load(std::memory_order_relaxed) == fiber_state::waiting) blocked.push_back(&f);
+    if (f.state_.load(std::memory_order_acquire) == fiber_state::waiting) blocked.push_back(&f);
   });
   if (blocked.empty()) return;
   std::sort(blocked.begin(), blocked.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
@@ -458,7 +458,7 @@ void runtime::check_partial_deadlock() {
 std::string runtime::deadlock_report() {
   std::vector<const fiber*> blocked;
   table_.for_each([&](fiber& f) {
-    fiber_state s = f.state_.load(std::memory_order_relaxed);
+    fiber_state s = f.state_.load(std::memory_order_acquire);
     if (s == fiber_state::waiting || s == fiber_state::runnable || s == fiber_state::running)
       blocked.push_back(&f);
   });

@@ -92,13 +92,13 @@ sched_stats detail::runtime::snapshot() {
 void detail::runtime::dump(std::string& out) {
   std::vector<fiber*> live;
   table_.for_each([&](fiber& f) {
-    fiber_state st = f.state_.load(std::memory_order_relaxed);
+    fiber_state st = f.state_.load(std::memory_order_acquire);
     if (st == fiber_state::runnable || st == fiber_state::running || st == fiber_state::waiting)
       live.push_back(&f);
   });
   std::sort(live.begin(), live.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
   for (fiber* f : live) {
-    fiber_state st = f->state_.load(std::memory_order_relaxed);
+    fiber_state st = f->state_.load(std::memory_order_acquire);
     std::string_view state = st == fiber_state::runnable  ? "runnable"
                              : st == fiber_state::running ? "running"
                                                           : std::string_view{};

@@ -134,7 +134,9 @@ void worker::execute(fiber* f) {
       // State first, then the unlock step: after it a waker may run `f`
       // anywhere, and we must not touch `f` again.
       parks.store(parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      f->state_.store(fiber_state::waiting, std::memory_order_relaxed);
+      // Release: publishes where and why it parked to reports, dumps and the
+      // partial-deadlock monitor, which load the state with acquire.
+      f->state_.store(fiber_state::waiting, std::memory_order_release);
       if (f->unlock_fn_) f->unlock_fn_(f->unlock_arg_);
       break;
     case request::yield:

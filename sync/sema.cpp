@@ -45,9 +45,13 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
   } catch (...) {
     // Unwinding at exit. No switch happens in here.
     if (w.cancelled) {
-      std::lock_guard g(lock_);
-      nwait_.fetch_sub(1, std::memory_order_relaxed);
-      grant_locked();  // we may have blocked smaller requests behind us
+      woken_list woken;
+      {
+        std::lock_guard g(lock_);
+        nwait_.fetch_sub(1, std::memory_order_relaxed);
+        grant_locked(woken);  // we may have blocked smaller requests behind us
+      }
+      woken.each([](fiber* f) { ready(f); });
     } else if (granted_at_unwind) {
       *granted_at_unwind = true;
     } else {
@@ -57,19 +61,16 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
   }
 }
 
-// Lock held. Grants units to waiters from the front while the front fits;
-// true if anyone was readied.
-bool sema::grant_locked() noexcept {
-  bool any = false;
+// Lock held. Grants units to waiters from the front while the front fits and
+// appends their fibers to `woken`; the caller readies them after unlocking.
+void sema::grant_locked(woken_list& woken) noexcept {
   while (waiter* w = q_.front()) {
     if (!take(w->value)) break;
     fiber* f = w->who;
     q_.remove(*w);  // after this the record may vanish at any time
     nwait_.fetch_sub(1, std::memory_order_relaxed);
-    ready(f);
-    any = true;
+    woken.push_back(f);
   }
-  return any;
 }
 
 void sema::release(std::int64_t n, bool handoff) noexcept {
@@ -77,12 +78,15 @@ void sema::release(std::int64_t n, bool handoff) noexcept {
   // caller's writes to whoever takes these units.
   count_.fetch_add(n, std::memory_order_seq_cst);
   if (nwait_.load(std::memory_order_seq_cst) == 0) return;
-  bool granted;
+  woken_list woken;
   {
     std::lock_guard g(lock_);
-    granted = grant_locked();
+    grant_locked(woken);
   }
-  if (granted && handoff && in_fiber()) {
+  // Ready only now, after our last touch of *this: a woken waiter may own
+  // the primitive and destroy it as soon as it runs (unlock, then delete).
+  woken.each([](fiber* f) { ready(f); });
+  if (!woken.empty() && handoff && in_fiber()) {
     // Let the waiter (now in our runnext slot) run at once. yield() throws
     // fiber_unwind during shutdown before switching; nothing to hand off then.
     try {

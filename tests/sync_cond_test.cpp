@@ -81,6 +81,7 @@ TEST(sync_Cond, SignalStealing) {
         gort::go([&] {
           std::unique_lock lk(m);
           while (!done) cond.wait(lk);
+          lk.unlock();  // before done(): main destroys m once all are done
           wg.done();
         });
         ASSERT_TRUE(sync_test::eventually([&] { return stage.load() == 2; }, 5s))
