@@ -83,6 +83,7 @@ void chan_destroy(chan_core* core) noexcept {
 
 void chan_send(chan_core* core, void* src, const std::source_location& where) {
   if (!core) park_forever(wait_reason::chan_send_nil, where);
+  sched_point();  // GORT_SCHED_SEED may yield here
   chan_impl* c = impl(core);
   c->lock_.lock();
   if (c->closed_) {
@@ -106,6 +107,7 @@ void chan_send(chan_core* core, void* src, const std::source_location& where) {
 
 bool chan_recv(chan_core* core, void* dst, const std::source_location& where) {
   if (!core) park_forever(wait_reason::chan_receive_nil, where);
+  sched_point();  // GORT_SCHED_SEED may yield here
   chan_impl* c = impl(core);
   c->lock_.lock();
   if (chan_waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
@@ -164,6 +166,7 @@ bool chan_try_recv(chan_core* core, void* dst) {
 
 void chan_close(chan_core* core) {
   if (!core) throw_closed("close of nil channel");
+  sched_point();  // GORT_SCHED_SEED may yield here
   chan_impl* c = impl(core);
   c->lock_.lock();
   if (c->closed_) {

@@ -147,6 +147,7 @@ int park_select(select_case_desc* cases, std::size_t n, const std::uint32_t* pol
 }  // namespace
 
 int select_run(select_case_desc* cases, std::size_t n, bool block, const std::source_location& where) {
+  sched_point();  // GORT_SCHED_SEED may yield here
   // Poll order: the non-nil cases, uniformly shuffled (inside-out Fisher-Yates).
   scratch<std::uint32_t, 16> poll(n);
   scratch<chan_impl*, 16> chans(n);

@@ -21,6 +21,7 @@
 // still linked.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <source_location>
 
@@ -54,6 +55,18 @@ void ready(fiber* f) noexcept;
 // `holder(obj)` returns the fiber id holding obj (0: none or unknown). Clear
 // with set_wait_target(nullptr, nullptr) once the wait is over.
 void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noexcept;
+
+// GORT_SCHED_SEED: true while a seeded runtime injects yields.
+extern std::atomic<bool> g_sched_chaos;
+void chaos_yield();
+// A synchronisation point (channel operations, sync primitives): under
+// GORT_SCHED_SEED a fiber may yield here, at seeded random, so that a failing
+// interleaving can be replayed. Otherwise one relaxed load. Call it with no
+// lock held.
+inline void sched_point() {
+  if (g_sched_chaos.load(std::memory_order_relaxed)) [[unlikely]]
+    chaos_yield();
+}
 
 // The id of `f` (0 for an OS thread's stand-in).
 std::uint64_t fiber_id_of(const fiber* f) noexcept;

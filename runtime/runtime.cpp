@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -9,6 +10,7 @@
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/park.hpp"
 
 // A place for debuggers to stop at a deadlock, with every fiber still parked
 // (tools/gdb/gort.py; `break gort_debug_deadlock`).
@@ -21,6 +23,33 @@ std::atomic<runtime*> g_runtime{nullptr};
 std::atomic<long> g_threads_alive{0};
 std::atomic<long> g_foreign_blocked{0};
 std::atomic<long> g_blocking_inflight{0};
+std::atomic<bool> g_sched_chaos{false};
+
+namespace {
+std::atomic<std::uint64_t> g_chaos_state{0};  // splitmix64 counter, seeded per run
+
+// GORT_SCHED_SEED=N: the seed, or nullopt when unset; bad values throw.
+std::optional<std::uint64_t> sched_seed() {
+  const char* env = std::getenv("GORT_SCHED_SEED");
+  if (!env || !*env) return std::nullopt;
+  std::string_view s(env);
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size())
+    throw std::invalid_argument("gort::run: GORT_SCHED_SEED=\"" + std::string(s) + "\" is not a number");
+  return v;
+}
+}  // namespace
+
+// A fiber at a synchronisation point under GORT_SCHED_SEED: yields half of
+// the time, decided by the seeded sequence (reproducible with one worker).
+void chaos_yield() {
+  if (!in_fiber()) return;
+  std::uint64_t z = g_chaos_state.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  if ((z ^ (z >> 31)) & 1) gort::yield();
+}
 
 namespace {
 constexpr unsigned k_max_workers = 1024;
@@ -478,6 +507,7 @@ int run_main(main_fn& fn, const config& cfg) {
   unsigned n = resolve_workers(cfg.workers);
   std::size_t stack = resolve_stack(cfg.stack_size);
   (void)schedtrace_period();  // reject a bad value before anything starts
+  const std::optional<std::uint64_t> seed = sched_seed();
   std::unique_ptr<runtime> rt;
   {
     std::unique_lock g(g_runtime_lock);
@@ -486,9 +516,15 @@ int run_main(main_fn& fn, const config& cfg) {
     rt = std::make_unique<runtime>(n, stack, cfg.on_deadlock);
     g_runtime.store(rt.get(), std::memory_order_release);
   }
+  if (seed) {
+    if (n == 1) rt->sched_.set_random_schedule(*seed);
+    g_chaos_state.store(*seed, std::memory_order_relaxed);
+    g_sched_chaos.store(true, std::memory_order_relaxed);
+  }
   const bool was_counted = thread_enters_run();
   rt->run(fn);
   thread_leaves_run(was_counted);
+  g_sched_chaos.store(false, std::memory_order_relaxed);
   {
     std::unique_lock g(g_runtime_lock);
     g_runtime.store(nullptr, std::memory_order_release);

@@ -1,6 +1,7 @@
 #include "runtime/stack.hpp"
 
 #include <sys/mman.h>
+#include <valgrind/valgrind.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +17,15 @@ namespace gort::detail {
 
 namespace {
 constexpr std::size_t k_canary_bytes = 64;
+
+// Tells valgrind (when the program runs under it) that [base, base+size) is
+// a stack, so memcheck follows switches onto it. A no-op otherwise.
+void register_with_valgrind(stack_mem& s) noexcept {
+  if (RUNNING_ON_VALGRIND) s.valgrind_id = VALGRIND_STACK_REGISTER(s.base, s.base + s.size);
+}
+void unregister_from_valgrind(const stack_mem& s) noexcept {
+  if (s.valgrind_id) VALGRIND_STACK_DEREGISTER(s.valgrind_id);
+}
 constexpr std::size_t k_slab_stacks = 64;
 // Warm stacks kept resident; when twice as many are free, the older half
 // gives its pages back, in one madvise per run of adjacent stacks.
@@ -53,9 +63,12 @@ stack_allocator::stack_allocator(std::size_t size) {
 }
 
 stack_allocator::~stack_allocator() {
-  for (auto* list : {&warm_, &clean_})
-    for (const stack_mem& s : *list)
+  for (auto* list : {&warm_, &clean_}) {
+    for (const stack_mem& s : *list) {
+      unregister_from_valgrind(s);
       if (s.guarded) munmap(s.base - page_, s.size + page_);
+    }
+  }
   for (char* slab : slabs_) munmap(slab, k_slab_stacks * size_);
 }
 
@@ -84,7 +97,9 @@ stack_mem stack_allocator::map_guarded() {
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (p == MAP_FAILED) fatal_errno("cannot allocate a fiber stack (mmap)");
   if (mprotect(p, page_, PROT_NONE) != 0) fatal_errno("cannot protect a fiber stack guard page");
-  return stack_mem{static_cast<char*>(p) + page_, size_, true};
+  stack_mem s{static_cast<char*>(p) + page_, size_, true};
+  register_with_valgrind(s);
+  return s;
 }
 
 // lock_ held: the next stack of the current slab, mapping a new slab if needed.
@@ -100,6 +115,7 @@ stack_mem stack_allocator::carve_slab() {
   stack_mem s{slab_next_, size_, false};  // fresh pages: the zero canary holds
   slab_next_ += size_;
   --slab_left_;
+  register_with_valgrind(s);
   return s;
 }
 

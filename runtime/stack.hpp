@@ -31,6 +31,7 @@ struct stack_mem {
   char* base = nullptr;  // lowest usable address; the guard page or canary is at/below it
   std::size_t size = 0;  // usable bytes above base
   bool guarded = false;
+  unsigned valgrind_id = 0;  // VALGRIND_STACK_REGISTER's id (0 outside valgrind)
 
   char* top() const noexcept { return base + size; }
   explicit operator bool() const noexcept { return base != nullptr; }

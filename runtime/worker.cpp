@@ -51,10 +51,10 @@ void worker::loop() {
       std::uint64_t now_steals = rt_.sched_.steals(index_);
       if (now_steals != steals) trace_->instant("steal", static_cast<fiber*>(n)->id_, now_ns());
       steals = now_steals;
-      execute(static_cast<fiber*>(n));
+      execute<true>(static_cast<fiber*>(n));
     }
   } else {
-    while (sched_node* n = rt_.sched_.find_runnable(index_)) execute(static_cast<fiber*>(n));
+    while (sched_node* n = rt_.sched_.find_runnable(index_)) execute<false>(static_cast<fiber*>(n));
   }
   stacks_.drain(rt_.stacks_);
   leave_signal_stack();
@@ -95,6 +95,9 @@ namespace {
 void fiber_entry(bctx::transfer_t t) { fiber_entry_(t.fctx, t.data); }
 }  // namespace
 
+// Traced: GORT_TRACE is on. Two instances, so that the untraced hot path
+// carries no trace test at all.
+template <bool Traced>
 void worker::execute(fiber* f) {
   if (!f->ctx_) {
     f->stack_ = stacks_.get(rt_.stacks_);
@@ -111,12 +114,12 @@ void worker::execute(fiber* f) {
   eh->uncaught = f->eh_uncaught_;
   switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 
-  if (trace_) trace_->run_begin(*f, now_ns());
+  if constexpr (Traced) trace_->run_begin(*f, now_ns());
   asan_start_switch(&asan_fake_stack_, f->stack_.base, f->stack_.size);
   tsan_switch_to(f->tsan_fiber_);
   bctx::transfer_t t = bctx::jump_fcontext(f->ctx_, this);
   asan_finish_switch(asan_fake_stack_, nullptr, nullptr);
-  if (trace_) {
+  if constexpr (Traced) {
     std::int64_t now = now_ns();
     trace_->run_end(now);
     if (request_ == request::park) trace_->park(*f, f->reason_.load(std::memory_order_relaxed), now);
@@ -150,6 +153,9 @@ void worker::execute(fiber* f) {
       fatal("gort: a fiber switched out without a request");
   }
 }
+
+template void worker::execute<true>(fiber*);
+template void worker::execute<false>(fiber*);
 
 // On g0: the fiber's stack is no longer in use; recycle it and the object.
 void worker::finish(fiber* f) noexcept {

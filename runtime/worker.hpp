@@ -34,7 +34,8 @@ class worker {
   // This worker's thread: runs fibers until the scheduler stops.
   void loop();
   // This worker's thread, on g0: switches into `f` and carries out what it
-  // asked for when it switches back.
+  // asked for when it switches back (Traced: recording GORT_TRACE events).
+  template <bool Traced = false>
   void execute(fiber* f);
 
   // The running fiber only, on worker `self` (its current worker): switches

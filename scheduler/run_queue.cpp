@@ -44,6 +44,16 @@ sched_node* run_queue::pop() noexcept {
   }
 }
 
+sched_node* run_queue::take_kth(std::size_t k) noexcept {
+  const std::uint32_t h = head_.load(std::memory_order_relaxed);
+  const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+  if (k >= std::size_t(t - h)) return take_next();
+  // Rotate the k older nodes to the tail; no thief exists to race with.
+  node_batch unused;
+  for (std::size_t i = 0; i < k; ++i) push(pop(), unused);
+  return pop();
+}
+
 sched_node* run_queue::steal_into(run_queue& dst) noexcept {
   std::uint32_t dst_tail = dst.tail_.load(std::memory_order_relaxed);  // we own dst
   for (;;) {

@@ -48,6 +48,10 @@ class run_queue {
   bool push(sched_node* n, node_batch& overflow) noexcept;
   // Owner only. Oldest node of the ring, or nullptr when empty (ignores runnext).
   sched_node* pop() noexcept;
+  // Owner only, and only with no thieves (a 1-worker scheduler): takes the
+  // `k`-th runnable node (runnext counts as the last), keeping the others in
+  // order. For GORT_SCHED_SEED's reproducible random schedules.
+  sched_node* take_kth(std::size_t k) noexcept;
   // Owner only. Puts `n` in runnext; returns the node it displaced (or nullptr),
   // which the caller must push.
   sched_node* put_next(sched_node* n) noexcept {

@@ -102,6 +102,10 @@ sched_node* scheduler::find_runnable(unsigned w) noexcept {
 
 // Owner only: runnext first (bounded streak), then the ring.
 sched_node* scheduler::find_local(slot& me) noexcept {
+  if (random_seed_) {  // GORT_SCHED_SEED, 1 worker: any runnable node, from the seed
+    std::size_t n = me.queue.size();
+    return n ? me.queue.take_kth(std::size_t(xorshift(random_seed_) % n)) : nullptr;
+  }
   if (me.next_streak < k_max_next_streak || me.queue.size() <= 1) {
     if (sched_node* n = me.queue.take_next()) {
       ++me.next_streak;

@@ -96,6 +96,10 @@ class scheduler {
     slots_[w]->timer_hint = earliest;
   }
 
+  // Before the workers start, 1-worker schedulers only: pick the next node
+  // pseudo-randomly among all runnable ones, from `seed` (GORT_SCHED_SEED).
+  void set_random_schedule(std::uint64_t seed) noexcept { random_seed_ = seed | 1; }
+
   // Any thread: makes the idle poller (if any) wake and re-evaluate how it
   // sleeps (for instance, because descriptors now need epoll).
   void wake_poller() noexcept {
@@ -153,6 +157,7 @@ class scheduler {
   void sleep(unsigned w) noexcept;
   void notify(unsigned v) noexcept;
 
+  std::uint64_t random_seed_ = 0;  // 0: off; else the xorshift state (1 worker)
   sched_hooks& hooks_;
   std::vector<std::unique_ptr<slot>> slots_;
   inject_queue inject_;

@@ -19,7 +19,7 @@ shift || true
 "$GORT_ROOT/scripts/deps.sh"
 cd "$GORT_ROOT"
 
-common_exclude='Million|^gdb\.|^package\.'
+common_exclude='Million|^gdb\.|^package\.|^memcheck\.'
 tsan_exclude="$common_exclude|demo\.race_condition|demo\.skynet|demo\.showcase|thousand_concurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
 
 case "$mode" in

@@ -28,6 +28,7 @@ bool sema::try_acquire(std::int64_t n) noexcept {
 
 void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& where, bool lifo,
                    bool* granted_at_unwind) {
+  sched_point();  // GORT_SCHED_SEED may yield here
   if (nwait_.load(std::memory_order_relaxed) == 0 && take(n)) return;
   lock_.lock();
   // seq_cst: pairs with the count_ increment in release() (Dekker-style).

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "gort/sync.hpp"
+#include "runtime/park.hpp"
 
 namespace gort {
 
@@ -16,6 +17,7 @@ std::uint32_t waiters_of(std::uint64_t s) noexcept { return std::uint32_t(s); }
 void wait_group::add(std::ptrdiff_t n) {
   if (n > INT32_MAX || n < -std::ptrdiff_t(INT32_MAX))
     throw std::invalid_argument("sync: WaitGroup.add(" + std::to_string(n) + ") is out of range");
+  detail::sched_point();  // GORT_SCHED_SEED may yield here
   const std::uint64_t delta = std::uint64_t(std::int64_t(n)) << k_counter_shift;
   // acq_rel: the add that reaches zero sees every earlier done()'s writes
   // (release sequence) and passes them on through the sema to the waiters.
@@ -38,6 +40,7 @@ void wait_group::add(std::ptrdiff_t n) {
 }
 
 void wait_group::wait(std::source_location where) {
+  detail::sched_point();
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
     if (counter_of(s) == 0) return;
