@@ -34,13 +34,15 @@ TEST(Stats, CountsMatchAKnownWorkload) {
       }
       done.wait();
       await_exited(100);
-      gort::wait_group gate, parked;
+      gort::wait_group gate, parked, left;
       gate.add();
       for (int i = 0; i < 10; ++i) {
         parked.add();
+        left.add();
         gort::go([&] {
           parked.done();
           gate.wait();
+          left.done();
         });
       }
       parked.wait();
@@ -68,6 +70,7 @@ TEST(Stats, CountsMatchAKnownWorkload) {
       EXPECT_EQ(steals, s.steals);
       EXPECT_GE(s.switches, 111u);
       gate.done();
+      left.wait();  // they use our locals: let them leave first
     }, {.workers = w});
   }
 }
@@ -93,9 +96,13 @@ TEST(Stats, StealsHappenUnderImbalance) {
 
 TEST(Stats, ToJsonParses) {
   gort::run([] {
-    gort::wait_group gate;
+    gort::wait_group gate, left;
     gate.add();
-    gort::go([&] { gate.wait(); });
+    left.add();
+    gort::go([&] {
+      gate.wait();
+      left.done();
+    });
     gort::yield();
     auto s = gort::stats();
     auto j = nlohmann::json::parse(s.to_json());
@@ -105,6 +112,7 @@ TEST(Stats, ToJsonParses) {
     ASSERT_EQ(j["per_worker"].size(), 2u);
     EXPECT_TRUE(j["per_worker"][0].contains("busy_ns"));
     gate.done();
+    left.wait();
   }, {.workers = 2});
 }
 
@@ -120,10 +128,14 @@ TEST(Stats, CallableFromForeignThread) {
 
 TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
   gort::run([] {
-    gort::wait_group gate;
+    gort::wait_group gate, left;
     gate.add();
-    gort::go([&] { gate.wait(); });
-    gort::go([&] { gort::sleep_for(1h); });
+    left.add();
+    gort::go([&] {
+      gate.wait();
+      left.done();
+    });
+    gort::go([] { gort::sleep_for(1h); });  // unwound at exit: uses nothing of ours
     for (int i = 0; i < 10000 && gort::stats().blocked < 2; ++i) gort::sleep_for(std::chrono::microseconds(500));
     std::ostringstream os;
     gort::dump_fibers(os);
@@ -134,6 +146,7 @@ TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
     EXPECT_NE(d.find("created by goroutine 1 at"), std::string::npos) << d;
     EXPECT_NE(d.find("stats_test.cpp:"), std::string::npos) << d;
     gate.done();
+    left.wait();
   }, {.workers = 1, .on_deadlock = gort::deadlock_policy::raise});
 }
 
