@@ -78,9 +78,7 @@ void tick_fired(timer* t) {
   // may not yet have left the firing state (a few instructions): wait for
   // it. Acquire: pairs with the release in timer_heap::run_due.
   while (me->other->status_.load(std::memory_order_acquire) == timer::k_firing) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
+    cpu_relax();
   }
   me->other->start(next);
 }

@@ -138,9 +138,7 @@ bool timer::stop() noexcept {
       continue;  // fired or moved meanwhile
     }
     // Firing: its callback runs on another thread; it is short.
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
+    cpu_relax();
   }
 }
 

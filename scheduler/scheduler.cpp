@@ -157,8 +157,7 @@ sched_node* scheduler::steal_work(unsigned w) noexcept {
       if (last && victim.queue.has_next()) {
         std::uint32_t tick = victim.tick_pub.load(std::memory_order_relaxed);
         std::int64_t until = now_ns() + k_runnext_grace_ns;
-        while (now_ns() < until && victim.queue.has_next()) {
-        }
+        while (now_ns() < until && victim.queue.has_next()) cpu_relax();
         if (victim.tick_pub.load(std::memory_order_relaxed) == tick) {
           if (sched_node* t = victim.queue.take_next()) {
             me.steals.fetch_add(1, std::memory_order_relaxed);

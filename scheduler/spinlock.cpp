@@ -4,16 +4,6 @@
 
 namespace gort::detail {
 
-namespace {
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-}  // namespace
-
 // Contended path: spin on a plain load (no cache-line ping-pong), then give the
 // CPU away so a descheduled holder can finish.
 void spinlock::lock_slow() noexcept {

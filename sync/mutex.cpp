@@ -28,13 +28,7 @@ constexpr int k_spin_iters = 4;                       // Go's active_spin
 constexpr int k_spin_pauses = 30;                     // Go's active_spin_cnt
 
 void spin_pause() noexcept {
-  for (int i = 0; i < k_spin_pauses; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield" ::: "memory");
-#endif
-  }
+  for (int i = 0; i < k_spin_pauses; ++i) detail::cpu_relax();
 }
 }  // namespace
 

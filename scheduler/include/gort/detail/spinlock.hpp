@@ -15,6 +15,16 @@
 
 namespace gort::detail {
 
+// One spin-wait hint to the CPU (x86 `pause`, arm64 `yield`): the body of
+// every busy-wait loop in gort.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
 // Test-and-test-and-set lock. Meets Lockable, so std::lock_guard works.
 class spinlock {
  public:
