@@ -85,9 +85,9 @@ void run_fiber_body(fiber* f) {
 // is a jump to g0 asking to be finished.
 void fiber_entry_(void* from_ctx, void* data) {
   auto* w = static_cast<worker*>(data);
-  w->g0_ctx_ = from_ctx;
-  asan_finish_switch(nullptr, &w->g0_stack_bottom_, &w->g0_stack_size_);
-  run_fiber_body(w->current_);
+  fiber* self = w->current_;
+  worker::arrived(self, bctx::transfer_t{from_ctx, data});
+  run_fiber_body(self);
   worker::exit_current();
 }
 
@@ -119,6 +119,9 @@ void worker::execute(fiber* f) {
   tsan_switch_to(f->tsan_fiber_);
   bctx::transfer_t t = bctx::jump_fcontext(f->ctx_, this);
   asan_finish_switch(asan_fake_stack_, nullptr, nullptr);
+  // Whoever switched back: `f`, or a fiber `f` handed the worker to (no
+  // handoffs while tracing, so the traced slice is still f's).
+  f = current_;
   if constexpr (Traced) {
     std::int64_t now = now_ns();
     trace_->run_end(now);
@@ -131,16 +134,10 @@ void worker::execute(fiber* f) {
   *eh = g0_eh;
   current_ = nullptr;
   f->ctx_ = t.fctx;
-  if (!f->stack_.guarded && !f->stack_.canary_intact()) stack_overflow(*f);
+  check_canary(f);
   switch (std::exchange(request_, request::none)) {
     case request::park:
-      // State first, then the unlock step: after it a waker may run `f`
-      // anywhere, and we must not touch `f` again.
-      parks.store(parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      // Release: publishes where and why it parked to reports, dumps and the
-      // partial-deadlock monitor, which load the state with acquire.
-      f->state_.store(fiber_state::waiting, std::memory_order_release);
-      if (f->unlock_fn_) f->unlock_fn_(f->unlock_arg_);
+      parked(f);
       break;
     case request::yield:
       f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
@@ -152,6 +149,21 @@ void worker::execute(fiber* f) {
     case request::none:
       fatal("gort: a fiber switched out without a request");
   }
+}
+
+// `f` has switched out to park and its context is saved (on g0, or on the
+// fiber it handed the worker to). State first, then the unlock step: after
+// it a waker may run `f` anywhere, and we must not touch `f` again.
+void worker::parked(fiber* f) noexcept {
+  parks.store(parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // Release: publishes where and why it parked to reports, dumps and the
+  // partial-deadlock monitor, which load the state with acquire.
+  f->state_.store(fiber_state::waiting, std::memory_order_release);
+  if (f->unlock_fn_) f->unlock_fn_(f->unlock_arg_);
+}
+
+void worker::check_canary(fiber* f) noexcept {
+  if (!f->stack_.guarded && !f->stack_.canary_intact()) stack_overflow(*f);
 }
 
 template void worker::execute<true>(fiber*);
@@ -167,17 +179,68 @@ void worker::finish(fiber* f) noexcept {
   rt_.fiber_exited(*this, *f);
 }
 
+// The parking fiber `f` hands worker `w` straight to `n` (taken from w's
+// runnext): one jump instead of two, and no trip through find_runnable. The
+// side that arrives finishes f's park (see arrived()). Returns the worker
+// that later resumes `f`.
+worker* worker::handoff(worker* w, fiber* f, fiber* n) {
+  if (!n->ctx_) {
+    n->stack_ = w->stacks_.get(w->rt_.stacks_);
+    n->ctx_ = bctx::make_fcontext(n->stack_.top(), n->stack_.size, &fiber_entry);
+    n->tsan_fiber_ = tsan_create_fiber();
+  }
+  auto* eh = static_cast<eh_globals*>(w->eh_globals_);
+  f->eh_caught_ = eh->caught;
+  f->eh_uncaught_ = eh->uncaught;
+  eh->caught = n->eh_caught_;
+  eh->uncaught = n->eh_uncaught_;
+  w->current_ = n;
+  n->state_.store(fiber_state::running, std::memory_order_relaxed);
+  w->switches.store(w->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  w->handoff_from_ = f;
+  asan_start_switch(&f->asan_fake_stack_, n->stack_.base, n->stack_.size);
+  tsan_switch_to(n->tsan_fiber_);
+  bctx::transfer_t t = bctx::jump_fcontext(n->ctx_, w);
+  return arrived(f, t);
+}
+
+// `self` has just been resumed by the jump that returned `t`: from g0, or
+// from a fiber that parked and handed the worker over. In the second case the
+// previous fiber's context is in `t` and its park is finished here.
+worker* worker::arrived(fiber* self, bctx::transfer_t t) noexcept {
+  auto* now = static_cast<worker*>(t.data);
+  if (fiber* prev = std::exchange(now->handoff_from_, nullptr)) {
+    asan_finish_switch(self->asan_fake_stack_, nullptr, nullptr);
+    prev->ctx_ = t.fctx;
+    check_canary(prev);
+    now->parked(prev);
+  } else {
+    now->g0_ctx_ = t.fctx;
+    asan_finish_switch(self->asan_fake_stack_, &now->g0_stack_bottom_, &now->g0_stack_size_);
+  }
+  return now;
+}
+
 worker* worker::switch_out(worker* w, request r) {
-  w->request_ = r;
   fiber* f = w->current_;
+  if (r == request::park) {
+    // Hand over to the fiber just readied here, a bounded number of times in
+    // a row: every k_max_handoffs parks go through g0, which runs timers,
+    // looks at the inject queue and notices stop().
+    if (w->handoffs_ < k_max_handoffs && !w->trace_) {
+      if (sched_node* n = w->rt_.sched_.take_runnext_for_handoff(w->index_)) {
+        ++w->handoffs_;
+        return handoff(w, f, static_cast<fiber*>(n));
+      }
+    }
+    w->handoffs_ = 0;
+  }
+  w->request_ = r;
   asan_start_switch(r == request::exit ? nullptr : &f->asan_fake_stack_, w->g0_stack_bottom_, w->g0_stack_size_);
   tsan_switch_to(w->tsan_g0_);
   bctx::transfer_t t = bctx::jump_fcontext(w->g0_ctx_, nullptr);
   // Resumed, possibly by another worker: it passed itself in the jump.
-  auto* now = static_cast<worker*>(t.data);
-  now->g0_ctx_ = t.fctx;
-  asan_finish_switch(f->asan_fake_stack_, &now->g0_stack_bottom_, &now->g0_stack_size_);
-  return now;
+  return arrived(f, t);
 }
 
 worker* worker::switch_out_park(worker* self) { return switch_out(self, request::park); }

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <thread>
 
+#include <boost/context/detail/fcontext.hpp>
+
 #include "runtime/fiber.hpp"
 #include "runtime/stack.hpp"
 
@@ -63,7 +65,13 @@ class worker {
 
  private:
   enum class request : std::uint8_t { none, park, yield, exit };
+  // Parks in a row handed straight to runnext before one goes through g0.
+  static constexpr std::uint32_t k_max_handoffs = 16;
   friend void fiber_entry_(void*, void*);
+  static worker* handoff(worker* w, fiber* f, fiber* n);
+  static worker* arrived(fiber* self, boost::context::detail::transfer_t t) noexcept;
+  void parked(fiber* f) noexcept;
+  static void check_canary(fiber* f) noexcept;
   [[noreturn]] static void exit_current();
   void finish(fiber* f) noexcept;
   static worker* switch_out(worker* self, request r);
@@ -73,6 +81,8 @@ class worker {
   fiber* current_ = nullptr;
   void* g0_ctx_ = nullptr;  // the scheduler context, set each time a fiber is entered
   request request_ = request::none;
+  fiber* handoff_from_ = nullptr;  // set by handoff(), consumed by the arriving side
+  std::uint32_t handoffs_ = 0;     // owner: handoffs since the last trip through g0
   stack_cache stacks_;
   fiber* free_fibers_ = nullptr;  // linked through sched_next
   std::size_t n_free_fibers_ = 0;

@@ -96,6 +96,14 @@ class scheduler {
     slots_[w]->timer_hint = earliest;
   }
 
+  // Worker `w` only, from its running fiber that is about to park: the node
+  // in w's runnext, to be switched to directly (nullptr when there is none,
+  // when stopping, or under a seeded random schedule).
+  sched_node* take_runnext_for_handoff(unsigned w) noexcept {
+    if (random_seed_ || stopping()) return nullptr;
+    return slots_[w]->queue.take_next();
+  }
+
   // Before the workers start, 1-worker schedulers only: pick the next node
   // pseudo-randomly among all runnable ones, from `seed` (GORT_SCHED_SEED).
   void set_random_schedule(std::uint64_t seed) noexcept { random_seed_ = seed | 1; }
