@@ -185,7 +185,7 @@ TEST(sync_Cond, TimeoutsRacingNotifies) {
           wg.done();
         });
       }
-      gort::go([&] {
+      auto notifier = gort::spawn([&] {
         sync_test::rng r{seed};
         while (returned.load() < 1000) {
           if (r.below(2)) cv.notify_one(); else cv.notify_all();
@@ -193,6 +193,7 @@ TEST(sync_Cond, TimeoutsRacingNotifies) {
         }
       });
       wg.wait();
+      notifier.join();  // it uses cv and mu, which die with this frame
       EXPECT_EQ(returned.load(), 1000);
     }, {.workers = w});
   }
