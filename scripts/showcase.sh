@@ -15,20 +15,22 @@ targets="$(cmake --build "$bin" --target help | sed -n 's/^\([A-Za-z0-9_.+-]*\):
 has_target() { grep -qx "$1" <<<"$targets"; }
 demo_path() { find "$bin/demos" -name "$1" -type f -perm -u+x | head -1; }
 
-if has_target showcase; then
-  cmake --build "$bin" -j "$GORT_JOBS" --target showcase
-  exe="$(demo_path showcase)"
-  echo "== running $exe $*"
-  exec "$exe" "$@"
-fi
-
-# No showcase yet: the demos that exist (one target per demos/*.cpp or demos/*/).
+# The demos that exist (one target per demos/*.cpp or demos/*/).
 demos=()
 for f in "$GORT_ROOT"/demos/*.cpp "$GORT_ROOT"/demos/*/; do
   [ -e "$f" ] || continue
   name="$(basename "${f%/}" .cpp)"
   has_target "$name" && demos+=("$name")
 done
+
+if has_target showcase; then
+  # The showcase runs its sibling demo binaries: build them all.
+  cmake --build "$bin" -j "$GORT_JOBS" --target "${demos[@]}"
+  exe="$(demo_path showcase)"
+  echo "== running $exe $*"
+  exec "$exe" "$@"
+fi
+
 echo "showcase.sh: there is no \`showcase\` demo target yet (demos/showcase.cpp)."
 if [ "${#demos[@]}" -eq 0 ]; then
   echo "showcase.sh: no demos exist yet either; the library built fine in $bin."
