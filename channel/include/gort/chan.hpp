@@ -115,11 +115,77 @@ class chan_iterator {
   mutable std::optional<T> cur_;
 };
 
+// The operations of a handle, shared by chan, send_chan and recv_chan (D is
+// the handle type). All const: a handle is a shared reference, so a lambda
+// that captured one by value can send and receive, as in Go.
+template <class D>
+struct chan_info {
+  // Values buffered now (len).
+  std::size_t size() const noexcept { return chan_size(core()); }
+  // Buffer slots (cap); 0 for unbuffered and nil channels.
+  std::size_t capacity() const noexcept { return chan_capacity(core()); }
+  // False for the nil channel.
+  explicit operator bool() const noexcept { return core() != nullptr; }
+
+ protected:
+  chan_core* core() const noexcept { return chan_access::core(static_cast<const D&>(*this)); }
+};
+
+template <class D, class T>
+struct chan_send_ops {
+  // Blocks until the value is taken (unbuffered) or buffered ("chan send";
+  // "chan send (nil chan)" forever on the nil channel). Throws
+  // closed_channel_error if the channel is or becomes closed.
+  void send(T value, std::source_location where = std::source_location::current()) const {
+    chan_send(core(), &value, where);
+  }
+  // False if the send would block; `value` is moved from only on true.
+  bool try_send(T&& value) const { return chan_try_send(core(), &value); }
+  bool try_send(const T& value) const
+    requires std::is_copy_constructible_v<T>
+  {
+    T copy(value);
+    return chan_try_send(core(), &copy);
+  }
+  // Throws closed_channel_error for a closed or nil channel.
+  void close() const { chan_close(core()); }
+
+ private:
+  chan_core* core() const noexcept { return chan_access::core(static_cast<const D&>(*this)); }
+};
+
+template <class D, class T>
+struct chan_recv_ops {
+  // Blocks for a value ("chan receive"; "chan receive (nil chan)" forever on
+  // the nil channel); std::nullopt once closed and drained.
+  std::optional<T> recv(std::source_location where = std::source_location::current()) const {
+    std::optional<T> out;
+    chan_recv(core(), &out, where);
+    return out;
+  }
+  // A value if one can be received right now, else std::nullopt.
+  std::optional<T> try_recv() const {
+    std::optional<T> out;
+    chan_try_recv(core(), &out);
+    return out;
+  }
+  // for (T v : ch): receives until the channel is closed and drained.
+  chan_iterator<T> begin(std::source_location where = std::source_location::current()) const {
+    return chan_iterator<T>(core(), where);
+  }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  chan_core* core() const noexcept { return chan_access::core(static_cast<const D&>(*this)); }
+};
+
 }  // namespace detail
 
 // A channel of T (Go's chan T). Shared handle: copies refer to one channel.
 template <class T>
-class chan {
+class chan : public detail::chan_info<chan<T>>,
+             public detail::chan_send_ops<chan<T>, T>,
+             public detail::chan_recv_ops<chan<T>, T> {
   static_assert(std::is_object_v<T> && !std::is_const_v<T> && !std::is_array_v<T>,
                 "gort::chan<T>: T must be a non-const object type");
   static_assert(std::is_move_constructible_v<T>, "gort::chan<T>: T must be move-constructible");
@@ -142,43 +208,8 @@ class chan {
     h_ = detail::chan_handle();
     return *this;
   }
-
-  // Blocks until the value is taken (unbuffered) or buffered ("chan send";
-  // "chan send (nil chan)" forever on the nil channel). Throws
-  // closed_channel_error if the channel is or becomes closed.
-  void send(T value, std::source_location where = std::source_location::current()) {
-    detail::chan_send(h_.get(), &value, where);
-  }
-  // Blocks for a value ("chan receive"); std::nullopt once closed and drained.
-  std::optional<T> recv(std::source_location where = std::source_location::current()) {
-    std::optional<T> out;
-    detail::chan_recv(h_.get(), &out, where);
-    return out;
-  }
-  // False if the send would block; `value` is moved from only on true.
-  bool try_send(T&& value) { return detail::chan_try_send(h_.get(), &value); }
-  bool try_send(const T& value)
-    requires std::is_copy_constructible_v<T>
-  {
-    T copy(value);
-    return detail::chan_try_send(h_.get(), &copy);
-  }
-  // A value if one can be received right now, else std::nullopt.
-  std::optional<T> try_recv() {
-    std::optional<T> out;
-    detail::chan_try_recv(h_.get(), &out);
-    return out;
-  }
-  // Throws closed_channel_error for a closed or nil channel.
-  void close() { detail::chan_close(h_.get()); }
-
-  std::size_t size() const noexcept { return detail::chan_size(h_.get()); }
-  std::size_t capacity() const noexcept { return detail::chan_capacity(h_.get()); }
-  detail::chan_iterator<T> begin(std::source_location where = std::source_location::current()) {
-    return detail::chan_iterator<T>(h_.get(), where);
-  }
-  std::default_sentinel_t end() const noexcept { return {}; }
-  explicit operator bool() const noexcept { return h_.get() != nullptr; }
+  // send, try_send, close, recv, try_recv, begin/end, size, capacity, bool:
+  // see detail::chan_send_ops, chan_recv_ops and chan_info above.
   friend bool operator==(const chan& a, const chan& b) noexcept { return a.h_.get() == b.h_.get(); }
 
  private:
@@ -186,9 +217,10 @@ class chan {
   detail::chan_handle h_;
 };
 
-// The send-only view of a channel (Go's chan<- T).
+// The send-only view of a channel (Go's chan<- T): send, try_send, close,
+// size, capacity, bool.
 template <class T>
-class send_chan {
+class send_chan : public detail::chan_info<send_chan<T>>, public detail::chan_send_ops<send_chan<T>, T> {
  public:
   using value_type = T;
   send_chan() noexcept = default;
@@ -198,21 +230,6 @@ class send_chan {
     h_ = detail::chan_handle();
     return *this;
   }
-
-  void send(T value, std::source_location where = std::source_location::current()) {
-    detail::chan_send(h_.get(), &value, where);
-  }
-  bool try_send(T&& value) { return detail::chan_try_send(h_.get(), &value); }
-  bool try_send(const T& value)
-    requires std::is_copy_constructible_v<T>
-  {
-    T copy(value);
-    return detail::chan_try_send(h_.get(), &copy);
-  }
-  void close() { detail::chan_close(h_.get()); }
-  std::size_t size() const noexcept { return detail::chan_size(h_.get()); }
-  std::size_t capacity() const noexcept { return detail::chan_capacity(h_.get()); }
-  explicit operator bool() const noexcept { return h_.get() != nullptr; }
   friend bool operator==(const send_chan& a, const send_chan& b) noexcept { return a.h_.get() == b.h_.get(); }
 
  private:
@@ -220,9 +237,10 @@ class send_chan {
   detail::chan_handle h_;
 };
 
-// The receive-only view of a channel (Go's <-chan T).
+// The receive-only view of a channel (Go's <-chan T): recv, try_recv,
+// begin/end, size, capacity, bool.
 template <class T>
-class recv_chan {
+class recv_chan : public detail::chan_info<recv_chan<T>>, public detail::chan_recv_ops<recv_chan<T>, T> {
  public:
   using value_type = T;
   recv_chan() noexcept = default;
@@ -234,24 +252,6 @@ class recv_chan {
   }
   // Takes over the reference `h` holds (the library's own channels: after, ticker).
   explicit recv_chan(detail::chan_handle h) noexcept : h_(std::move(h)) {}
-
-  std::optional<T> recv(std::source_location where = std::source_location::current()) {
-    std::optional<T> out;
-    detail::chan_recv(h_.get(), &out, where);
-    return out;
-  }
-  std::optional<T> try_recv() {
-    std::optional<T> out;
-    detail::chan_try_recv(h_.get(), &out);
-    return out;
-  }
-  std::size_t size() const noexcept { return detail::chan_size(h_.get()); }
-  std::size_t capacity() const noexcept { return detail::chan_capacity(h_.get()); }
-  detail::chan_iterator<T> begin(std::source_location where = std::source_location::current()) {
-    return detail::chan_iterator<T>(h_.get(), where);
-  }
-  std::default_sentinel_t end() const noexcept { return {}; }
-  explicit operator bool() const noexcept { return h_.get() != nullptr; }
   friend bool operator==(const recv_chan& a, const recv_chan& b) noexcept { return a.h_.get() == b.h_.get(); }
 
  private:
