@@ -88,11 +88,5 @@ inline void tsan_switch_to([[maybe_unused]] void* f) noexcept {
 #endif
 }
 
-inline constexpr bool k_sanitized =
-#if GORT_ASAN || GORT_TSAN
-    true;
-#else
-    false;
-#endif
 
 }  // namespace gort::detail

@@ -267,7 +267,6 @@ void scheduler::sleep(unsigned w) noexcept {
   }
   const std::int64_t t0 = now_ns();
   me.idle_since_ns.store(t0, std::memory_order_relaxed);
-  me.sleeps.fetch_add(1, std::memory_order_relaxed);
   int no_poller = -1;
   // seq_cst: pairs with netpoller::open (see wake_poller).
   const bool poller = poller_.compare_exchange_strong(no_poller, int(w), std::memory_order_seq_cst);

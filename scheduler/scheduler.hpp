@@ -129,7 +129,6 @@ class scheduler {
     return slots_[w]->steal_attempts.load(std::memory_order_relaxed);
   }
   std::uint64_t wakeups(unsigned w) const noexcept { return slots_[w]->wakeups.load(std::memory_order_relaxed); }
-  std::uint64_t sleeps(unsigned w) const noexcept { return slots_[w]->sleeps.load(std::memory_order_relaxed); }
   std::int64_t idle_ns(unsigned w) const noexcept;
   // Idle lock held (inside sched_hooks::all_idle): true if no node is queued anywhere.
   bool all_queues_empty() const noexcept;
@@ -152,7 +151,7 @@ class scheduler {
     // sees it must interrupt the poll as well as notify the parker.
     std::atomic<bool> in_netpoll{false};
     // Counters: written by the owner only, read by anyone (relaxed).
-    std::atomic<std::uint64_t> steals{0}, steal_attempts{0}, wakeups{0}, sleeps{0};
+    std::atomic<std::uint64_t> steals{0}, steal_attempts{0}, wakeups{0};
     std::atomic<std::int64_t> idle_total_ns{0}, idle_since_ns{0};  // idle_since 0: awake
   };
 
