@@ -93,8 +93,9 @@ class runtime final : public sched_hooks {
   fiber* create_fiber(std::size_t size, std::size_t align, void** storage, const std::source_location& where);
   void discard_fiber(fiber* f) noexcept;
   void start_fiber(fiber* f, fiber_fn* fn) noexcept;
-  // Any thread: make `f` runnable (see park.hpp).
-  void ready(fiber* f) noexcept;
+  // Any thread: make `f` runnable (see park.hpp). `w` is the calling thread's
+  // worker (worker_of_thread(), read once by the caller), or null.
+  void ready(fiber* f, worker* w) noexcept;
   // Worker `w`, on g0: `f` exited.
   void fiber_exited(worker& w, fiber& f) noexcept;
 

@@ -134,11 +134,11 @@ void ready(fiber* f) noexcept {
     return;
   }
   if (worker* w = worker_of_thread()) {
-    w->rt().ready(f);
+    w->rt().ready(f, w);
     return;
   }
   std::shared_lock g(g_runtime_lock);
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->ready(f);
+  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->ready(f, nullptr);
 }
 
 // ---- fiber creation (gort/detail/fiber_start.hpp) --------------------------

@@ -220,17 +220,18 @@ void runtime::discard_fiber(fiber* f) noexcept {
 
 void runtime::start_fiber(fiber* f, fiber_fn* fn) noexcept {
   f->fn_ = fn;
-  if (worker* w = worker_of_thread()) {
+  worker* w = worker_of_thread();
+  if (w) {
     w->spawned.store(w->spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   } else {
     foreign_spawned_.fetch_add(1, std::memory_order_relaxed);
   }
-  ready(f);
+  ready(f, w);
 }
 
-void runtime::ready(fiber* f) noexcept {
+void runtime::ready(fiber* f, worker* w) noexcept {
   f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-  if (worker* w = worker_of_thread(); w && &w->rt() == this) {
+  if (w && &w->rt() == this) {
     sched_.push_local(w->index(), f, true);
   } else {
     sched_.push_global(f);
