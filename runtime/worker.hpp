@@ -49,7 +49,9 @@ class worker {
   fiber* current() const noexcept { return current_; }
   // Before the worker starts: record its events into `t` (GORT_TRACE).
   void set_trace(class worker_trace* t) noexcept { trace_ = t; }
-  class worker_trace* trace() const noexcept { return trace_; }
+  class worker_trace* trace() const noexcept {
+    return trace_;
+  }
   runtime& rt() const noexcept { return rt_; }
   unsigned index() const noexcept { return index_; }
 
@@ -68,6 +70,7 @@ class worker {
   // Parks in a row handed straight to runnext before one goes through g0.
   static constexpr std::uint32_t k_max_handoffs = 16;
   friend void fiber_entry_(void*, void*);
+  void prepare_first_run(fiber* f);
   static worker* handoff(worker* w, fiber* f, fiber* n);
   static worker* arrived(fiber* self, boost::context::detail::transfer_t t) noexcept;
   void parked(fiber* f) noexcept;

@@ -19,8 +19,7 @@ constexpr unsigned k_max_backoff = 1024;
 void spinlock::lock_slow() noexcept {
   unsigned backoff = 1;
   for (;;) {
-    if (!locked_.load(std::memory_order_relaxed) &&
-        !locked_.exchange(true, std::memory_order_acquire))
+    if (!locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire))
       return;
     if (backoff <= k_max_backoff) {
       for (unsigned i = 0; i < backoff; ++i) cpu_relax();
