@@ -149,10 +149,7 @@ void worker::execute(fiber* f) {
   check_canary(f);
   switch (std::exchange(request_, request::none)) {
     case request::park: parked(f); break;
-    case request::yield:
-      f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-      rt_.sched_.push_local(index_, f, false);
-      break;
+    case request::yield: yielded(f); break;
     case request::exit: finish(f); break;
     case request::none: fatal("gort: a fiber switched out without a request");
   }
@@ -167,6 +164,13 @@ void worker::parked(fiber* f) noexcept {
   // partial-deadlock monitor, which load the state with acquire.
   f->state_.store(fiber_state::waiting, std::memory_order_release);
   if (f->unlock_fn_) f->unlock_fn_(f->unlock_arg_);
+}
+
+// `f` has switched out to yield and its context is saved: it goes to the
+// tail of the local queue (and may be stolen from there at once).
+void worker::yielded(fiber* f) noexcept {
+  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  rt_.sched_.push_local(index_, f, false);
 }
 
 void worker::check_canary(fiber* f) noexcept {
@@ -186,11 +190,11 @@ void worker::finish(fiber* f) noexcept {
   rt_.fiber_exited(*this, *f);
 }
 
-// The parking fiber `f` hands worker `w` straight to `n` (taken from w's
-// runnext): one jump instead of two, and no trip through find_runnable. The
-// side that arrives finishes f's park (see arrived()). Returns the worker
-// that later resumes `f`.
-worker* worker::handoff(worker* w, fiber* f, fiber* n) {
+// The parking or yielding fiber `f` (request `r`) hands worker `w` straight
+// to `n` (taken from w's queue): one jump instead of two, and no trip through
+// find_runnable. The side that arrives finishes f's park or yield (see
+// arrived()). Returns the worker that later resumes `f`.
+worker* worker::handoff(worker* w, fiber* f, fiber* n, request r) {
   if (!n->ctx_) w->prepare_first_run(n);
   auto* eh = static_cast<eh_globals*>(w->eh_globals_);
   f->eh_caught_ = eh->caught;
@@ -201,6 +205,7 @@ worker* worker::handoff(worker* w, fiber* f, fiber* n) {
   n->state_.store(fiber_state::running, std::memory_order_relaxed);
   w->switches.store(w->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   w->handoff_from_ = f;
+  w->request_ = r;
   asan_start_switch(&f->asan_fake_stack_, n->stack_.base, n->stack_.size);
   tsan_switch_to(n->tsan_fiber_);
   bctx::transfer_t t = bctx::jump_fcontext(n->ctx_, w);
@@ -216,7 +221,11 @@ worker* worker::arrived(fiber* self, bctx::transfer_t t) noexcept {
     asan_finish_switch(self->asan_fake_stack_, nullptr, nullptr);
     prev->ctx_ = t.fctx;
     check_canary(prev);
-    now->parked(prev);
+    if (std::exchange(now->request_, request::none) == request::park) {
+      now->parked(prev);
+    } else {
+      now->yielded(prev);
+    }
   } else {
     now->g0_ctx_ = t.fctx;
     asan_finish_switch(self->asan_fake_stack_, &now->g0_stack_bottom_, &now->g0_stack_size_);
@@ -226,14 +235,17 @@ worker* worker::arrived(fiber* self, bctx::transfer_t t) noexcept {
 
 worker* worker::switch_out(worker* w, request r) {
   fiber* f = w->current_;
-  if (r == request::park) {
-    // Hand over to the fiber just readied here, a bounded number of times in
-    // a row: every k_max_handoffs parks go through g0, which runs timers,
-    // looks at the inject queue and notices stop().
+  if (r != request::exit) {
+    // Hand over to the next local fiber (a park: the one just readied into
+    // runnext; a yield: the next in the local queue), a bounded number of
+    // times in a row: every k_max_handoffs switches go through g0, which runs
+    // timers, looks at the inject queue and notices stop().
     if (w->handoffs_ < k_max_handoffs && !w->trace_) {
-      if (sched_node* n = w->rt_.sched_.take_runnext_for_handoff(w->index_)) {
+      scheduler& s = w->rt_.sched_;
+      if (sched_node* n = r == request::park ? s.take_runnext_for_handoff(w->index_)
+                                             : s.take_local_for_yield(w->index_)) {
         ++w->handoffs_;
-        return handoff(w, f, static_cast<fiber*>(n));
+        return handoff(w, f, static_cast<fiber*>(n), r);
       }
     }
     w->handoffs_ = 0;

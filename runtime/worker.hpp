@@ -67,13 +67,15 @@ class worker {
 
  private:
   enum class request : std::uint8_t { none, park, yield, exit };
-  // Parks in a row handed straight to runnext before one goes through g0.
+  // Parks and yields in a row handed straight to a local fiber before one
+  // goes through g0.
   static constexpr std::uint32_t k_max_handoffs = 16;
   friend void fiber_entry_(void*, void*);
   void prepare_first_run(fiber* f);
-  static worker* handoff(worker* w, fiber* f, fiber* n);
+  static worker* handoff(worker* w, fiber* f, fiber* n, request r);
   static worker* arrived(fiber* self, boost::context::detail::transfer_t t) noexcept;
   void parked(fiber* f) noexcept;
+  void yielded(fiber* f) noexcept;
   static void check_canary(fiber* f) noexcept;
   [[noreturn]] static void exit_current();
   void finish(fiber* f) noexcept;
@@ -83,6 +85,8 @@ class worker {
   const unsigned index_;
   fiber* current_ = nullptr;
   void* g0_ctx_ = nullptr;  // the scheduler context, set each time a fiber is entered
+  // Why the last fiber switched out: read by g0, or with handoff_from_ by
+  // the fiber it handed the worker to.
   request request_ = request::none;
   fiber* handoff_from_ = nullptr;  // set by handoff(), consumed by the arriving side
   std::uint32_t handoffs_ = 0;     // owner: handoffs since the last trip through g0

@@ -21,8 +21,8 @@ constexpr std::uint32_t k_notified = 1;  // notify() came; the next wait() retur
 constexpr std::uint32_t k_parked = 2;    // the owner sleeps in the kernel
 
 long futex(std::atomic<std::uint32_t>* w, int op, std::uint32_t val, const timespec* ts) {
-  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(w), op | FUTEX_PRIVATE_FLAG, val,
-                 ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(w), op | FUTEX_PRIVATE_FLAG, val, ts, nullptr,
+                 FUTEX_BITSET_MATCH_ANY);
 }
 }  // namespace
 

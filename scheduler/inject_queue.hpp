@@ -28,7 +28,10 @@ class inject_queue {
   void push_batch(node_batch& b) noexcept {
     if (b.size == 0) return;
     std::lock_guard g(lock_);
-    if (tail_) tail_->sched_next = b.head; else head_ = b.head;
+    if (tail_)
+      tail_->sched_next = b.head;
+    else
+      head_ = b.head;
     tail_ = b.tail;
     // seq_cst: a pusher then reads the idle count (Dekker pairing with a worker
     // that registers idle and then re-reads this size).

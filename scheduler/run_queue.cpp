@@ -25,7 +25,8 @@ bool run_queue::push_overflow(sched_node* n, std::uint32_t h, std::uint32_t t,
                               node_batch& overflow) noexcept {
   std::uint32_t half = (t - h) / 2;
   sched_node* batch[k_capacity / 2];
-  for (std::uint32_t i = 0; i < half; ++i) batch[i] = slots_[(h + i) % k_capacity].load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < half; ++i)
+    batch[i] = slots_[(h + i) % k_capacity].load(std::memory_order_relaxed);
   // acq_rel: claims the batch against concurrent thieves (pairs with their CAS).
   if (!head_.compare_exchange_strong(h, h + half, std::memory_order_acq_rel)) return false;
   for (std::uint32_t i = 0; i < half; ++i) overflow.push_back(batch[i]);
@@ -39,6 +40,10 @@ sched_node* run_queue::pop() noexcept {
     std::uint32_t t = tail_.load(std::memory_order_relaxed);  // owner wrote it
     if (t == h) return nullptr;
     sched_node* n = slots_[h % k_capacity].load(std::memory_order_relaxed);
+    if (solo_) {
+      head_.store(h + 1, std::memory_order_relaxed);
+      return n;
+    }
     // acq_rel: pairs with thieves' CAS on head_.
     if (head_.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return n;
   }

@@ -11,6 +11,7 @@
 //   - slots [head_, tail_) hold the queued nodes, oldest at head_.
 //   - A node is in at most one queue (or runnext_) at a time; a CAS on head_
 //     or an exchange of runnext_ transfers ownership of exactly those nodes.
+//     A solo queue (no thieves can exist) uses plain loads and stores instead.
 //   - Owner order is FIFO for the ring; runnext_ is a one-slot LIFO that runs
 //     before the ring (the fiber just woken inherits the time slice).
 #pragma once
@@ -33,7 +34,10 @@ struct node_batch {
   std::size_t size = 0;
   void push_back(sched_node* n) noexcept {
     n->sched_next = nullptr;
-    if (tail) tail->sched_next = n; else head = n;
+    if (tail)
+      tail->sched_next = n;
+    else
+      head = n;
     tail = n;
     ++size;
   }
@@ -55,15 +59,30 @@ class run_queue {
   // Owner only. Puts `n` in runnext; returns the node it displaced (or nullptr),
   // which the caller must push.
   sched_node* put_next(sched_node* n) noexcept {
+    if (solo_) {  // no thief to race with: no locked instruction
+      sched_node* old = runnext_.load(std::memory_order_relaxed);
+      runnext_.store(n, std::memory_order_relaxed);
+      return old;
+    }
     // acq_rel: pairs with the exchange in take_next() by a thief.
     return runnext_.exchange(n, std::memory_order_acq_rel);
   }
   // Owner or thief. Takes runnext, or nullptr.
   sched_node* take_next() noexcept {
-    if (runnext_.load(std::memory_order_relaxed) == nullptr) return nullptr;
+    sched_node* n = runnext_.load(std::memory_order_relaxed);
+    if (n == nullptr) return nullptr;
+    if (solo_) {
+      runnext_.store(nullptr, std::memory_order_relaxed);
+      return n;
+    }
     return runnext_.exchange(nullptr, std::memory_order_acq_rel);
   }
   bool has_next() const noexcept { return runnext_.load(std::memory_order_relaxed) != nullptr; }
+
+  // Before use: the queue has no thieves (its scheduler has one worker), so
+  // the owner may take nodes with plain stores instead of locked
+  // instructions (the run queue's share of a 1-worker handoff halves).
+  void set_solo(bool solo) noexcept { solo_ = solo; }
 
   // Thief only (`dst` must be the thief's own, empty-enough queue). Moves half
   // of this ring into `dst` and returns one of the stolen nodes to run now, or
@@ -86,6 +105,7 @@ class run_queue {
   // Written by the owner only (store-release publishes the slot).
   alignas(64) std::atomic<std::uint32_t> tail_{0};
   std::atomic<sched_node*> runnext_{nullptr};
+  bool solo_ = false;  // set before use: no thieves exist
   // Slots are atomics only so that a thief's speculative copy of a slot the
   // owner is overwriting is not a data race; the head_ CAS decides who won.
   std::atomic<sched_node*> slots_[k_capacity] = {};

@@ -31,6 +31,7 @@ scheduler::scheduler(unsigned workers, sched_hooks& hooks) : hooks_(hooks) {
   for (unsigned i = 0; i < workers; ++i) {
     slots_.push_back(std::make_unique<slot>());
     slots_.back()->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+    slots_.back()->queue.set_solo(workers == 1);
   }
   idle_stack_.reserve(workers);
   on_idle_stack_.assign(workers, 0);

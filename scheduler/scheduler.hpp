@@ -104,6 +104,13 @@ class scheduler {
     return slots_[w]->queue.take_next();
   }
 
+  // Worker `w` only, for a yield handoff: the next node of its own queue
+  // (runnext first, then the ring), as find_runnable would take it.
+  sched_node* take_local_for_yield(unsigned w) noexcept {
+    if (random_seed_ || stopping()) return nullptr;
+    return find_local(*slots_[w]);
+  }
+
   // Before the workers start, 1-worker schedulers only: pick the next node
   // pseudo-randomly among all runnable ones, from `seed` (GORT_SCHED_SEED).
   void set_random_schedule(std::uint64_t seed) noexcept { random_seed_ = seed | 1; }
@@ -124,11 +131,15 @@ class scheduler {
   std::size_t global_size() const noexcept { return inject_.size(); }
   unsigned idle_count() const noexcept { return n_idle_.load(std::memory_order_relaxed); }
   unsigned spinning_count() const noexcept { return n_spinning_.load(std::memory_order_relaxed); }
-  std::uint64_t steals(unsigned w) const noexcept { return slots_[w]->steals.load(std::memory_order_relaxed); }
+  std::uint64_t steals(unsigned w) const noexcept {
+    return slots_[w]->steals.load(std::memory_order_relaxed);
+  }
   std::uint64_t steal_attempts(unsigned w) const noexcept {
     return slots_[w]->steal_attempts.load(std::memory_order_relaxed);
   }
-  std::uint64_t wakeups(unsigned w) const noexcept { return slots_[w]->wakeups.load(std::memory_order_relaxed); }
+  std::uint64_t wakeups(unsigned w) const noexcept {
+    return slots_[w]->wakeups.load(std::memory_order_relaxed);
+  }
   std::int64_t idle_ns(unsigned w) const noexcept;
   // Idle lock held (inside sched_hooks::all_idle): true if no node is queued anywhere.
   bool all_queues_empty() const noexcept;
@@ -137,16 +148,16 @@ class scheduler {
   struct slot {
     run_queue queue;
     parker park;
-    std::uint32_t tick = 0;         // owner only: schedule count (for fairness)
+    std::uint32_t tick = 0;                  // owner only: schedule count (for fairness)
     std::atomic<std::uint32_t> tick_pub{0};  // tick, published for thieves (relaxed)
-    std::uint32_t next_streak = 0;  // owner only: runnext picks in a row
-    std::uint32_t global_countdown = 61;  // owner only: schedules until the inject queue goes first
+    std::uint32_t next_streak = 0;           // owner only: runnext picks in a row
+    std::uint32_t global_countdown = 61;     // owner only: schedules until the inject queue goes first
     const std::atomic<std::int64_t>* timer_hint = nullptr;
     bool timers_pending() const noexcept {
       return timer_hint && timer_hint->load(std::memory_order_relaxed) != INT64_MAX;
     }
-    std::uint64_t rng = 0;          // owner only: steal-order randomness
-    bool spinning = false;          // owner only
+    std::uint64_t rng = 0;  // owner only: steal-order randomness
+    bool spinning = false;  // owner only
     // True while the owner is (about to be) blocked in netpoll; a waker that
     // sees it must interrupt the poll as well as notify the parker.
     std::atomic<bool> in_netpoll{false};
@@ -172,10 +183,10 @@ class scheduler {
   alignas(64) std::atomic<unsigned> n_spinning_{0};
   alignas(64) std::atomic<unsigned> n_idle_{0};
   spinlock idle_lock_;
-  std::vector<unsigned> idle_stack_;          // guarded by idle_lock_
-  std::vector<char> on_idle_stack_;           // guarded by idle_lock_
-  std::atomic<int> poller_{-1};               // worker holding the poller role, or -1
-  std::atomic<std::int64_t> poll_until_{0};   // the poller's deadline (0: none or no poller)
+  std::vector<unsigned> idle_stack_;         // guarded by idle_lock_
+  std::vector<char> on_idle_stack_;          // guarded by idle_lock_
+  std::atomic<int> poller_{-1};              // worker holding the poller role, or -1
+  std::atomic<std::int64_t> poll_until_{0};  // the poller's deadline (0: none or no poller)
 };
 
 }  // namespace gort::detail
