@@ -17,10 +17,10 @@
 //   - g_blocking_inflight counts calls whose fiber has not been readied yet:
 //     +1 before the job is queued, -1 by the helper after ready().
 #include <chrono>
-#include <exception>
-#include <deque>
-#include <mutex>
 #include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>

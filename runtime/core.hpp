@@ -23,11 +23,11 @@
 #pragma once
 
 #include <atomic>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -77,8 +77,8 @@ class fiber_table {
     fiber* items;
   };
   spinlock lock_;
-  chunk* chunks_ = nullptr;        // guarded by lock_; newest first
-  fiber* free_ = nullptr;          // guarded by lock_
+  chunk* chunks_ = nullptr;  // guarded by lock_; newest first
+  fiber* free_ = nullptr;    // guarded by lock_
 };
 
 class runtime final : public sched_hooks {
@@ -122,8 +122,8 @@ class runtime final : public sched_hooks {
   std::atomic<std::uint64_t> next_id_{2};  // 1 is the main fiber
   std::atomic<std::uint64_t> foreign_spawned_{0};
   std::atomic<bool> unwinding_{false};
-  std::exception_ptr main_error_;   // written by the main fiber, read after join
-  std::string deadlock_report_;     // set by all_idle under the raise policy
+  std::exception_ptr main_error_;  // written by the main fiber, read after join
+  std::string deadlock_report_;    // set by all_idle under the raise policy
   const std::int64_t started_ns_;
 
  private:
@@ -146,9 +146,9 @@ class runtime final : public sched_hooks {
   std::thread monitor_;
   std::mutex monitor_mu_;
   std::condition_variable monitor_cv_;
-  bool monitor_stop_ = false;  // guarded by monitor_mu_
-  long schedtrace_ms_ = 0;      // GORT_SCHEDTRACE, 0 when off
-  bool partial_check_ = false;  // GORT_DEADLOCK=partial
+  bool monitor_stop_ = false;              // guarded by monitor_mu_
+  long schedtrace_ms_ = 0;                 // GORT_SCHEDTRACE, 0 when off
+  bool partial_check_ = false;             // GORT_DEADLOCK=partial
   std::vector<std::uint64_t> last_cycle_;  // monitor thread only
 };
 

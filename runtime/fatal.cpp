@@ -91,8 +91,7 @@ void panic(const fiber& f, std::exception_ptr e) noexcept {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
     what = ex.what();
-  } catch (...) {
-  }
+  } catch (...) {}
   std::fflush(stdout);
   std::string out = "panic: " + what + "\n\n";
   append_fiber_block(out, f, "running");
@@ -103,11 +102,11 @@ void panic(const fiber& f, std::exception_ptr e) noexcept {
 void stack_overflow(const fiber& f) noexcept {
   // Called from a signal handler: no allocation.
   char buf[512];
-  int n = std::snprintf(buf, sizeof buf,
-                        "fatal error: stack overflow in goroutine %llu (created at %s:%u)\n",
+  int n = std::snprintf(buf, sizeof buf, "fatal error: stack overflow in goroutine %llu (created at %s:%u)\n",
                         static_cast<unsigned long long>(f.id_), f.created_at_.file_name(),
                         unsigned(f.created_at_.line()));
-  if (n > 0) write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
+  if (n > 0)
+    write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
   _exit(2);
 }
 

@@ -167,8 +167,7 @@ void netpoller::poll(std::int64_t deadline_ns) noexcept {
     std::uint32_t ev = events[i].events;
     if (!pd) {
       std::uint64_t drain;
-      while (::read(wakefd_, &drain, sizeof drain) > 0) {
-      }
+      while (::read(wakefd_, &drain, sizeof drain) > 0) {}
       interrupting_.store(false, std::memory_order_release);
       continue;
     }

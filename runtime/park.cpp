@@ -268,9 +268,7 @@ void yield() {
   }
   if (w->rt().unwinding_.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0)
     throw fiber_unwind{};
-  // Nothing else could run here: switching out and back would be pure cost.
-  if (!w->rt().sched_.yield_useful(w->index())) return;
-  w = worker::switch_out_yield(w);
+  w = worker::switch_out_yield(w);  // returns at once when nothing else could run
   if (w->rt().unwinding_.load(std::memory_order_relaxed) && std::uncaught_exceptions() == 0)
     throw fiber_unwind{};
 }

@@ -1,11 +1,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <map>
-#include <optional>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "runtime/core.hpp"
@@ -292,13 +292,14 @@ void runtime::run(main_fn& fn) {
   for (auto& t : threads_) t.join();  // shutdown step 2
   stop_monitor();
   if (const char* leak = std::getenv("GORT_LEAKCHECK"); leak && std::string_view(leak) == "1") report_leaks();
-  for (auto& h : heaps_) h.clear();   // step 3
-  unwind_leftovers(w0);               // step 4
+  for (auto& h : heaps_) h.clear();  // step 3
+  unwind_leftovers(w0);              // step 4
   if (!traces_.empty()) {
     std::vector<const worker_trace*> ts;
     for (auto& t : traces_) ts.push_back(t.get());
     if (!write_trace_file(trace_path_, ts, started_ns_))
-      write_stderr("gort: cannot write GORT_TRACE file \"" + trace_path_ + "\": " + std::strerror(errno) + "\n");
+      write_stderr("gort: cannot write GORT_TRACE file \"" + trace_path_ + "\": " + std::strerror(errno) +
+                   "\n");
   }
 }
 
@@ -314,7 +315,8 @@ void runtime::start_monitor() {
     std::int64_t next_trace = started_ns_ + schedtrace_ms_ * 1'000'000;
     std::unique_lock g(monitor_mu_);
     for (;;) {
-      if (monitor_cv_.wait_for(g, std::chrono::milliseconds(period), [this] { return monitor_stop_; })) return;
+      if (monitor_cv_.wait_for(g, std::chrono::milliseconds(period), [this] { return monitor_stop_; }))
+        return;
       std::int64_t now = now_ns();
       if (schedtrace_ms_ > 0 && now >= next_trace) {
         schedtrace_line(now);
@@ -339,10 +341,11 @@ void runtime::stop_monitor() {
 void runtime::schedtrace_line(std::int64_t now) {
   sched_stats s = snapshot();
   std::string line = "SCHED " + std::to_string((now - started_ns_) / 1'000'000) +
-                     "ms: workers=" + std::to_string(s.workers) + " idle=" + std::to_string(sched_.idle_count()) +
-                     " spinning=" + std::to_string(sched_.spinning_count()) + " live=" + std::to_string(s.live) +
-                     " runnable=" + std::to_string(s.runnable) + " global=" + std::to_string(s.global_queue) +
-                     " runqueues=[";
+                     "ms: workers=" + std::to_string(s.workers) +
+                     " idle=" + std::to_string(sched_.idle_count()) +
+                     " spinning=" + std::to_string(sched_.spinning_count()) +
+                     " live=" + std::to_string(s.live) + " runnable=" + std::to_string(s.runnable) +
+                     " global=" + std::to_string(s.global_queue) + " runqueues=[";
   for (unsigned i = 0; i < s.workers; ++i) {
     if (i) line += ' ';
     line += std::to_string(s.per_worker[i].run_queue);

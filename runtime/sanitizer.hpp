@@ -88,5 +88,4 @@ inline void tsan_switch_to([[maybe_unused]] void* f) noexcept {
 #endif
 }
 
-
 }  // namespace gort::detail

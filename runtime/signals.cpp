@@ -21,14 +21,16 @@ namespace {
 void write_block_raw(const fiber& f) {
   char buf[1024];
   fiber_state st = f.state_.load(std::memory_order_relaxed);
-  const char* state = st == fiber_state::running    ? "running"
-                      : st == fiber_state::runnable ? "runnable"
-                                                    : wait_reason_text(f.reason_.load(std::memory_order_relaxed)).data();
+  const char* state = st == fiber_state::running ? "running"
+                      : st == fiber_state::runnable
+                          ? "runnable"
+                          : wait_reason_text(f.reason_.load(std::memory_order_relaxed)).data();
   int n = std::snprintf(buf, sizeof buf, "goroutine %llu [%s]:\n\t%s:%u\n", (unsigned long long)f.id_, state,
                         f.blocked_at_.file_name(), unsigned(f.blocked_at_.line()));
   if (n > 0 && !f.is_main_ && std::size_t(n) < sizeof buf) {
     n += std::snprintf(buf + n, sizeof buf - std::size_t(n), "created by goroutine %llu at %s:%u\n",
-                       (unsigned long long)f.creator_id_, f.created_at_.file_name(), unsigned(f.created_at_.line()));
+                       (unsigned long long)f.creator_id_, f.created_at_.file_name(),
+                       unsigned(f.created_at_.line()));
   }
   if (n > 0) write_stderr(std::string_view(buf, std::min(std::size_t(n), sizeof buf - 1)));
   write_stderr("\n");
@@ -36,10 +38,12 @@ void write_block_raw(const fiber& f) {
 
 void on_sigquit(int) {
   write_stderr("SIGQUIT: quit\n\n");
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->table_.for_each_unlocked([](const fiber& f) {
-    fiber_state st = f.state_.load(std::memory_order_relaxed);
-    if (st == fiber_state::runnable || st == fiber_state::running || st == fiber_state::waiting) write_block_raw(f);
-  });
+  if (runtime* rt = g_runtime.load(std::memory_order_acquire))
+    rt->table_.for_each_unlocked([](const fiber& f) {
+      fiber_state st = f.state_.load(std::memory_order_relaxed);
+      if (st == fiber_state::runnable || st == fiber_state::running || st == fiber_state::waiting)
+        write_block_raw(f);
+    });
   _exit(2);
 }
 

@@ -1,11 +1,11 @@
 #include "runtime/stack.hpp"
 
 #include <sys/mman.h>
-#include <valgrind/valgrind.h>
 #include <unistd.h>
+#include <valgrind/valgrind.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <mutex>

@@ -69,13 +69,13 @@ class stack_allocator {
   std::size_t guard_budget_;
 
   spinlock lock_;
-  std::vector<stack_mem> warm_;    // guarded by lock_
-  std::vector<stack_mem> clean_;   // guarded by lock_
-  bool trimming_ = false;          // guarded by lock_: one trim at a time
-  std::vector<char*> slabs_;       // guarded by lock_
-  char* slab_next_ = nullptr;      // guarded by lock_: next unused stack in the newest slab
-  std::size_t slab_left_ = 0;      // guarded by lock_
-  std::size_t guarded_live_ = 0;   // guarded by lock_: guarded stacks mapped now
+  std::vector<stack_mem> warm_;   // guarded by lock_
+  std::vector<stack_mem> clean_;  // guarded by lock_
+  bool trimming_ = false;         // guarded by lock_: one trim at a time
+  std::vector<char*> slabs_;      // guarded by lock_
+  char* slab_next_ = nullptr;     // guarded by lock_: next unused stack in the newest slab
+  std::size_t slab_left_ = 0;     // guarded by lock_
+  std::size_t guarded_live_ = 0;  // guarded by lock_: guarded stacks mapped now
 };
 
 // A worker's private cache in front of the allocator (no lock on the hot path).
@@ -87,8 +87,10 @@ class stack_cache {
     return a.allocate();
   }
   void put(stack_allocator& a, stack_mem s) noexcept {
-    if (n_ < k_max) items_[n_++] = s;
-    else a.release(s);
+    if (n_ < k_max)
+      items_[n_++] = s;
+    else
+      a.release(s);
   }
   void drain(stack_allocator& a) noexcept {
     while (n_ > 0) a.release(items_[--n_]);

@@ -44,9 +44,9 @@ struct timer {
   // Internal to the timer heaps.
   static constexpr std::uint8_t k_idle = 0, k_pending = 1, k_firing = 2;
   std::atomic<std::uint8_t> status_{k_idle};
-  std::uint32_t heap_index_ = 0;  // guarded by the owning heap's lock
+  std::uint32_t heap_index_ = 0;                  // guarded by the owning heap's lock
   std::atomic<class timer_heap*> heap_{nullptr};  // the heap it was last added to
-  bool rearm_ = false;          // firing only: the callback asked to run again
+  bool rearm_ = false;                            // firing only: the callback asked to run again
   std::int64_t rearm_when_ = 0;
 };
 

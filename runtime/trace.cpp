@@ -15,8 +15,8 @@ bool worker_trace::full() noexcept {
 void worker_trace::run_begin(const fiber& f, std::int64_t ts) noexcept {
   if (full()) return;
   open_ = events_.size();
-  events_.push_back({ts, 0, f.id_, nullptr, f.created_at_.file_name(), unsigned(f.created_at_.line()),
-                     wait_reason::none});
+  events_.push_back(
+      {ts, 0, f.id_, nullptr, f.created_at_.file_name(), unsigned(f.created_at_.line()), wait_reason::none});
 }
 
 void worker_trace::run_end(std::int64_t ts) noexcept {
@@ -82,12 +82,13 @@ void worker_trace::write_json(std::string& out, unsigned tid, std::int64_t t0, b
   }
   if (dropped_) {
     sep();
-    out += R"({"ph":"i","s":"g","pid":1,"tid":)" + std::to_string(tid) +
-           R"(,"name":"trace buffer full: )" + std::to_string(dropped_) + R"( events dropped","ts":0})";
+    out += R"({"ph":"i","s":"g","pid":1,"tid":)" + std::to_string(tid) + R"(,"name":"trace buffer full: )" +
+           std::to_string(dropped_) + R"( events dropped","ts":0})";
   }
 }
 
-bool write_trace_file(const std::string& path, const std::vector<const worker_trace*>& workers, std::int64_t t0) {
+bool write_trace_file(const std::string& path, const std::vector<const worker_trace*>& workers,
+                      std::int64_t t0) {
   std::string out = "{\"traceEvents\":[\n";
   bool first = true;
   for (unsigned i = 0; i < workers.size(); ++i) workers[i]->write_json(out, i, t0, first);

@@ -240,14 +240,16 @@ worker* worker::switch_out(worker* w, request r) {
     // runnext; a yield: the next in the local queue), a bounded number of
     // times in a row: every k_max_handoffs switches go through g0, which runs
     // timers, looks at the inject queue and notices stop().
+    scheduler& s = w->rt_.sched_;
     if (w->handoffs_ < k_max_handoffs && !w->trace_) {
-      scheduler& s = w->rt_.sched_;
       if (sched_node* n = r == request::park ? s.take_runnext_for_handoff(w->index_)
                                              : s.take_local_for_yield(w->index_)) {
         ++w->handoffs_;
         return handoff(w, f, static_cast<fiber*>(n), r);
       }
     }
+    // Nothing else could run here: a yield would switch out and back for nothing.
+    if (r == request::yield && !s.yield_useful(w->index_)) return w;
     w->handoffs_ = 0;
   }
   w->request_ = r;

@@ -43,7 +43,8 @@ class worker {
   // The running fiber only, on worker `self` (its current worker): switches
   // to g0 asking it to park the fiber. Returns the worker that resumed it.
   static worker* switch_out_park(worker* self);
-  // As above, putting the fiber at the tail of the run queue.
+  // As above, putting the fiber at the tail of the run queue; returns `self`
+  // at once, without switching, when nothing else could run on it.
   static worker* switch_out_yield(worker* self);
 
   fiber* current() const noexcept { return current_; }

@@ -2,18 +2,15 @@
 
 namespace gort::detail {
 
-bool run_queue::push(sched_node* n, node_batch& overflow) noexcept {
+// Owner only: try_push found the ring full. Retries while thieves make room,
+// else moves half of the ring plus `n` to `overflow`.
+bool run_queue::push_full(sched_node* n, node_batch& overflow) noexcept {
   for (;;) {
-    // Acquire: synchronises with consumers' head CAS, so their reads of the
-    // slots we are about to reuse are complete.
     std::uint32_t h = head_.load(std::memory_order_acquire);
     std::uint32_t t = tail_.load(std::memory_order_relaxed);
     if (t - h < k_capacity) {
-      slots_[t % k_capacity].store(n, std::memory_order_relaxed);
-      // Release: makes the slot (and the node's fields) visible to consumers
-      // that load-acquire tail_.
-      tail_.store(t + 1, std::memory_order_release);
-      return true;
+      if (try_push(n)) return true;
+      continue;
     }
     if (push_overflow(n, h, t, overflow)) return false;
     // A thief took some; there is room now.
@@ -32,21 +29,6 @@ bool run_queue::push_overflow(sched_node* n, std::uint32_t h, std::uint32_t t,
   for (std::uint32_t i = 0; i < half; ++i) overflow.push_back(batch[i]);
   overflow.push_back(n);
   return true;
-}
-
-sched_node* run_queue::pop() noexcept {
-  for (;;) {
-    std::uint32_t h = head_.load(std::memory_order_acquire);
-    std::uint32_t t = tail_.load(std::memory_order_relaxed);  // owner wrote it
-    if (t == h) return nullptr;
-    sched_node* n = slots_[h % k_capacity].load(std::memory_order_relaxed);
-    if (solo_) {
-      head_.store(h + 1, std::memory_order_relaxed);
-      return n;
-    }
-    // acq_rel: pairs with thieves' CAS on head_.
-    if (head_.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return n;
-  }
 }
 
 sched_node* run_queue::take_kth(std::size_t k) noexcept {

@@ -49,9 +49,36 @@ class run_queue {
 
   // Owner only. Appends `n` at the tail. When the ring is full, moves half of
   // it plus `n` into `overflow` (for the inject queue) and returns false.
-  bool push(sched_node* n, node_batch& overflow) noexcept;
+  bool push(sched_node* n, node_batch& overflow) noexcept { return try_push(n) || push_full(n, overflow); }
+  // Owner only. Appends `n` at the tail; false (and nothing done) when the
+  // ring is full. The inline fast path of push().
+  bool try_push(sched_node* n) noexcept {
+    // Acquire: synchronises with consumers' head CAS, so their reads of the
+    // slots we are about to reuse are complete.
+    std::uint32_t h = head_.load(std::memory_order_acquire);
+    std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    if (t - h >= k_capacity) return false;
+    slots_[t % k_capacity].store(n, std::memory_order_relaxed);
+    // Release: makes the slot (and the node's fields) visible to consumers
+    // that load-acquire tail_.
+    tail_.store(t + 1, std::memory_order_release);
+    return true;
+  }
   // Owner only. Oldest node of the ring, or nullptr when empty (ignores runnext).
-  sched_node* pop() noexcept;
+  sched_node* pop() noexcept {
+    for (;;) {
+      std::uint32_t h = head_.load(std::memory_order_acquire);
+      std::uint32_t t = tail_.load(std::memory_order_relaxed);  // owner wrote it
+      if (t == h) return nullptr;
+      sched_node* n = slots_[h % k_capacity].load(std::memory_order_relaxed);
+      if (solo_) {
+        head_.store(h + 1, std::memory_order_relaxed);
+        return n;
+      }
+      // acq_rel: pairs with thieves' CAS on head_.
+      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return n;
+    }
+  }
   // Owner only, and only with no thieves (a 1-worker scheduler): takes the
   // `k`-th runnable node (runnext counts as the last), keeping the others in
   // order. For GORT_SCHED_SEED's reproducible random schedules.
@@ -98,6 +125,7 @@ class run_queue {
   bool empty() const noexcept { return size() == 0; }
 
  private:
+  bool push_full(sched_node* n, node_batch& overflow) noexcept;
   bool push_overflow(sched_node* n, std::uint32_t h, std::uint32_t t, node_batch& overflow) noexcept;
 
   // Consumers (owner pop, thieves) advance it with CAS.

@@ -39,24 +39,27 @@ scheduler::scheduler(unsigned workers, sched_hooks& hooks) : hooks_(hooks) {
 
 void scheduler::push_local(unsigned w, sched_node* n, bool next) noexcept {
   slot& me = *slots_[w];
-  node_batch overflow;
   bool stealable = true;
   if (next) {
     // A node alone in runnext is not worth a wake-up: it runs as soon as the
     // current fiber parks (Tokio's LIFO-slot rule). A displaced one is.
-    sched_node* old = me.queue.put_next(n);
-    stealable = old != nullptr;
-    if (old) me.queue.push(old, overflow);
-  } else {
-    me.queue.push(n, overflow);
+    n = me.queue.put_next(n);
+    stealable = n != nullptr;
   }
-  if (overflow.size) inject_.push_batch(overflow);
+  if (n && !me.queue.try_push(n)) push_overflow(me, n);
   // No fence here, unlike push_global: this worker drains its own queue, so a
   // wake-up missed in a race with a worker going idle costs parallelism until
   // the next push, never progress.
   if (stealable && n_idle_.load(std::memory_order_relaxed) > 0 &&
       n_spinning_.load(std::memory_order_relaxed) == 0)
     wake_one();
+}
+
+// Owner only: `me`'s ring is full; half of it and `n` go to the inject queue.
+void scheduler::push_overflow(slot& me, sched_node* n) noexcept {
+  node_batch overflow;
+  me.queue.push(n, overflow);
+  inject_.push_batch(overflow);
 }
 
 void scheduler::push_global(sched_node* n) noexcept {

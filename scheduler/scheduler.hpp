@@ -167,6 +167,7 @@ class scheduler {
   };
 
   sched_node* find_local(slot& me) noexcept;
+  void push_overflow(slot& me, sched_node* n) noexcept;
   sched_node* steal_work(unsigned w) noexcept;
   sched_node* found(slot& me, sched_node* n) noexcept;
   bool work_visible(unsigned w) const noexcept;
