@@ -10,8 +10,8 @@
 namespace gort_bench {
 
 struct result {
-  std::uint64_t ops = 0;    // operations the timing is divided by
-  std::string check;        // the workload's self-check value (printed as is)
+  std::uint64_t ops = 0;  // operations the timing is divided by
+  std::string check;      // the workload's self-check value (printed as is)
 };
 
 // Runs inside gort::run on the requested workers; returns what it measured.

@@ -59,19 +59,23 @@ gort_bench::result pingpong(unsigned) {
 gort_bench::result sieve(unsigned) {
   constexpr int n = 1000;
   gort::chan<int> ch;
-  gort::go([](gort::send_chan<int> out) {
-    for (int i = 2;; ++i) out.send(i);
-  }, gort::send_chan<int>(ch));
+  gort::go(
+      [](gort::send_chan<int> out) {
+        for (int i = 2;; ++i) out.send(i);
+      },
+      gort::send_chan<int>(ch));
   int prime = 0;
   for (int i = 0; i < n; ++i) {
     prime = *ch.recv();
     gort::chan<int> ch1;
-    gort::go([](gort::recv_chan<int> in, gort::send_chan<int> out, int p) {
-      for (;;) {
-        int v = *in.recv();
-        if (v % p != 0) out.send(v);
-      }
-    }, gort::recv_chan<int>(ch), gort::send_chan<int>(ch1), prime);
+    gort::go(
+        [](gort::recv_chan<int> in, gort::send_chan<int> out, int p) {
+          for (;;) {
+            int v = *in.recv();
+            if (v % p != 0) out.send(v);
+          }
+        },
+        gort::recv_chan<int>(ch), gort::send_chan<int>(ch1), prime);
     ch = ch1;
   }
   return {n, std::to_string(prime)};

@@ -27,8 +27,7 @@ struct splitmix64 {
 // Spins for `d` on the monotonic clock; never blocks or yields.
 void busy(std::chrono::nanoseconds d) {
   auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < d) {
-  }
+  while (std::chrono::steady_clock::now() - start < d) {}
 }
 
 // balance: one fiber spawns 100,000 tasks of 1-20 us of busy work, task i
@@ -61,7 +60,9 @@ gort_bench::result balance(unsigned) {
 std::int64_t cpu_nanos() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  auto ns = [](const timeval& tv) { return std::int64_t(tv.tv_sec) * 1'000'000'000 + std::int64_t(tv.tv_usec) * 1000; };
+  auto ns = [](const timeval& tv) {
+    return std::int64_t(tv.tv_sec) * 1'000'000'000 + std::int64_t(tv.tv_usec) * 1000;
+  };
   return ns(ru.ru_utime) + ns(ru.ru_stime);
 }
 

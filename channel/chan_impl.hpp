@@ -59,13 +59,22 @@ class waitq {
   void push_back(chan_waiter& w) noexcept {
     w.prev = tail_;
     w.next = nullptr;
-    if (tail_) tail_->next = &w; else head_ = &w;
+    if (tail_)
+      tail_->next = &w;
+    else
+      head_ = &w;
     tail_ = &w;
     w.linked = true;
   }
   void remove(chan_waiter& w) noexcept {
-    if (w.prev) w.prev->next = w.next; else head_ = w.next;
-    if (w.next) w.next->prev = w.prev; else tail_ = w.prev;
+    if (w.prev)
+      w.prev->next = w.next;
+    else
+      head_ = w.next;
+    if (w.next)
+      w.next->prev = w.prev;
+    else
+      tail_ = w.prev;
     w.prev = w.next = nullptr;
     w.linked = false;
   }

@@ -37,9 +37,7 @@ class scratch {
 }
 
 // Uniform in [0, n).
-std::size_t rand_below(std::size_t n) noexcept {
-  return std::size_t((__uint128_t(cheap_rand()) * n) >> 64);
-}
+std::size_t rand_below(std::size_t n) noexcept { return std::size_t((__uint128_t(cheap_rand()) * n) >> 64); }
 
 // The distinct channels of one select, sorted by address: the global lock
 // order that keeps two selects on the same channels from deadlocking.

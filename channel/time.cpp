@@ -135,9 +135,7 @@ ticker& ticker::operator=(ticker&& o) noexcept {
 
 ticker::~ticker() { stop(); }
 
-recv_chan<tick_time> ticker::c() const {
-  return s_ ? recv_chan<tick_time>(s_->ch) : recv_chan<tick_time>();
-}
+recv_chan<tick_time> ticker::c() const { return s_ ? recv_chan<tick_time>(s_->ch) : recv_chan<tick_time>(); }
 
 void ticker::stop() noexcept {
   if (!s_) return;

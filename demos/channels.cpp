@@ -16,7 +16,7 @@ int main() {
     buffered.send(1);             // fits in the buffer: does not block
     std::printf("buffered: %d\n", *buffered.recv());
 
-    gort::chan<int> unbuffered;  // make(chan int)
+    gort::chan<int> unbuffered;                                // make(chan int)
     gort::go([unbuffered]() mutable { unbuffered.send(1); });  // blocks until main receives
     std::printf("unbuffered: %d\n", *unbuffered.recv());
 

@@ -22,13 +22,15 @@ int main() {
     gort::wait_group wg;
     for (int w = 0; w < n_workers; ++w) {  // fan-out
       wg.add(1);
-      gort::go([&, w](gort::recv_chan<int> in, gort::send_chan<int> out) {
-        for (int v : in) {
-          ++share[w];
-          out.send(v);  // a real worker would transform v here
-        }
-        wg.done();
-      }, jobs, results);
+      gort::go(
+          [&, w](gort::recv_chan<int> in, gort::send_chan<int> out) {
+            for (int v : in) {
+              ++share[w];
+              out.send(v);  // a real worker would transform v here
+            }
+            wg.done();
+          },
+          jobs, results);
     }
     gort::go([&wg, results]() mutable {  // close the sink after the last worker
       wg.wait();

@@ -11,11 +11,13 @@ int main() {
   std::printf("-- main does not wait:\n");
   // One worker, as on a one-core machine: main never blocks, so the new
   // fiber never gets the worker before main returns. run() then unwinds it.
-  gort::run([] {
-    std::printf("Start\n");
-    gort::go(hello);  // go hello()
-    std::printf("End\n");
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        std::printf("Start\n");
+        gort::go(hello);  // go hello()
+        std::printf("End\n");
+      },
+      {.workers = 1});
 
   std::printf("-- main waits for the fiber (wait_group):\n");
   return gort::run([] {

@@ -55,8 +55,7 @@ struct session {
 session& of(http_parser* p) { return *static_cast<session*>(p->data); }
 
 // The connection's fiber: appends one complete response to s.out.
-void respond(session& s, std::string_view status, std::string_view type, std::string_view body,
-             bool close) {
+void respond(session& s, std::string_view status, std::string_view type, std::string_view body, bool close) {
   s.out.append("HTTP/1.1 ").append(status);
   s.out.append("\r\nContent-Type: ").append(type);
   s.out.append("\r\nContent-Length: ").append(std::to_string(body.size()));
@@ -84,7 +83,8 @@ void handle(session& s, bool keep_alive) {
       std::lock_guard g(s.srv.mu);
       n = ++s.srv.visits;
     }
-    respond(s, "200 OK", "text/plain; charset=utf-8", "hello world, visit " + std::to_string(n) + "\n", close);
+    respond(s, "200 OK", "text/plain; charset=utf-8", "hello world, visit " + std::to_string(n) + "\n",
+            close);
   } else if (path == "/debug/gort/stats" && get) {
     respond(s, "200 OK", "application/json", gort::stats().to_json(), close);
   } else if (path.empty()) {

@@ -15,11 +15,13 @@ int main() {
     gort::wait_group wg;
     for (int i = 1; i <= n; ++i) {
       wg.add(1);
-      gort::go([&](int id) {
-        std::lock_guard lock(mu);  // mu.Lock(); defer mu.Unlock()
-        messages += "hello from fiber " + std::to_string(id) + "\n";
-        wg.done();
-      }, i);
+      gort::go(
+          [&](int id) {
+            std::lock_guard lock(mu);  // mu.Lock(); defer mu.Unlock()
+            messages += "hello from fiber " + std::to_string(id) + "\n";
+            wg.done();
+          },
+          i);
     }
     wg.wait();
     std::printf("%s", messages.c_str());

@@ -24,39 +24,41 @@ void safe_next(int* a) {
 }
 
 int main() {
-  return gort::run([] {
-    int a = 0;
-    for (int i = 0; i < 3; ++i) next(&a);
-    std::printf("sequential: %d\n", a);
+  return gort::run(
+      [] {
+        int a = 0;
+        for (int i = 0; i < 3; ++i) next(&a);
+        std::printf("sequential: %d\n", a);
 
-    int b = 0;
-    gort::wait_group wg;
-    // The three start together, on different workers, as goroutines would on
-    // GOMAXPROCS cores. (The start line is a relaxed counter: it orders
-    // nothing, so the race below stays a race.)
-    std::atomic<int> at_start{0};
-    for (int i = 0; i < 3; ++i) {
-      wg.add(1);
-      gort::go([&] {
-        at_start.fetch_add(1, std::memory_order_relaxed);
-        while (at_start.load(std::memory_order_relaxed) < 3) {
+        int b = 0;
+        gort::wait_group wg;
+        // The three start together, on different workers, as goroutines would on
+        // GOMAXPROCS cores. (The start line is a relaxed counter: it orders
+        // nothing, so the race below stays a race.)
+        std::atomic<int> at_start{0};
+        for (int i = 0; i < 3; ++i) {
+          wg.add(1);
+          gort::go([&] {
+            at_start.fetch_add(1, std::memory_order_relaxed);
+            while (at_start.load(std::memory_order_relaxed) < 3) {}
+            next(&b);  // races with the other two
+            wg.done();
+          });
         }
-        next(&b);  // races with the other two
-        wg.done();
-      });
-    }
-    wg.wait();
-    std::printf("racy fibers: %d (1, 2 or 3; build with -DGORT_SANITIZE=thread to see the race reported)\n", b);
+        wg.wait();
+        std::printf(
+            "racy fibers: %d (1, 2 or 3; build with -DGORT_SANITIZE=thread to see the race reported)\n", b);
 
-    int c = 0;
-    for (int i = 0; i < 3; ++i) {
-      wg.add(1);
-      gort::go([&] {
-        safe_next(&c);
-        wg.done();
-      });
-    }
-    wg.wait();
-    std::printf("with mutex: %d\n", c);
-  }, {.workers = 4});  // one worker per racing fiber, plus main
+        int c = 0;
+        for (int i = 0; i < 3; ++i) {
+          wg.add(1);
+          gort::go([&] {
+            safe_next(&c);
+            wg.done();
+          });
+        }
+        wg.wait();
+        std::printf("with mutex: %d\n", c);
+      },
+      {.workers = 4});  // one worker per racing fiber, plus main
 }

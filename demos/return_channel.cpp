@@ -13,7 +13,7 @@ gort::recv_chan<int> do_something() {
   return ch;                                 // callers may only receive
 }
 
-void sending(gort::send_chan<int> ch) { ch.send(4); }            // func(ch chan<- int)
+void sending(gort::send_chan<int> ch) { ch.send(4); }                         // func(ch chan<- int)
 void receiving(gort::recv_chan<int> ch) { std::printf("%d\n", *ch.recv()); }  // func(ch <-chan int)
 
 int main() {

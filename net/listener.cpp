@@ -82,7 +82,8 @@ int connect_one(netfd& n, const endpoint& e, const std::source_location& where) 
 }  // namespace
 
 listener::listener() noexcept = default;
-listener::listener(gort::detail::netfd_ptr fd, std::uint16_t port) noexcept : fd_(std::move(fd)), port_(port) {}
+listener::listener(gort::detail::netfd_ptr fd, std::uint16_t port) noexcept
+    : fd_(std::move(fd)), port_(port) {}
 listener::listener(listener&&) noexcept = default;
 listener& listener::operator=(listener&& o) noexcept {
   if (this != &o) {

@@ -24,8 +24,8 @@ namespace gort {
 
 namespace {
 constexpr std::int64_t k_starvation_ns = 1'000'000;  // Go's starvationThresholdNs
-constexpr int k_spin_iters = 4;                       // Go's active_spin
-constexpr int k_spin_pauses = 30;                     // Go's active_spin_cnt
+constexpr int k_spin_iters = 4;                      // Go's active_spin
+constexpr int k_spin_pauses = 30;                    // Go's active_spin_cnt
 
 void spin_pause() noexcept {
   for (int i = 0; i < k_spin_pauses; ++i) detail::cpu_relax();
@@ -72,7 +72,7 @@ void mutex::lock_slow(detail::wait_reason why, const std::source_location& where
     }
     // Acquire: pairs with the release in unlock() when this takes the lock.
     if (!state_.compare_exchange_weak(old, next, std::memory_order_acquire, std::memory_order_relaxed))
-      continue;  // `old` reloaded
+      continue;                                    // `old` reloaded
     if (!(old & (k_locked | k_starving))) return;  // we took it
     // Queued as a waiter: park. A waiter that already waited requeues first.
     const bool lifo = wait_start != 0;

@@ -92,8 +92,7 @@ void sema::release(std::int64_t n, bool handoff) noexcept {
     // fiber_unwind during shutdown before switching; nothing to hand off then.
     try {
       gort::yield();
-    } catch (const fiber_unwind&) {
-    }
+    } catch (const fiber_unwind&) {}
   }
 }
 

@@ -24,12 +24,14 @@ namespace gort::detail {
 // unlinked it had granted it whatever it waited for (cancelled stays false).
 // With `unlock`, park runs unlock(arg) after the switch instead of l.unlock();
 // it must release `l`.
-inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why,
-                    const std::source_location& where, bool lifo = false,
-                    void (*unlock)(void*) = nullptr, void* arg = nullptr) {
+inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why, const std::source_location& where,
+                    bool lifo = false, void (*unlock)(void*) = nullptr, void* arg = nullptr) {
   w.who = self();
   w.cancelled = false;
-  if (lifo) q.push_front(w); else q.push_back(w);
+  if (lifo)
+    q.push_front(w);
+  else
+    q.push_back(w);
   struct unlink_on_unwind {
     spinlock& l;
     wait_list& q;
@@ -50,7 +52,10 @@ inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why,
       }
     }
   } guard{l, q, w};
-  if (unlock) park(unlock, arg, why, where); else park(l, why, where);
+  if (unlock)
+    park(unlock, arg, why, where);
+  else
+    park(l, why, where);
 }
 
 // As above with a record of its own (for waiters that ask for nothing).

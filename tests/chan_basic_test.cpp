@@ -36,46 +36,50 @@ static_assert(!std::is_convertible_v<gort::send_chan<int>, gort::recv_chan<int>>
 static_assert(std::is_base_of_v<std::logic_error, gort::closed_channel_error>);
 
 TEST(ChanHandle, ZeroIsUnbufferedNotNil) {
-  gort::run([] {
-    chan<int> a(0);
-    EXPECT_TRUE(a);
-    EXPECT_EQ(a.capacity(), 0u);
-    chan<int> b(10);
-    EXPECT_EQ(b.capacity(), 10u);
-    chan<int> c(std::size_t(3));
-    EXPECT_EQ(c.capacity(), 3u);
-    chan<int> n = nullptr;
-    EXPECT_FALSE(n);
-    a = nullptr;
-    EXPECT_FALSE(a);
-    EXPECT_EQ(a, n);
-    EXPECT_THROW(chan<int>(-1), std::invalid_argument);
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        chan<int> a(0);
+        EXPECT_TRUE(a);
+        EXPECT_EQ(a.capacity(), 0u);
+        chan<int> b(10);
+        EXPECT_EQ(b.capacity(), 10u);
+        chan<int> c(std::size_t(3));
+        EXPECT_EQ(c.capacity(), 3u);
+        chan<int> n = nullptr;
+        EXPECT_FALSE(n);
+        a = nullptr;
+        EXPECT_FALSE(a);
+        EXPECT_EQ(a, n);
+        EXPECT_THROW(chan<int>(-1), std::invalid_argument);
+      },
+      {.workers = 1});
 }
 
 TEST(ChanHandle, EqualityAndViews) {
-  gort::run([] {
-    chan<int> a(1), b(1);
-    chan<int> a2 = a;
-    EXPECT_EQ(a, a2);
-    EXPECT_NE(a, b);
-    gort::send_chan<int> s = a;
-    gort::recv_chan<int> r = a;
-    EXPECT_EQ(s, gort::send_chan<int>(a2));
-    EXPECT_NE(s, gort::send_chan<int>(b));
-    EXPECT_EQ(r, gort::recv_chan<int>(a));
-    s.send(5);
-    EXPECT_EQ(a.size(), 1u);
-    EXPECT_EQ(r.size(), 1u);
-    EXPECT_EQ(r.capacity(), 1u);
-    EXPECT_EQ(r.recv(), 5);
-    gort::send_chan<int> ns;
-    gort::recv_chan<int> nr = nullptr;
-    EXPECT_FALSE(ns);
-    EXPECT_FALSE(nr);
-    s.close();
-    EXPECT_EQ(r.recv(), std::nullopt);
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        chan<int> a(1), b(1);
+        chan<int> a2 = a;
+        EXPECT_EQ(a, a2);
+        EXPECT_NE(a, b);
+        gort::send_chan<int> s = a;
+        gort::recv_chan<int> r = a;
+        EXPECT_EQ(s, gort::send_chan<int>(a2));
+        EXPECT_NE(s, gort::send_chan<int>(b));
+        EXPECT_EQ(r, gort::recv_chan<int>(a));
+        s.send(5);
+        EXPECT_EQ(a.size(), 1u);
+        EXPECT_EQ(r.size(), 1u);
+        EXPECT_EQ(r.capacity(), 1u);
+        EXPECT_EQ(r.recv(), 5);
+        gort::send_chan<int> ns;
+        gort::recv_chan<int> nr = nullptr;
+        EXPECT_FALSE(ns);
+        EXPECT_FALSE(nr);
+        s.close();
+        EXPECT_EQ(r.recv(), std::nullopt);
+      },
+      {.workers = 1});
 }
 
 // ---- Go's TestChan, over capacities ------------------------------------------
@@ -88,8 +92,16 @@ void test_chan_capacity(int cap) {
     std::atomic<bool> recv1{false}, recv2{false};
     gort::wait_group wg;
     wg.add(2);
-    gort::go([&] { c.recv(); recv1 = true; wg.done(); });
-    gort::go([&] { c.recv(); recv2 = true; wg.done(); });
+    gort::go([&] {
+      c.recv();
+      recv1 = true;
+      wg.done();
+    });
+    gort::go([&] {
+      c.recv();
+      recv2 = true;
+      wg.done();
+    });
     let_others_block();
     EXPECT_FALSE(recv1 || recv2) << "chan: receive from empty chan";
     EXPECT_EQ(c.try_recv(), std::nullopt);
@@ -104,7 +116,11 @@ void test_chan_capacity(int cap) {
     std::atomic<bool> sent{false};
     gort::wait_group wg;
     wg.add(1);
-    gort::go([&] { c.send(0); sent = true; wg.done(); });
+    gort::go([&] {
+      c.send(0);
+      sent = true;
+      wg.done();
+    });
     let_others_block();
     EXPECT_FALSE(sent) << "chan: send to full chan";
     EXPECT_FALSE(c.try_send(0));
@@ -130,14 +146,19 @@ void test_chan_capacity(int cap) {
   }
   {  // 100 values from one sender arrive uncorrupted, in FIFO order.
     chan<int> c(cap);
-    gort::go([c]() mutable { for (int i = 0; i < 100; ++i) c.send(i); });
+    gort::go([c]() mutable {
+      for (int i = 0; i < 100; ++i) c.send(i);
+    });
     for (int i = 0; i < 100; ++i) EXPECT_EQ(c.recv(), i);
   }
   {  // 4 senders x 1000 values, 4 receivers: each value exactly 4 times.
     constexpr int P = 4, L = 1000;
     chan<int> c(cap);
     chan<std::map<int, int>> done;
-    for (int p = 0; p < P; ++p) gort::go([c]() mutable { for (int i = 0; i < L; ++i) c.send(i); });
+    for (int p = 0; p < P; ++p)
+      gort::go([c]() mutable {
+        for (int i = 0; i < L; ++i) c.send(i);
+      });
     for (int p = 0; p < P; ++p) {
       gort::go([c, done]() mutable {
         std::map<int, int> got;
@@ -213,9 +234,7 @@ TEST_P(ChanClose, BlockedSendersThrow) {
       for (int i = 0; i < cap; ++i) c.send(i);
       chan<std::string> out(n);
       for (int i = 0; i < n; ++i) {
-        gort::go([c, out]() mutable {
-          out.send(closed_what([&] { c.send(42); }));
-        });
+        gort::go([c, out]() mutable { out.send(closed_what([&] { c.send(42); })); });
       }
       let_others_block();
       c.close();
@@ -235,11 +254,14 @@ TEST_P(ChanClose, WakesEveryReceiverAndSelect) {
     gort::wait_group wg;
     wg.add(2 * n);
     for (int i = 0; i < n; ++i) {
-      gort::go([&] { if (!c.recv()) ++nullopts; wg.done(); });
+      gort::go([&] {
+        if (!c.recv()) ++nullopts;
+        wg.done();
+      });
       gort::go([&] {
         gort::select(gort::recv_case(other), gort::recv_case(c, [&](std::optional<int> v) {
-          if (!v) ++nullopts;
-        }));
+                       if (!v) ++nullopts;
+                     }));
         wg.done();
       });
     }
@@ -261,7 +283,10 @@ TEST_P(ChanGo, FullBufferWithParkedSenderStaysFifo) {
       c.send(2);
       gort::wait_group wg;
       wg.add(1);
-      gort::go([&] { c.send(3); wg.done(); });  // parks (or finds room later)
+      gort::go([&] {
+        c.send(3);
+        wg.done();
+      });  // parks (or finds room later)
       let_others_block();
       EXPECT_EQ(c.recv(), 1);
       EXPECT_EQ(c.recv(), 2);
@@ -275,24 +300,29 @@ TEST_P(ChanGo, FullBufferWithParkedSenderStaysFifo) {
 // the blocking order deterministic: each spawned fiber runs (and parks)
 // when the main fiber yields.
 TEST(ChanOrder, BlockedReceiversAndSendersFifo) {
-  gort::run([] {
-    constexpr int n = 8;
-    chan<int> c;
-    chan<int> got(n);
-    for (int i = 0; i < n; ++i) {
-      gort::go([c, got, i]() mutable { c.recv(); got.send(i); });
-      gort::yield();
-    }
-    for (int i = 0; i < n; ++i) {
-      c.send(0);
-      EXPECT_EQ(got.recv(), i);
-    }
-    for (int i = 0; i < n; ++i) {
-      gort::go([c, i]() mutable { c.send(i); });
-      gort::yield();
-    }
-    for (int i = 0; i < n; ++i) EXPECT_EQ(c.recv(), i);
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        constexpr int n = 8;
+        chan<int> c;
+        chan<int> got(n);
+        for (int i = 0; i < n; ++i) {
+          gort::go([c, got, i]() mutable {
+            c.recv();
+            got.send(i);
+          });
+          gort::yield();
+        }
+        for (int i = 0; i < n; ++i) {
+          c.send(0);
+          EXPECT_EQ(got.recv(), i);
+        }
+        for (int i = 0; i < n; ++i) {
+          gort::go([c, i]() mutable { c.send(i); });
+          gort::yield();
+        }
+        for (int i = 0; i < n; ++i) EXPECT_EQ(c.recv(), i);
+      },
+      {.workers = 1});
 }
 
 // ---- nil channel ---------------------------------------------------------------
@@ -324,13 +354,37 @@ TEST_P(ChanGo, ParkedFibersUnwindAtExit) {
     chan<int> c;
     chan<int> full(1);
     full.send(0);
-    gort::go([] { counted k; chan<int> n = nullptr; n.recv(); });
-    gort::go([] { counted k; chan<int> n = nullptr; n.send(1); });
-    gort::go([] { counted k; gort::select(); });
-    gort::go([c]() mutable { counted k; c.recv(); });
-    gort::go([full]() mutable { counted k; full.send(1); });
-    gort::go([c, full]() mutable { counted k; gort::select(gort::recv_case(c), gort::send_case(full, 2)); });
-    gort::go([] { counted k; chan<counted> cc; cc.send(counted{}); });
+    gort::go([] {
+      counted k;
+      chan<int> n = nullptr;
+      n.recv();
+    });
+    gort::go([] {
+      counted k;
+      chan<int> n = nullptr;
+      n.send(1);
+    });
+    gort::go([] {
+      counted k;
+      gort::select();
+    });
+    gort::go([c]() mutable {
+      counted k;
+      c.recv();
+    });
+    gort::go([full]() mutable {
+      counted k;
+      full.send(1);
+    });
+    gort::go([c, full]() mutable {
+      counted k;
+      gort::select(gort::recv_case(c), gort::send_case(full, 2));
+    });
+    gort::go([] {
+      counted k;
+      chan<counted> cc;
+      cc.send(counted{});
+    });
     let_others_block();
   });
   EXPECT_EQ(counted::live.load(), 0);
@@ -350,25 +404,52 @@ std::string deadlock_of(auto&& main_fn) {
 TEST(ChanWaitReasons, DeadlockReportNamesReasonAndLocation) {
   const std::string file = "chan_basic_test.cpp:";
   int line = 0;
-  std::string r = deadlock_of([&] { chan<int> c; line = __LINE__; c.send(1); });
+  std::string r = deadlock_of([&] {
+    chan<int> c;
+    line = __LINE__ + 1;  // the operation below
+    c.send(1);
+  });
   EXPECT_NE(r.find("goroutine 1 [chan send]:"), std::string::npos) << r;
   EXPECT_NE(r.find(file + std::to_string(line)), std::string::npos) << r;
-  r = deadlock_of([&] { chan<int> c; line = __LINE__; c.recv(); });
+  r = deadlock_of([&] {
+    chan<int> c;
+    line = __LINE__ + 1;  // the operation below
+    c.recv();
+  });
   EXPECT_NE(r.find("goroutine 1 [chan receive]:"), std::string::npos) << r;
   EXPECT_NE(r.find(file + std::to_string(line)), std::string::npos) << r;
-  r = deadlock_of([&] { chan<int> c = nullptr; line = __LINE__; c.send(1); });
+  r = deadlock_of([&] {
+    chan<int> c = nullptr;
+    line = __LINE__ + 1;  // the operation below
+    c.send(1);
+  });
   EXPECT_NE(r.find("[chan send (nil chan)]:"), std::string::npos) << r;
   EXPECT_NE(r.find(file + std::to_string(line)), std::string::npos) << r;
-  r = deadlock_of([&] { chan<int> c = nullptr; line = __LINE__; c.recv(); });
+  r = deadlock_of([&] {
+    chan<int> c = nullptr;
+    line = __LINE__ + 1;  // the operation below
+    c.recv();
+  });
   EXPECT_NE(r.find("[chan receive (nil chan)]:"), std::string::npos) << r;
   EXPECT_NE(r.find(file + std::to_string(line)), std::string::npos) << r;
-  r = deadlock_of([&] { chan<int> c; line = __LINE__; gort::select(gort::recv_case(c), gort::send_case(c, 1)); });
+  r = deadlock_of([&] {
+    chan<int> c;
+    line = __LINE__ + 1;  // the operation below
+    gort::select(gort::recv_case(c), gort::send_case(c, 1));
+  });
   EXPECT_NE(r.find("[select]:"), std::string::npos) << r;
   EXPECT_NE(r.find(file + std::to_string(line)), std::string::npos) << r;
-  r = deadlock_of([&] { line = __LINE__; gort::select(); });
+  r = deadlock_of([&] {
+    line = __LINE__ + 1;  // the operation below
+    gort::select();
+  });
   EXPECT_NE(r.find("[select (no cases)]:"), std::string::npos) << r;
   EXPECT_NE(r.find(file + std::to_string(line)), std::string::npos) << r;
-  r = deadlock_of([&] { chan<int> c; line = __LINE__; for (int v : c) (void)v; });
+  r = deadlock_of([&] {
+    chan<int> c;
+    line = __LINE__ + 1;  // the operation below
+    for (int v : c) (void)v;
+  });
   EXPECT_NE(r.find("[chan receive]:"), std::string::npos) << r;
   EXPECT_NE(r.find(file + std::to_string(line)), std::string::npos) << r;
 }
@@ -418,7 +499,10 @@ TEST_P(ChanGo, BufferedValuesDestroyedWithChannel) {
     EXPECT_EQ(counted::live.load(), 0);
     chan<counted> u;
     gort::go([u]() mutable { u.send(counted{}); });
-    { auto v = u.recv(); EXPECT_TRUE(v); }
+    {
+      auto v = u.recv();
+      EXPECT_TRUE(v);
+    }
   });
   EXPECT_EQ(counted::live.load(), 0);
 }

@@ -51,7 +51,8 @@ TEST_P(Select, ClosedChannels) {
     chan<int> c, d;
     c.close();
     std::optional<int> got = 5;
-    EXPECT_EQ(gort::select(gort::recv_case(c, [&](std::optional<int> v) { got = v; }), gort::recv_case(d)), 0u);
+    EXPECT_EQ(gort::select(gort::recv_case(c, [&](std::optional<int> v) { got = v; }), gort::recv_case(d)),
+              0u);
     EXPECT_EQ(got, std::nullopt);
     EXPECT_THROW(gort::select(gort::send_case(c, 1), gort::recv_case(d)), gort::closed_channel_error);
     // A select blocked on a send case throws when its channel is closed.
@@ -195,13 +196,20 @@ void nonblock_select_race(bool close_c2) {
       std::size_t k = gort::select(gort::recv_case(c1), gort::recv_case(c2), gort::default_case());
       done.send(k != 2);
     });
-    if (close_c2) c2.close(); else c2.send(1);
+    if (close_c2)
+      c2.close();
+    else
+      c2.send(1);
     gort::select(gort::recv_case(c1), gort::default_case());
     ASSERT_EQ(done.recv(), true) << "no chan is ready (iteration " << i << ")";
   }
 }
-TEST_P(Select, NonblockSelectRace) { run([] { nonblock_select_race(false); }); }
-TEST_P(Select, NonblockSelectRace2) { run([] { nonblock_select_race(true); }); }
+TEST_P(Select, NonblockSelectRace) {
+  run([] { nonblock_select_race(false); });
+}
+TEST_P(Select, NonblockSelectRace2) {
+  run([] { nonblock_select_race(true); });
+}
 
 // Go's TestSelectFairness: two always-ready channels, chosen about equally.
 TEST_P(Select, Fairness) {
@@ -228,7 +236,12 @@ TEST_P(Select, Fairness) {
     int cnt1 = 0, cnt2 = 0;
     for (int i = 0; i < trials; ++i) {
       char b = *out.recv();
-      if (b == 1) ++cnt1; else if (b == 2) ++cnt2; else ADD_FAILURE() << "unexpected value " << int(b);
+      if (b == 1)
+        ++cnt1;
+      else if (b == 2)
+        ++cnt2;
+      else
+        ADD_FAILURE() << "unexpected value " << int(b);
     }
     const double mean = trials * 0.5, stddev = std::sqrt(trials * 0.25);
     EXPECT_LE(std::abs(cnt1 - mean), 10 * stddev) << "unfair select: " << cnt1 << ", " << cnt2;
@@ -289,15 +302,18 @@ TEST_P(Select, BlocksUntilPartner) {
       chan<std::string> strs;
       chan<double> out;
       gort::go([=]() mutable {
-        if (round % 3 == 0) ints.send(round);
-        else if (round % 3 == 1) strs.send(std::to_string(round));
-        else EXPECT_EQ(out.recv(), double(round));
+        if (round % 3 == 0)
+          ints.send(round);
+        else if (round % 3 == 1)
+          strs.send(std::to_string(round));
+        else
+          EXPECT_EQ(out.recv(), double(round));
       });
       std::string seen;
-      std::size_t k = gort::select(
-          gort::recv_case(ints, [&](std::optional<int> v) { seen = std::to_string(*v); }),
-          gort::recv_case(strs, [&](std::optional<std::string> v) { seen = *v; }),
-          gort::send_case(out, double(round), [&] { seen = std::to_string(round); }));
+      std::size_t k =
+          gort::select(gort::recv_case(ints, [&](std::optional<int> v) { seen = std::to_string(*v); }),
+                       gort::recv_case(strs, [&](std::optional<std::string> v) { seen = *v; }),
+                       gort::send_case(out, double(round), [&] { seen = std::to_string(round); }));
       EXPECT_EQ(k, std::size_t(round % 3));
       EXPECT_EQ(seen, std::to_string(round));
     }

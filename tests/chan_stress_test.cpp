@@ -50,7 +50,11 @@ TEST_P(ChanStress, SelectStress) {
     gort::go([&] {
       std::array<int, 4> n{};
       auto c1 = c;
-      auto sent = [&](int k) { return [&, k] { if (++n[k] == N) c1[k] = nullptr; }; };
+      auto sent = [&](int k) {
+        return [&, k] {
+          if (++n[k] == N) c1[k] = nullptr;
+        };
+      };
       for (int i = 0; i < 4 * N; ++i)
         gort::select(gort::send_case(c1[3], 0, sent(3)), gort::send_case(c1[2], 0, sent(2)),
                      gort::send_case(c1[0], 0, sent(0)), gort::send_case(c1[1], 0, sent(1)));
@@ -59,7 +63,11 @@ TEST_P(ChanStress, SelectStress) {
     gort::go([&] {
       std::array<int, 4> n{};
       auto c1 = c;
-      auto got = [&](int k) { return [&, k](std::optional<int>) { if (++n[k] == N) c1[k] = nullptr; }; };
+      auto got = [&](int k) {
+        return [&, k](std::optional<int>) {
+          if (++n[k] == N) c1[k] = nullptr;
+        };
+      };
       for (int i = 0; i < 4 * N; ++i)
         gort::select(gort::recv_case(c1[0], got(0)), gort::recv_case(c1[1], got(1)),
                      gort::recv_case(c1[2], got(2)), gort::recv_case(c1[3], got(3)));
@@ -115,7 +123,8 @@ TEST_P(ChanStress, DoubleSelect) {
     chan<bool> done;
     gort::go([=]() mutable {
       for (int i = 0; i < iterations; ++i)
-        gort::select(gort::send_case(c1, i), gort::send_case(c2, i), gort::send_case(c3, i), gort::send_case(c4, i));
+        gort::select(gort::send_case(c1, i), gort::send_case(c2, i), gort::send_case(c3, i),
+                     gort::send_case(c4, i));
       c1.close();
       c2.close();
       c3.close();
@@ -209,10 +218,18 @@ TEST_P(ChanStress, RandomMix) {
     };
     gort::wait_group prod, cons;
     prod.add(producers - 1);
-    for (int p = 0; p < producers - 1; ++p) gort::go([&, p] { produce(p); prod.done(); });
+    for (int p = 0; p < producers - 1; ++p)
+      gort::go([&, p] {
+        produce(p);
+        prod.done();
+      });
     gort::thread t([&] { produce(producers - 1); });
     cons.add(consumers - 1);
-    for (int c = 0; c < consumers - 1; ++c) gort::go([&, c] { consume(c); cons.done(); });
+    for (int c = 0; c < consumers - 1; ++c)
+      gort::go([&, c] {
+        consume(c);
+        cons.done();
+      });
     gort::thread tc([&] { consume(consumers - 1); });
     prod.wait();
     t.join();

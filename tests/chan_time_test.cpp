@@ -43,9 +43,9 @@ TEST_P(Time, AfterAsSelectTimeout) {
     gort::chan<int> never;
     auto t0 = clock_type::now();
     bool timed_out = false;
-    std::size_t k = gort::select(gort::recv_case(never), gort::recv_case(gort::after(10ms), [&](auto v) {
-      timed_out = v.has_value();
-    }));
+    std::size_t k =
+        gort::select(gort::recv_case(never),
+                     gort::recv_case(gort::after(10ms), [&](auto v) { timed_out = v.has_value(); }));
     EXPECT_EQ(k, 1u);
     EXPECT_TRUE(timed_out);
     EXPECT_GE(clock_type::now() - t0, 10ms);
@@ -118,10 +118,12 @@ TEST_P(Time, TickerStopEndsTicks) {
 }
 
 TEST(TimeTicker, NonPositivePeriodThrows) {
-  gort::run([] {
-    EXPECT_THROW(gort::ticker(0ns), std::invalid_argument);
-    EXPECT_THROW(gort::ticker(-1ms), std::invalid_argument);
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        EXPECT_THROW(gort::ticker(0ns), std::invalid_argument);
+        EXPECT_THROW(gort::ticker(-1ms), std::invalid_argument);
+      },
+      {.workers = 1});
 }
 
 // A ticker in a select loop with a quit channel, as Go programs use it.
@@ -136,7 +138,8 @@ TEST_P(Time, TickerInSelectLoop) {
     int ticks = 0;
     bool done = false;
     while (!done) {
-      gort::select(gort::recv_case(t.c(), [&](auto) { ++ticks; }), gort::recv_case(quit, [&](auto) { done = true; }));
+      gort::select(gort::recv_case(t.c(), [&](auto) { ++ticks; }),
+                   gort::recv_case(quit, [&](auto) { done = true; }));
     }
     EXPECT_GE(ticks, 1);
   });

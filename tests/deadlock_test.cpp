@@ -34,60 +34,72 @@ std::string deadlock_report_of(F fn, unsigned workers = 2) {
 TEST(DeadlockDeathTest, SeedExampleUnbufferedSendInMain) {
   threadsafe_death_tests();
   EXPECT_EXIT(gort::run([] {
-    gort::chan<int> ch;
-    ch.send(1);
-  }), testing::ExitedWithCode(2), "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 \\[chan send\\]:\n\t.*deadlock_test.cpp:[0-9]+\n");
+                gort::chan<int> ch;
+                ch.send(1);
+              }),
+              testing::ExitedWithCode(2),
+              "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 \\[chan "
+              "send\\]:\n\t.*deadlock_test.cpp:[0-9]+\n");
 }
 
 TEST(DeadlockDeathTest, ReceiveOnNilChannel) {
   threadsafe_death_tests();
   EXPECT_EXIT(gort::run([] {
-    gort::chan<int> nil(nullptr);
-    nil.recv();
-  }), testing::ExitedWithCode(2), "goroutine 1 \\[chan receive \\(nil chan\\)\\]:");
+                gort::chan<int> nil(nullptr);
+                nil.recv();
+              }),
+              testing::ExitedWithCode(2), "goroutine 1 \\[chan receive \\(nil chan\\)\\]:");
 }
 
 TEST(DeadlockDeathTest, EmptySelect) {
   threadsafe_death_tests();
-  EXPECT_EXIT(gort::run([] { gort::select(); }), testing::ExitedWithCode(2), "goroutine 1 \\[select \\(no cases\\)\\]:");
+  EXPECT_EXIT(gort::run([] { gort::select(); }), testing::ExitedWithCode(2),
+              "goroutine 1 \\[select \\(no cases\\)\\]:");
 }
 
 TEST(DeadlockDeathTest, SelectOnTwoSilentChannels) {
   threadsafe_death_tests();
   EXPECT_EXIT(gort::run([] {
-    gort::chan<int> a, b;
-    gort::select(gort::recv_case(a, [](std::optional<int>) {}), gort::recv_case(b, [](std::optional<int>) {}));
-  }), testing::ExitedWithCode(2), "goroutine 1 \\[select\\]:");
+                gort::chan<int> a, b;
+                gort::select(gort::recv_case(a, [](std::optional<int>) {}),
+                             gort::recv_case(b, [](std::optional<int>) {}));
+              }),
+              testing::ExitedWithCode(2), "goroutine 1 \\[select\\]:");
 }
 
 TEST(DeadlockDeathTest, MutexRelockNamesTheHolder) {
   threadsafe_death_tests();
   EXPECT_EXIT(gort::run([] {
-    gort::mutex m;
-    m.lock();
-    m.lock();
-  }), testing::ExitedWithCode(2), "goroutine 1 \\[sync.Mutex.Lock\\]:\n\t.*\n\theld by goroutine 1\n");
+                gort::mutex m;
+                m.lock();
+                m.lock();
+              }),
+              testing::ExitedWithCode(2),
+              "goroutine 1 \\[sync.Mutex.Lock\\]:\n\t.*\n\theld by goroutine 1\n");
 }
 
 TEST(DeadlockDeathTest, JoinOfBlockedTask) {
   threadsafe_death_tests();
   EXPECT_EXIT(gort::run([] {
-    gort::chan<int> never;
-    auto t = gort::spawn([never]() mutable { return never.recv().value_or(0); });
-    t.join();
-  }), testing::ExitedWithCode(2),
-              "goroutine 1 \\[task join\\]:\n\t.*deadlock_test.cpp:[0-9]+\n\ngoroutine [0-9]+ \\[chan receive\\]:\n\t.*\n"
+                gort::chan<int> never;
+                auto t = gort::spawn([never]() mutable { return never.recv().value_or(0); });
+                t.join();
+              }),
+              testing::ExitedWithCode(2),
+              "goroutine 1 \\[task join\\]:\n\t.*deadlock_test.cpp:[0-9]+\n\ngoroutine [0-9]+ \\[chan "
+              "receive\\]:\n\t.*\n"
               "created by goroutine 1 at .*deadlock_test.cpp:[0-9]+");
 }
 
 TEST(DeadlockDeathTest, WaitGroupNeverDone) {
   threadsafe_death_tests();
   EXPECT_EXIT(gort::run([] {
-    gort::wait_group wg;
-    wg.add(2);
-    gort::go([&] { wg.done(); });
-    wg.wait();
-  }), testing::ExitedWithCode(2), "goroutine 1 \\[sync.WaitGroup.Wait\\]:");
+                gort::wait_group wg;
+                wg.add(2);
+                gort::go([&] { wg.done(); });
+                wg.wait();
+              }),
+              testing::ExitedWithCode(2), "goroutine 1 \\[sync.WaitGroup.Wait\\]:");
 }
 
 TEST(Deadlock, ReportListsEveryFiberInIdOrderWithCreators) {
@@ -155,42 +167,44 @@ TEST(Deadlock, NoFalsePositiveAcrossPingPongHandoffs) {
 
 TEST(Deadlock, NoFalsePositiveWithSleeperAfterSocketAndStartingThread) {
   for (unsigned w : {1u, 2u, 4u}) {
-    std::string r = deadlock_report_of([] {
-      gort::chan<int> done(4);
-      gort::go([done]() mutable {
-        gort::sleep_for(20ms);
-        done.send(1);
-      });
-      gort::go([done]() mutable {
-        auto t = gort::after(20ms);
-        t.recv();
-        done.send(2);
-      });
-      int fds[2];
-      ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
-      gort::go([done, fds]() mutable {
-        auto* pd = gort::detail::io_register(fds[0]);
-        char c;
-        while (::read(fds[0], &c, 1) != 1) gort::detail::io_wait(pd, gort::detail::io_mode::read, -1);
-        gort::detail::io_unregister(pd);
-        done.send(3);
-      });
-      gort::thread writer([fd = fds[1]] {
-        std::this_thread::sleep_for(30ms);
-        char c = 'x';
-        (void)!::write(fd, &c, 1);
-      });
-      gort::thread slow([done]() mutable {
-        std::this_thread::sleep_for(30ms);  // main waits on it while it is "starting"
-        done.send(4);
-      });
-      int sum = 0;
-      for (int i = 0; i < 4; ++i) sum += *done.recv();
-      EXPECT_EQ(sum, 10);
-      writer.join();
-      ::close(fds[0]);
-      ::close(fds[1]);
-    }, w);
+    std::string r = deadlock_report_of(
+        [] {
+          gort::chan<int> done(4);
+          gort::go([done]() mutable {
+            gort::sleep_for(20ms);
+            done.send(1);
+          });
+          gort::go([done]() mutable {
+            auto t = gort::after(20ms);
+            t.recv();
+            done.send(2);
+          });
+          int fds[2];
+          ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+          gort::go([done, fds]() mutable {
+            auto* pd = gort::detail::io_register(fds[0]);
+            char c;
+            while (::read(fds[0], &c, 1) != 1) gort::detail::io_wait(pd, gort::detail::io_mode::read, -1);
+            gort::detail::io_unregister(pd);
+            done.send(3);
+          });
+          gort::thread writer([fd = fds[1]] {
+            std::this_thread::sleep_for(30ms);
+            char c = 'x';
+            (void)!::write(fd, &c, 1);
+          });
+          gort::thread slow([done]() mutable {
+            std::this_thread::sleep_for(30ms);  // main waits on it while it is "starting"
+            done.send(4);
+          });
+          int sum = 0;
+          for (int i = 0; i < 4; ++i) sum += *done.recv();
+          EXPECT_EQ(sum, 10);
+          writer.join();
+          ::close(fds[0]);
+          ::close(fds[1]);
+        },
+        w);
     EXPECT_EQ(r, "") << "workers=" << w;
   }
 }
@@ -200,47 +214,52 @@ TEST(DeadlockDeathTest, PartialCycleOfMutexesIsReported) {
   EXPECT_EXIT(
       {
         setenv("GORT_DEADLOCK", "partial", 1);
-        gort::run([] {
-          static gort::mutex a, b;
-          gort::wait_group both;
-          both.add(2);
-          gort::go([&] {
-            std::lock_guard la(a);
-            both.done();
-            both.wait();
-            std::lock_guard lb(b);
-          });
-          gort::go([&] {
-            std::lock_guard lb(b);
-            both.done();
-            both.wait();
-            std::lock_guard la(a);
-          });
-          // Other fibers keep running: Go would never report this.
-          for (;;) gort::sleep_for(1ms);
-        }, {.workers = 2});
+        gort::run(
+            [] {
+              static gort::mutex a, b;
+              gort::wait_group both;
+              both.add(2);
+              gort::go([&] {
+                std::lock_guard la(a);
+                both.done();
+                both.wait();
+                std::lock_guard lb(b);
+              });
+              gort::go([&] {
+                std::lock_guard lb(b);
+                both.done();
+                both.wait();
+                std::lock_guard la(a);
+              });
+              // Other fibers keep running: Go would never report this.
+              for (;;) gort::sleep_for(1ms);
+            },
+            {.workers = 2});
       },
       testing::ExitedWithCode(2),
-      "fatal error: deadlock cycle: goroutine [0-9]+ -> goroutine [0-9]+ -> goroutine [0-9]+\n\ngoroutine [0-9]+ "
+      "fatal error: deadlock cycle: goroutine [0-9]+ -> goroutine [0-9]+ -> goroutine [0-9]+\n\ngoroutine "
+      "[0-9]+ "
       "\\[sync.Mutex.Lock\\]:\n\t.*\n\theld by goroutine [0-9]+\ncreated by goroutine 1 at");
 }
 
 TEST(Deadlock, NoPartialReportWithoutTheVariable) {
   // The same shape with a lock order that resolves: no report, no exit.
   setenv("GORT_DEADLOCK", "partial", 1);
-  gort::run([] {
-    gort::mutex a, b;
-    gort::wait_group wg;
-    for (int i = 0; i < 4; ++i) {
-      wg.add();
-      gort::go([&] {
-        for (int k = 0; k < 2000; ++k) {
-          std::scoped_lock l(a, b);
+  gort::run(
+      [] {
+        gort::mutex a, b;
+        gort::wait_group wg;
+        for (int i = 0; i < 4; ++i) {
+          wg.add();
+          gort::go([&] {
+            for (int k = 0; k < 2000; ++k) {
+              std::scoped_lock l(a, b);
+            }
+            wg.done();
+          });
         }
-        wg.done();
-      });
-    }
-    wg.wait();
-  }, {.workers = 2});
+        wg.wait();
+      },
+      {.workers = 2});
   unsetenv("GORT_DEADLOCK");
 }

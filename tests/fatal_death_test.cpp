@@ -15,17 +15,21 @@ namespace {
 void threadsafe_death_tests() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 
 void spawn_and_throw() {
-  gort::run([] {
-    gort::go([] { throw std::runtime_error("something broke"); });
-    gort::sleep_for(std::chrono::seconds(10));
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        gort::go([] { throw std::runtime_error("something broke"); });
+        gort::sleep_for(std::chrono::seconds(10));
+      },
+      {.workers = 2});
 }
 
 void throw_non_std() {
-  gort::run([] {
-    gort::go([] { throw 42; });
-    gort::sleep_for(std::chrono::seconds(10));
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        gort::go([] { throw 42; });
+        gort::sleep_for(std::chrono::seconds(10));
+      },
+      {.workers = 1});
 }
 
 __attribute__((noinline)) int recurse(volatile char* prev, int depth) {
@@ -53,45 +57,55 @@ TEST(FatalDeathTest, PanicWithNonStdException) {
 #if !GORT_ASAN && !GORT_TSAN
 TEST(FatalDeathTest, StackOverflowNamesTheFiber) {
   threadsafe_death_tests();
-  EXPECT_EXIT(gort::run([] {
-    gort::go([] { recurse(nullptr, 0); });
-    gort::sleep_for(std::chrono::seconds(10));
-  }, {.workers = 1, .stack_size = 64 * 1024}),
-              testing::ExitedWithCode(2),
-              "fatal error: stack overflow in goroutine [0-9]+ \\(created at .*fatal_death_test.cpp:[0-9]+\\)");
+  EXPECT_EXIT(
+      gort::run(
+          [] {
+            gort::go([] { recurse(nullptr, 0); });
+            gort::sleep_for(std::chrono::seconds(10));
+          },
+          {.workers = 1, .stack_size = 64 * 1024}),
+      testing::ExitedWithCode(2),
+      "fatal error: stack overflow in goroutine [0-9]+ \\(created at .*fatal_death_test.cpp:[0-9]+\\)");
 }
 #endif
 
 TEST(FatalDeathTest, DeadlockOfMainAloneIsReported) {
   threadsafe_death_tests();
-  EXPECT_EXIT(gort::run([] {
-    gort::wait_group wg;
-    wg.add();
-    wg.wait();
-  }, {.workers = 2}),
+  EXPECT_EXIT(gort::run(
+                  [] {
+                    gort::wait_group wg;
+                    wg.add();
+                    wg.wait();
+                  },
+                  {.workers = 2}),
               testing::ExitedWithCode(2),
-              "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 \\[sync.WaitGroup.Wait\\]:\n\t.*fatal_death_test.cpp:[0-9]+");
+              "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 "
+              "\\[sync.WaitGroup.Wait\\]:\n\t.*fatal_death_test.cpp:[0-9]+");
 }
 
 TEST(FatalDeathTest, DeadlockAfterLastSleeperWakes) {
   threadsafe_death_tests();
-  EXPECT_EXIT(gort::run([] {
-    gort::go([] { gort::sleep_for(std::chrono::milliseconds(30)); });
-    gort::wait_group wg;
-    wg.add();
-    wg.wait();
-  }, {.workers = 2}),
+  EXPECT_EXIT(gort::run(
+                  [] {
+                    gort::go([] { gort::sleep_for(std::chrono::milliseconds(30)); });
+                    gort::wait_group wg;
+                    wg.add();
+                    wg.wait();
+                  },
+                  {.workers = 2}),
               testing::ExitedWithCode(2), "fatal error: all goroutines are asleep - deadlock!");
 }
 
 TEST(Deadlock, RaisePolicyThrowsAndRuntimeIsReusable) {
   try {
-    gort::run([] {
-      gort::wait_group wg;
-      wg.add();
-      gort::go([&] { wg.wait(); });
-      wg.wait();
-    }, {.workers = 2, .on_deadlock = gort::deadlock_policy::raise});
+    gort::run(
+        [] {
+          gort::wait_group wg;
+          wg.add();
+          gort::go([&] { wg.wait(); });
+          wg.wait();
+        },
+        {.workers = 2, .on_deadlock = gort::deadlock_policy::raise});
     FAIL() << "no deadlock_error";
   } catch (const gort::deadlock_error& e) {
     std::string r = e.what();
@@ -104,28 +118,34 @@ TEST(Deadlock, RaisePolicyThrowsAndRuntimeIsReusable) {
 
 TEST(Deadlock, SleepingFiberIsNotADeadlock) {
   for (unsigned w : {1u, 2u, 4u}) {
-    EXPECT_EQ(gort::run([] {
-      gort::wait_group wg;
-      wg.add();
-      gort::go([&] {
-        gort::sleep_for(std::chrono::milliseconds(50));
-        wg.done();
-      });
-      wg.wait();
-      return 5;
-    }, {.workers = w, .on_deadlock = gort::deadlock_policy::raise}), 5);
+    EXPECT_EQ(gort::run(
+                  [] {
+                    gort::wait_group wg;
+                    wg.add();
+                    gort::go([&] {
+                      gort::sleep_for(std::chrono::milliseconds(50));
+                      wg.done();
+                    });
+                    wg.wait();
+                    return 5;
+                  },
+                  {.workers = w, .on_deadlock = gort::deadlock_policy::raise}),
+              5);
   }
 }
 
 TEST(Deadlock, StartingThreadIsNotADeadlock) {
-  EXPECT_EQ(gort::run([] {
-    gort::wait_group wg;
-    wg.add();
-    gort::thread t([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      wg.done();
-    });
-    wg.wait();
-    return 6;
-  }, {.workers = 2, .on_deadlock = gort::deadlock_policy::raise}), 6);
+  EXPECT_EQ(gort::run(
+                [] {
+                  gort::wait_group wg;
+                  wg.add();
+                  gort::thread t([&] {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    wg.done();
+                  });
+                  wg.wait();
+                  return 6;
+                },
+                {.workers = 2, .on_deadlock = gort::deadlock_policy::raise}),
+            6);
 }

@@ -10,12 +10,18 @@ __attribute__((noinline)) void wait_forever_in_child(gort::wait_group& wg) {
 }  // namespace
 
 int main() {
-  return gort::run([] {
-    gort::wait_group never;
-    never.add();
-    gort::go([&] { wait_forever_in_child(never); });
-    gort::go([] { gort::wait_group w; w.add(); w.wait(); });
-    never.wait();
-    return 0;
-  }, {.workers = 2});
+  return gort::run(
+      [] {
+        gort::wait_group never;
+        never.add();
+        gort::go([&] { wait_forever_in_child(never); });
+        gort::go([] {
+          gort::wait_group w;
+          w.add();
+          w.wait();
+        });
+        never.wait();
+        return 0;
+      },
+      {.workers = 2});
 }

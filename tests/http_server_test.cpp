@@ -125,8 +125,7 @@ class client {
   }
   // True once the server closed the connection (EOF), reading what remains.
   bool closed_by_server() {
-    while (fill()) {
-    }
+    while (fill()) {}
     return true;
   }
 
@@ -144,102 +143,113 @@ class client {
 // Starts the server; skips the test if the demo was not built.
 #define START_SERVER(name, addr_var)                                                   \
   if (!std::filesystem::exists(server_path())) GTEST_SKIP() << "no " << server_path(); \
-  server_process name({"--addr", "127.0.0.1:0", "--workers", "2"});                   \
+  server_process name({"--addr", "127.0.0.1:0", "--workers", "2"});                    \
   const std::string addr_var = name.address();                                         \
   ASSERT_NE(addr_var, "") << name.read_until("\n")
 
 TEST(http_server, answers_root_stats_and_404) {
   START_SERVER(srv, addr);
   EXPECT_EQ(addr.rfind("127.0.0.1:", 0), 0u) << addr;
-  gort::run([&] {
-    client c(addr);
-    response r = c.get("/");
-    EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.body, "hello world, visit 1\n");
-    r = c.get("/debug/gort/stats");
-    EXPECT_EQ(r.status, 200);
-    EXPECT_NE(r.headers.find("application/json"), std::string::npos);
-    EXPECT_EQ(r.body.rfind("{\"workers\":2,", 0), 0u) << r.body;
-    EXPECT_EQ(c.get("/nope").status, 404);
-    EXPECT_EQ(c.get("/?q=1").body, "hello world, visit 2\n");
-  }, gort_test::cfg(2));
+  gort::run(
+      [&] {
+        client c(addr);
+        response r = c.get("/");
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "hello world, visit 1\n");
+        r = c.get("/debug/gort/stats");
+        EXPECT_EQ(r.status, 200);
+        EXPECT_NE(r.headers.find("application/json"), std::string::npos);
+        EXPECT_EQ(r.body.rfind("{\"workers\":2,", 0), 0u) << r.body;
+        EXPECT_EQ(c.get("/nope").status, 404);
+        EXPECT_EQ(c.get("/?q=1").body, "hello world, visit 2\n");
+      },
+      gort_test::cfg(2));
 }
 
 TEST(http_server, keeps_the_connection_alive_and_pipelines) {
   START_SERVER(srv, addr);
-  gort::run([&] {
-    client c(addr);
-    EXPECT_EQ(c.get("/").body, "hello world, visit 1\n");
-    EXPECT_EQ(c.get("/").body, "hello world, visit 2\n");  // same connection
-    c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    EXPECT_EQ(c.receive().body, "hello world, visit 3\n");
-    EXPECT_EQ(c.receive().body, "hello world, visit 4\n");
-    c.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-    response last = c.receive();
-    EXPECT_EQ(last.body, "hello world, visit 5\n");
-    EXPECT_NE(last.headers.find("Connection: close"), std::string::npos);
-    EXPECT_TRUE(c.closed_by_server());
-  }, gort_test::cfg(2));
+  gort::run(
+      [&] {
+        client c(addr);
+        EXPECT_EQ(c.get("/").body, "hello world, visit 1\n");
+        EXPECT_EQ(c.get("/").body, "hello world, visit 2\n");  // same connection
+        c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        EXPECT_EQ(c.receive().body, "hello world, visit 3\n");
+        EXPECT_EQ(c.receive().body, "hello world, visit 4\n");
+        c.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        response last = c.receive();
+        EXPECT_EQ(last.body, "hello world, visit 5\n");
+        EXPECT_NE(last.headers.find("Connection: close"), std::string::npos);
+        EXPECT_TRUE(c.closed_by_server());
+      },
+      gort_test::cfg(2));
 }
 
 TEST(http_server, counts_visits_exactly_under_concurrent_load) {
   START_SERVER(srv, addr);
   constexpr int k_clients = 50, k_requests = 20;
   std::vector<int> seen;
-  gort::run([&] {
-    gort::mutex mu;
-    gort::wait_group wg;
-    wg.add(k_clients);
-    for (int i = 0; i < k_clients; ++i) {
-      gort::go([&] {
-        client c(addr);
-        for (int j = 0; j < k_requests; ++j) {
-          response r = c.get("/");
-          int n = r.status == 200 ? std::atoi(r.body.c_str() + 19) : -1;
-          std::lock_guard g(mu);
-          seen.push_back(n);
+  gort::run(
+      [&] {
+        gort::mutex mu;
+        gort::wait_group wg;
+        wg.add(k_clients);
+        for (int i = 0; i < k_clients; ++i) {
+          gort::go([&] {
+            client c(addr);
+            for (int j = 0; j < k_requests; ++j) {
+              response r = c.get("/");
+              int n = r.status == 200 ? std::atoi(r.body.c_str() + 19) : -1;
+              std::lock_guard g(mu);
+              seen.push_back(n);
+            }
+            wg.done();
+          });
         }
-        wg.done();
-      });
-    }
-    wg.wait();
-  }, gort_test::cfg(2));
+        wg.wait();
+      },
+      gort_test::cfg(2));
   std::sort(seen.begin(), seen.end());
   ASSERT_EQ(seen.size(), std::size_t(k_clients * k_requests));
-  for (int i = 0; i < k_clients * k_requests; ++i) ASSERT_EQ(seen[i], i + 1) << "visit numbers repeat or skip";
+  for (int i = 0; i < k_clients * k_requests; ++i)
+    ASSERT_EQ(seen[i], i + 1) << "visit numbers repeat or skip";
 }
 
 TEST(http_server, malformed_request_gets_400_and_others_are_unaffected) {
   START_SERVER(srv, addr);
-  gort::run([&] {
-    client good(addr);
-    EXPECT_EQ(good.get("/").status, 200);
-    for (const char* bad : {"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nHost a\r\n\r\n", "GET /\x01 HTTP/1.1\r\n\r\n",
-                            "GET / HTTP/9.9.9\r\n\r\n"}) {
-      // (No SCOPED_TRACE in a fiber: gtest keeps traces per OS thread, and a
-      // fiber may resume on another worker.)
-      client evil(addr);
-      evil.send(bad);
-      EXPECT_EQ(evil.receive().status, 400) << bad;
-      EXPECT_TRUE(evil.closed_by_server()) << bad;
-      response r = good.get("/");  // the well-formed client's connection lives on
-      EXPECT_EQ(r.status, 200);
-    }
-    EXPECT_EQ(good.get("/").body, "hello world, visit 6\n");
-  }, gort_test::cfg(2));
+  gort::run(
+      [&] {
+        client good(addr);
+        EXPECT_EQ(good.get("/").status, 200);
+        for (const char* bad : {"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nHost a\r\n\r\n",
+                                "GET /\x01 HTTP/1.1\r\n\r\n", "GET / HTTP/9.9.9\r\n\r\n"}) {
+          // (No SCOPED_TRACE in a fiber: gtest keeps traces per OS thread, and a
+          // fiber may resume on another worker.)
+          client evil(addr);
+          evil.send(bad);
+          EXPECT_EQ(evil.receive().status, 400) << bad;
+          EXPECT_TRUE(evil.closed_by_server()) << bad;
+          response r = good.get("/");  // the well-formed client's connection lives on
+          EXPECT_EQ(r.status, 200);
+        }
+        EXPECT_EQ(good.get("/").body, "hello world, visit 6\n");
+      },
+      gort_test::cfg(2));
 }
 
 TEST(http_server, oversized_headers_get_431) {
   START_SERVER(srv, addr);
-  gort::run([&] {
-    client good(addr);
-    client big(addr);
-    big.send("GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(20000, 'x') + "\r\n\r\n");
-    response r = big.receive();
-    EXPECT_EQ(r.status, 431);
-    EXPECT_TRUE(big.closed_by_server());
-    EXPECT_EQ(good.get("/").body, "hello world, visit 1\n");
-  }, gort_test::cfg(2));
+  gort::run(
+      [&] {
+        client good(addr);
+        client big(addr);
+        big.send("GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(20000, 'x') + "\r\n\r\n");
+        response r = big.receive();
+        EXPECT_EQ(r.status, 431);
+        EXPECT_TRUE(big.closed_by_server());
+        EXPECT_EQ(good.get("/").body, "hello world, visit 1\n");
+      },
+      gort_test::cfg(2));
 }
 
 TEST(http_server, bad_flags_exit_2_naming_them) {

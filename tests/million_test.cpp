@@ -13,25 +13,27 @@ TEST(Million, OneMillionLiveBlockedFibers) {
   std::atomic<int> started{0};
   std::atomic<int> finished{0};
   std::size_t peak_live = 0;
-  gort::run([&] {
-    gort::wait_group all_started, release, all_done;
-    all_started.add(n);
-    release.add(1);
-    all_done.add(n);
-    for (int i = 0; i < n; ++i) {
-      gort::go([&] {
-        started.fetch_add(1, std::memory_order_relaxed);
-        all_started.done();
-        release.wait();  // every one of them is parked here at the same time
-        finished.fetch_add(1, std::memory_order_relaxed);
-        all_done.done();
-      });
-    }
-    all_started.wait();
-    peak_live = gort::num_fibers();
-    release.done();
-    all_done.wait();
-  }, {.workers = 2, .stack_size = 64 * 1024});
+  gort::run(
+      [&] {
+        gort::wait_group all_started, release, all_done;
+        all_started.add(n);
+        release.add(1);
+        all_done.add(n);
+        for (int i = 0; i < n; ++i) {
+          gort::go([&] {
+            started.fetch_add(1, std::memory_order_relaxed);
+            all_started.done();
+            release.wait();  // every one of them is parked here at the same time
+            finished.fetch_add(1, std::memory_order_relaxed);
+            all_done.done();
+          });
+        }
+        all_started.wait();
+        peak_live = gort::num_fibers();
+        release.done();
+        all_done.wait();
+      },
+      {.workers = 2, .stack_size = 64 * 1024});
   EXPECT_EQ(started.load(), n);
   EXPECT_EQ(finished.load(), n);
   EXPECT_EQ(peak_live, std::size_t(n) + 1);

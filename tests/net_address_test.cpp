@@ -11,85 +11,96 @@
 namespace {
 
 TEST(net_address, malformed_addresses_throw_invalid_argument_quoting_them) {
-  gort::run([] {
-    for (const char* bad : {"", "8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000",
-                            "127.0.0.1:-1", "127.0.0.1:+80", "[::1", "[::1]", "[::1]80", "::1:80", "[]:80",
-                            "[not-an-ip]:80", "a b:80", "1.2.3.4:123456"}) {
-      SCOPED_TRACE(bad);
-      for (int dial = 0; dial < 2; ++dial) {
-        try {
-          if (dial) {
-            gort::net::dial(bad);
-          } else {
-            gort::net::listen(bad);
+  gort::run(
+      [] {
+        for (const char* bad : {"", "8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000",
+                                "127.0.0.1:-1", "127.0.0.1:+80", "[::1", "[::1]", "[::1]80", "::1:80",
+                                "[]:80", "[not-an-ip]:80", "a b:80", "1.2.3.4:123456"}) {
+          SCOPED_TRACE(bad);
+          for (int dial = 0; dial < 2; ++dial) {
+            try {
+              if (dial) {
+                gort::net::dial(bad);
+              } else {
+                gort::net::listen(bad);
+              }
+              ADD_FAILURE() << "accepted";
+            } catch (const std::invalid_argument& e) {
+              EXPECT_NE(std::string(e.what()).find('"' + std::string(bad) + '"'), std::string::npos)
+                  << e.what();
+            }
           }
-          ADD_FAILURE() << "accepted";
-        } catch (const std::invalid_argument& e) {
-          EXPECT_NE(std::string(e.what()).find('"' + std::string(bad) + '"'), std::string::npos) << e.what();
         }
-      }
-    }
-  }, gort_test::cfg(1));
+      },
+      gort_test::cfg(1));
 }
 
 TEST(net_address, all_interfaces_and_loopbacks) {
-  gort::run([] {
-    auto any = gort::net::listen(":0");
-    ASSERT_NE(any.port(), 0);
-    std::string port = std::to_string(any.port());
-    gort::go([&any] {
-      for (int i = 0; i < 2; ++i) {
-        auto c = any.accept();
-        c.write("hi");
-      }
-    });
-    // ":port" listens on every interface: reachable over IPv4 loopback, and
-    // dial's empty host means the local machine.
-    auto a = gort::net::dial("127.0.0.1:" + port);
-    EXPECT_EQ(gort_test::read_n(a, 2), "hi");
-    auto b = gort::net::dial(":" + port);
-    EXPECT_EQ(gort_test::read_n(b, 2), "hi");
-  }, gort_test::cfg(2));
+  gort::run(
+      [] {
+        auto any = gort::net::listen(":0");
+        ASSERT_NE(any.port(), 0);
+        std::string port = std::to_string(any.port());
+        gort::go([&any] {
+          for (int i = 0; i < 2; ++i) {
+            auto c = any.accept();
+            c.write("hi");
+          }
+        });
+        // ":port" listens on every interface: reachable over IPv4 loopback, and
+        // dial's empty host means the local machine.
+        auto a = gort::net::dial("127.0.0.1:" + port);
+        EXPECT_EQ(gort_test::read_n(a, 2), "hi");
+        auto b = gort::net::dial(":" + port);
+        EXPECT_EQ(gort_test::read_n(b, 2), "hi");
+      },
+      gort_test::cfg(2));
 }
 
 TEST(net_address, ipv6_loopback) {
-  gort::run([] {
-    gort::net::listener ln;
-    try {
-      ln = gort::net::listen("[::1]:0");
-    } catch (const std::system_error& e) {
-      GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
-    }
-    gort::go([&ln] { ln.accept().write("six"); });
-    auto c = gort::net::dial("[::1]:" + std::to_string(ln.port()));
-    EXPECT_EQ(gort_test::read_all(c), "six");
-  }, gort_test::cfg(2));
+  gort::run(
+      [] {
+        gort::net::listener ln;
+        try {
+          ln = gort::net::listen("[::1]:0");
+        } catch (const std::system_error& e) {
+          GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
+        }
+        gort::go([&ln] { ln.accept().write("six"); });
+        auto c = gort::net::dial("[::1]:" + std::to_string(ln.port()));
+        EXPECT_EQ(gort_test::read_all(c), "six");
+      },
+      gort_test::cfg(2));
 }
 
 TEST(net_address, host_name_is_resolved) {
-  gort::run([] {
-    auto ln = gort::net::listen("127.0.0.1:0");
-    gort::go([&ln] { ln.accept().write("named"); });
-    gort::net::conn c;
-    try {
-      c = gort::net::dial("localhost:" + std::to_string(ln.port()));
-    } catch (const std::system_error& e) {
-      GTEST_SKIP() << "localhost does not resolve to 127.0.0.1 here: " << e.what();
-    }
-    EXPECT_EQ(gort_test::read_all(c), "named");
-  }, gort_test::cfg(2));
+  gort::run(
+      [] {
+        auto ln = gort::net::listen("127.0.0.1:0");
+        gort::go([&ln] { ln.accept().write("named"); });
+        gort::net::conn c;
+        try {
+          c = gort::net::dial("localhost:" + std::to_string(ln.port()));
+        } catch (const std::system_error& e) {
+          GTEST_SKIP() << "localhost does not resolve to 127.0.0.1 here: " << e.what();
+        }
+        EXPECT_EQ(gort_test::read_all(c), "named");
+      },
+      gort_test::cfg(2));
 }
 
 TEST(net_address, port_in_use) {
-  gort::run([] {
-    auto a = gort::net::listen("127.0.0.1:0");
-    try {
-      auto b = gort::net::listen("127.0.0.1:" + std::to_string(a.port()));
-      ADD_FAILURE() << "two listeners on one port";
-    } catch (const std::system_error& e) {
-      EXPECT_EQ(e.code(), std::errc::address_in_use) << e.what();
-    }
-  }, gort_test::cfg(1));
+  gort::run(
+      [] {
+        auto a = gort::net::listen("127.0.0.1:0");
+        try {
+          auto b = gort::net::listen("127.0.0.1:" + std::to_string(a.port()));
+          ADD_FAILURE() << "two listeners on one port";
+        } catch (const std::system_error& e) {
+          EXPECT_EQ(e.code(), std::errc::address_in_use) << e.what();
+        }
+      },
+      gort_test::cfg(1));
 }
 
 }  // namespace

@@ -100,8 +100,7 @@ TEST(net_blocking_pool, many_calls_queue_beyond_the_bound_and_all_finish) {
             gort::blocking([&] {
               int now = inside.fetch_add(1) + 1;
               int p = peak.load();
-              while (now > p && !peak.compare_exchange_weak(p, now)) {
-              }
+              while (now > p && !peak.compare_exchange_weak(p, now)) {}
               std::this_thread::sleep_for(20ms);
               inside.fetch_sub(1);
             });

@@ -66,10 +66,12 @@ TEST(net_conn_load, thousand_concurrent_connections) {
             } catch (const std::system_error&) {
               return;  // closed at the end
             }
-            gort::go([&served](gort::net::conn c) {
-              echo_one(std::move(c));
-              served.fetch_add(1);
-            }, std::move(c));
+            gort::go(
+                [&served](gort::net::conn c) {
+                  echo_one(std::move(c));
+                  served.fetch_add(1);
+                },
+                std::move(c));
           }
         });
         std::string addr = "127.0.0.1:" + std::to_string(ln.port());
@@ -191,7 +193,8 @@ TEST_P(net_conn, close_wakes_reader_and_writer) {
             server.read(std::span<char>(b));
           });
         });
-        auto writer = gort::spawn([&] { return code_of([&] { server.write(gort_test::pattern(8 << 20)); }); });
+        auto writer =
+            gort::spawn([&] { return code_of([&] { server.write(gort_test::pattern(8 << 20)); }); });
         gort_test::wait_blocked("IO wait", 2);  // both directions parked
         server.close();
         EXPECT_EQ(reader.join(), EBADF);
@@ -231,8 +234,7 @@ TEST_P(net_conn, peer_reset) {
         char b[8];
         try {
           // The byte may come first; then the reset.
-          while (server.read(std::span<char>(b)) > 0) {
-          }
+          while (server.read(std::span<char>(b)) > 0) {}
           ADD_FAILURE() << "read saw end of stream instead of a reset";
         } catch (const std::system_error& e) {
           EXPECT_EQ(e.code(), std::errc::connection_reset) << e.what();

@@ -1,7 +1,7 @@
 // The netpoller under the net API: parking on descriptors, deadlines,
 // eviction, and idle workers waiting in epoll (runtime/netpoll.hpp).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,9 +20,7 @@ using gort::detail::io_result;
 namespace {
 struct socket_pair {
   int fd[2];
-  socket_pair() {
-    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd), 0);
-  }
+  socket_pair() { EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd), 0); }
   ~socket_pair() {
     ::close(fd[0]);
     ::close(fd[1]);
@@ -43,100 +41,113 @@ char read_byte(int fd, gort::detail::poll_desc* pd) {
 
 TEST(Netpoll, ReaderParksUntilDataArrives) {
   for (unsigned w : gort_test::k_worker_counts) {
-    gort::run([] {
-      socket_pair sp;
-      auto* pd = gort::detail::io_register(sp.fd[0]);
-      std::atomic<bool> other_ran{false};
-      auto reader = gort::spawn([&] { return read_byte(sp.fd[0], pd); });
-      gort::go([&] { other_ran = true; });
-      gort::sleep_for(5ms);
-      EXPECT_TRUE(other_ran.load());  // the read parked only its fiber
-      char c = 'x';
-      ASSERT_EQ(::write(sp.fd[1], &c, 1), 1);
-      EXPECT_EQ(reader.join(), 'x');
-      gort::detail::io_unregister(pd);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          socket_pair sp;
+          auto* pd = gort::detail::io_register(sp.fd[0]);
+          std::atomic<bool> other_ran{false};
+          auto reader = gort::spawn([&] { return read_byte(sp.fd[0], pd); });
+          gort::go([&] { other_ran = true; });
+          gort::sleep_for(5ms);
+          EXPECT_TRUE(other_ran.load());  // the read parked only its fiber
+          char c = 'x';
+          ASSERT_EQ(::write(sp.fd[1], &c, 1), 1);
+          EXPECT_EQ(reader.join(), 'x');
+          gort::detail::io_unregister(pd);
+        },
+        {.workers = w});
   }
 }
 
 TEST(Netpoll, DeadlineTimesOut) {
-  gort::run([] {
-    socket_pair sp;
-    auto* pd = gort::detail::io_register(sp.fd[0]);
-    auto t0 = std::chrono::steady_clock::now();
-    auto r = gort::detail::io_wait(pd, io_mode::read, gort::detail::now_ns() + 20'000'000);
-    EXPECT_EQ(r, io_result::timeout);
-    EXPECT_GE(std::chrono::steady_clock::now() - t0, 20ms);
-    EXPECT_EQ(gort::detail::io_wait(pd, io_mode::read, gort::detail::now_ns() - 1), io_result::timeout);
-    gort::detail::io_unregister(pd);
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        socket_pair sp;
+        auto* pd = gort::detail::io_register(sp.fd[0]);
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = gort::detail::io_wait(pd, io_mode::read, gort::detail::now_ns() + 20'000'000);
+        EXPECT_EQ(r, io_result::timeout);
+        EXPECT_GE(std::chrono::steady_clock::now() - t0, 20ms);
+        EXPECT_EQ(gort::detail::io_wait(pd, io_mode::read, gort::detail::now_ns() - 1), io_result::timeout);
+        gort::detail::io_unregister(pd);
+      },
+      {.workers = 2});
 }
 
 TEST(Netpoll, EvictWakesWaiterWithClosed) {
   for (unsigned w : gort_test::k_worker_counts) {
-    gort::run([] {
-      socket_pair sp;
-      auto* pd = gort::detail::io_register(sp.fd[0]);
-      auto waiter = gort::spawn([&] { return gort::detail::io_wait(pd, io_mode::read, -1); });
-      gort::sleep_for(5ms);
-      gort::detail::io_evict(pd);
-      EXPECT_EQ(waiter.join(), io_result::closed);
-      EXPECT_EQ(gort::detail::io_wait(pd, io_mode::read, -1), io_result::closed);
-      gort::detail::io_unregister(pd);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          socket_pair sp;
+          auto* pd = gort::detail::io_register(sp.fd[0]);
+          auto waiter = gort::spawn([&] { return gort::detail::io_wait(pd, io_mode::read, -1); });
+          gort::sleep_for(5ms);
+          gort::detail::io_evict(pd);
+          EXPECT_EQ(waiter.join(), io_result::closed);
+          EXPECT_EQ(gort::detail::io_wait(pd, io_mode::read, -1), io_result::closed);
+          gort::detail::io_unregister(pd);
+        },
+        {.workers = w});
   }
 }
 
 TEST(Netpoll, WritableRightAwayAndEdgesAreNotLost) {
-  gort::run([] {
-    socket_pair sp;
-    auto* pd = gort::detail::io_register(sp.fd[1]);
-    // A fresh socket is writable: the first edge was remembered.
-    EXPECT_EQ(gort::detail::io_wait(pd, io_mode::write, gort::detail::now_ns() + 1'000'000'000), io_result::ready);
-    gort::detail::io_unregister(pd);
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        socket_pair sp;
+        auto* pd = gort::detail::io_register(sp.fd[1]);
+        // A fresh socket is writable: the first edge was remembered.
+        EXPECT_EQ(gort::detail::io_wait(pd, io_mode::write, gort::detail::now_ns() + 1'000'000'000),
+                  io_result::ready);
+        gort::detail::io_unregister(pd);
+      },
+      {.workers = 1});
 }
 
 TEST(Netpoll, ParkedReaderIsNotADeadlockAndPingPongWorks) {
   for (unsigned w : gort_test::k_worker_counts) {
-    int rounds = gort::run([] {
-      socket_pair sp;
-      auto* a = gort::detail::io_register(sp.fd[0]);
-      auto* b = gort::detail::io_register(sp.fd[1]);
-      auto echo = gort::spawn([&] {
-        for (int i = 0; i < 200; ++i) {
-          char c = read_byte(sp.fd[1], b);
-          EXPECT_EQ(::write(sp.fd[1], &c, 1), 1);
-        }
-      });
-      int n = 0;
-      for (int i = 0; i < 200; ++i) {
-        char c = char(i);
-        EXPECT_EQ(::write(sp.fd[0], &c, 1), 1);
-        if (read_byte(sp.fd[0], a) == c) ++n;
-      }
-      echo.join();
-      gort::detail::io_unregister(a);
-      gort::detail::io_unregister(b);
-      return n;
-    }, {.workers = w, .on_deadlock = gort::deadlock_policy::raise});
+    int rounds = gort::run(
+        [] {
+          socket_pair sp;
+          auto* a = gort::detail::io_register(sp.fd[0]);
+          auto* b = gort::detail::io_register(sp.fd[1]);
+          auto echo = gort::spawn([&] {
+            for (int i = 0; i < 200; ++i) {
+              char c = read_byte(sp.fd[1], b);
+              EXPECT_EQ(::write(sp.fd[1], &c, 1), 1);
+            }
+          });
+          int n = 0;
+          for (int i = 0; i < 200; ++i) {
+            char c = char(i);
+            EXPECT_EQ(::write(sp.fd[0], &c, 1), 1);
+            if (read_byte(sp.fd[0], a) == c) ++n;
+          }
+          echo.join();
+          gort::detail::io_unregister(a);
+          gort::detail::io_unregister(b);
+          return n;
+        },
+        {.workers = w, .on_deadlock = gort::deadlock_policy::raise});
     EXPECT_EQ(rounds, 200);
   }
 }
 
 TEST(Netpoll, PlainThreadWakesParkedFiberThroughSocket) {
-  gort::run([] {
-    socket_pair sp;
-    auto* pd = gort::detail::io_register(sp.fd[0]);
-    std::thread t([&] {
-      std::this_thread::sleep_for(10ms);
-      char c = 'q';
-      EXPECT_EQ(::write(sp.fd[1], &c, 1), 1);
-    });
-    // Main parks in the poller while every worker is idle: the idle poller
-    // must wake from epoll for the thread's write.
-    EXPECT_EQ(read_byte(sp.fd[0], pd), 'q');
-    t.join();
-    gort::detail::io_unregister(pd);
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        socket_pair sp;
+        auto* pd = gort::detail::io_register(sp.fd[0]);
+        std::thread t([&] {
+          std::this_thread::sleep_for(10ms);
+          char c = 'q';
+          EXPECT_EQ(::write(sp.fd[1], &c, 1), 1);
+        });
+        // Main parks in the poller while every worker is idle: the idle poller
+        // must wake from epoll for the thread's write.
+        EXPECT_EQ(read_byte(sp.fd[0], pd), 'q');
+        t.join();
+        gort::detail::io_unregister(pd);
+      },
+      {.workers = 2});
 }

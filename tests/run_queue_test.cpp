@@ -52,8 +52,10 @@ TEST(RunQueue, OverflowMovesHalfPlusNewInOrder) {
   int expect = 0;
   for (sched_node* n = overflow.head; n; n = n->sched_next) {
     int v = static_cast<item*>(n)->value;
-    if (n->sched_next) EXPECT_EQ(v, expect++);
-    else EXPECT_EQ(v, int(run_queue::k_capacity));
+    if (n->sched_next)
+      EXPECT_EQ(v, expect++);
+    else
+      EXPECT_EQ(v, int(run_queue::k_capacity));
   }
   EXPECT_EQ(q.size(), run_queue::k_capacity / 2);
   EXPECT_EQ(static_cast<item*>(q.pop())->value, int(run_queue::k_capacity / 2));

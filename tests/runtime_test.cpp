@@ -22,39 +22,43 @@ TEST(Run, ReturnsIntResultAndZeroForVoid) {
 }
 
 TEST(Run, MainFiberIsIdOneAndIdsGrow) {
-  gort::run([] {
-    EXPECT_EQ(gort::fiber_id(), 1u);
-    std::vector<std::uint64_t> ids(10);
-    gort::wait_group wg;
-    for (int i = 0; i < 10; ++i) {
-      wg.add();
-      gort::go([&ids, &wg, i] {
-        ids[i] = gort::fiber_id();
-        wg.done();
-      });
-    }
-    wg.wait();
-    for (int i = 0; i < 10; ++i) EXPECT_GT(ids[i], 1u);
-    for (int i = 1; i < 10; ++i) EXPECT_GT(ids[i], ids[i - 1]);  // one creator: increasing
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        EXPECT_EQ(gort::fiber_id(), 1u);
+        std::vector<std::uint64_t> ids(10);
+        gort::wait_group wg;
+        for (int i = 0; i < 10; ++i) {
+          wg.add();
+          gort::go([&ids, &wg, i] {
+            ids[i] = gort::fiber_id();
+            wg.done();
+          });
+        }
+        wg.wait();
+        for (int i = 0; i < 10; ++i) EXPECT_GT(ids[i], 1u);
+        for (int i = 1; i < 10; ++i) EXPECT_GT(ids[i], ids[i - 1]);  // one creator: increasing
+      },
+      {.workers = 1});
   EXPECT_EQ(gort::fiber_id(), 0u);
 }
 
 TEST(Run, IdsAreNeverReusedAcrossManyFibers) {
   for (unsigned w : k_worker_counts) {
     std::vector<std::uint64_t> ids(5000);
-    gort::run([&] {
-      gort::wait_group wg;
-      for (int i = 0; i < 5000; ++i) {
-        wg.add();
-        gort::go([&ids, &wg, i] {
-          ids[i] = gort::fiber_id();
-          wg.done();
-        });
-        if (i % 100 == 0) gort::yield();  // let some exit so objects get recycled
-      }
-      wg.wait();
-    }, {.workers = w});
+    gort::run(
+        [&] {
+          gort::wait_group wg;
+          for (int i = 0; i < 5000; ++i) {
+            wg.add();
+            gort::go([&ids, &wg, i] {
+              ids[i] = gort::fiber_id();
+              wg.done();
+            });
+            if (i % 100 == 0) gort::yield();  // let some exit so objects get recycled
+          }
+          wg.wait();
+        },
+        {.workers = w});
     std::sort(ids.begin(), ids.end());
     EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "workers=" << w;
   }
@@ -103,7 +107,8 @@ TEST(Run, RejectsBadStackSize) {
 }
 
 TEST(Run, NumWorkersFollowsConfig) {
-  for (unsigned w : k_worker_counts) EXPECT_EQ(gort::run([] { return int(gort::num_workers()); }, {.workers = w}), int(w));
+  for (unsigned w : k_worker_counts)
+    EXPECT_EQ(gort::run([] { return int(gort::num_workers()); }, {.workers = w}), int(w));
   EXPECT_EQ(gort::num_workers(), 0u);
 }
 
@@ -126,109 +131,134 @@ void free_fn(std::atomic<int>* out, int v, gort::wait_group* wg) {
 }  // namespace
 
 TEST(Go, LambdasFunctionsMemberFunctionsAndMoveOnly) {
-  gort::run([] {
-    gort::wait_group wg;
-    counter_obj obj;
-    std::atomic<int> out{0};
-    auto p = std::make_unique<int>(5);
-    wg.add(3);
-    gort::go(&counter_obj::bump, &obj, 3, &wg);
-    gort::go(free_fn, &out, 9, &wg);
-    gort::go([p = std::move(p), &wg] {
-      EXPECT_EQ(*p, 5);
-      wg.done();
-    });
-    wg.wait();
-    EXPECT_EQ(obj.n.load(), 3);
-    EXPECT_EQ(out.load(), 9);
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        gort::wait_group wg;
+        counter_obj obj;
+        std::atomic<int> out{0};
+        auto p = std::make_unique<int>(5);
+        wg.add(3);
+        gort::go(&counter_obj::bump, &obj, 3, &wg);
+        gort::go(free_fn, &out, 9, &wg);
+        gort::go([p = std::move(p), &wg] {
+          EXPECT_EQ(*p, 5);
+          wg.done();
+        });
+        wg.wait();
+        EXPECT_EQ(obj.n.load(), 3);
+        EXPECT_EQ(out.load(), 9);
+      },
+      {.workers = 2});
 }
 
 TEST(Go, ArgumentsAreDecayCopied) {
-  gort::run([] {
-    std::string s = "before";
-    gort::wait_group wg;
-    wg.add();
-    gort::go([&wg](std::string copy) {
-      EXPECT_EQ(copy, "before");
-      wg.done();
-    }, s);
-    s = "after";
-    wg.wait();
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        std::string s = "before";
+        gort::wait_group wg;
+        wg.add();
+        gort::go(
+            [&wg](std::string copy) {
+              EXPECT_EQ(copy, "before");
+              wg.done();
+            },
+            s);
+        s = "after";
+        wg.wait();
+      },
+      {.workers = 1});
 }
 
 TEST(Go, LargeCaptureUsesHeapStorage) {
-  gort::run([] {
-    std::array<char, 4096> big{};
-    big[4095] = 'x';
-    auto t = gort::spawn([big] { return big[4095]; });
-    EXPECT_EQ(t.join(), 'x');
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        std::array<char, 4096> big{};
+        big[4095] = 'x';
+        auto t = gort::spawn([big] { return big[4095]; });
+        EXPECT_EQ(t.join(), 'x');
+      },
+      {.workers = 1});
 }
 
 TEST(Go, FromForeignThread) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      gort::wait_group wg;
-      std::atomic<int> ran{0};
-      wg.add(100);
-      gort::thread t([&] {
-        for (int i = 0; i < 100; ++i) gort::go([&] {
-          ran.fetch_add(1);
-          wg.done();
-        });
-      });
-      wg.wait();
-      EXPECT_EQ(ran.load(), 100);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          gort::wait_group wg;
+          std::atomic<int> ran{0};
+          wg.add(100);
+          gort::thread t([&] {
+            for (int i = 0; i < 100; ++i)
+              gort::go([&] {
+                ran.fetch_add(1);
+                wg.done();
+              });
+          });
+          wg.wait();
+          EXPECT_EQ(ran.load(), 100);
+        },
+        {.workers = w});
   }
 }
 
 TEST(Spawn, JoinReturnsResultOrRethrows) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      auto a = gort::spawn([](int x) { return x * 2; }, 21);
-      auto b = gort::spawn([]() -> int { throw std::out_of_range("nope"); });
-      auto c = gort::spawn([] { gort::sleep_for(1ms); });
-      EXPECT_TRUE(a.joinable());
-      EXPECT_EQ(a.join(), 42);
-      EXPECT_FALSE(a.joinable());
-      EXPECT_THROW(b.join(), std::out_of_range);
-      c.join();
-      EXPECT_THROW(a.join(), std::logic_error);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          auto a = gort::spawn([](int x) { return x * 2; }, 21);
+          auto b = gort::spawn([]() -> int { throw std::out_of_range("nope"); });
+          auto c = gort::spawn([] { gort::sleep_for(1ms); });
+          EXPECT_TRUE(a.joinable());
+          EXPECT_EQ(a.join(), 42);
+          EXPECT_FALSE(a.joinable());
+          EXPECT_THROW(b.join(), std::out_of_range);
+          c.join();
+          EXPECT_THROW(a.join(), std::logic_error);
+        },
+        {.workers = w});
   }
 }
 
 TEST(Spawn, DestroyedTaskDetaches) {
   std::atomic<bool> ran{false};
-  gort::run([&] {
-    gort::wait_group wg;
-    wg.add();
-    { auto t = gort::spawn([&] { gort::yield(); ran = true; wg.done(); }); }
-    wg.wait();
-  }, {.workers = 2});
+  gort::run(
+      [&] {
+        gort::wait_group wg;
+        wg.add();
+        {
+          auto t = gort::spawn([&] {
+            gort::yield();
+            ran = true;
+            wg.done();
+          });
+        }
+        wg.wait();
+      },
+      {.workers = 2});
   EXPECT_TRUE(ran.load());
 }
 
 TEST(Sleep, ZeroAndNegativeReturnAtOnce) {
-  gort::run([] {
-    auto t0 = std::chrono::steady_clock::now();
-    gort::sleep_for(0ms);
-    gort::sleep_for(-5s);
-    gort::sleep_until(std::chrono::steady_clock::now() - 1h);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        auto t0 = std::chrono::steady_clock::now();
+        gort::sleep_for(0ms);
+        gort::sleep_for(-5s);
+        gort::sleep_until(std::chrono::steady_clock::now() - 1h);
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+      },
+      {.workers = 1});
 }
 
 TEST(Sleep, SleepsAtLeastTheDuration) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      auto t0 = std::chrono::steady_clock::now();
-      gort::sleep_for(20ms);
-      EXPECT_GE(std::chrono::steady_clock::now() - t0, 20ms);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          auto t0 = std::chrono::steady_clock::now();
+          gort::sleep_for(20ms);
+          EXPECT_GE(std::chrono::steady_clock::now() - t0, 20ms);
+        },
+        {.workers = w});
   }
 }
 
@@ -238,33 +268,37 @@ TEST(Sleep, SleepsAtLeastTheDuration) {
 // up to the OS on a loaded machine.)
 TEST(Sleep, EachSleeperWakesAfterItsDeadline) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      gort::wait_group wg;
-      std::atomic<int> early{0};
-      for (int i : {4, 1, 3, 0, 2}) {
-        wg.add();
-        gort::go([&, i] {
-          auto d = std::chrono::milliseconds(3 * i + 1);
-          auto t0 = std::chrono::steady_clock::now();
-          gort::sleep_for(d);
-          if (std::chrono::steady_clock::now() - t0 < d) early.fetch_add(1);
-          wg.done();
-        });
-      }
-      wg.wait();
-      EXPECT_EQ(early.load(), 0);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          gort::wait_group wg;
+          std::atomic<int> early{0};
+          for (int i : {4, 1, 3, 0, 2}) {
+            wg.add();
+            gort::go([&, i] {
+              auto d = std::chrono::milliseconds(3 * i + 1);
+              auto t0 = std::chrono::steady_clock::now();
+              gort::sleep_for(d);
+              if (std::chrono::steady_clock::now() - t0 < d) early.fetch_add(1);
+              wg.done();
+            });
+          }
+          wg.wait();
+          EXPECT_EQ(early.load(), 0);
+        },
+        {.workers = w});
   }
 }
 
 TEST(Sleep, DoesNotBlockTheWorker) {
   // One worker: while main sleeps, another fiber runs to completion.
-  gort::run([] {
-    std::atomic<bool> other{false};
-    gort::go([&] { other = true; });
-    gort::sleep_for(10ms);
-    EXPECT_TRUE(other.load());
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        std::atomic<bool> other{false};
+        gort::go([&] { other = true; });
+        gort::sleep_for(10ms);
+        EXPECT_TRUE(other.load());
+      },
+      {.workers = 1});
 }
 
 TEST(Sleep, OnPlainThreadSleepsTheThread) {
@@ -274,24 +308,26 @@ TEST(Sleep, OnPlainThreadSleepsTheThread) {
 }
 
 TEST(NumFibers, CountsLiveFibersIncludingMain) {
-  gort::run([] {
-    EXPECT_EQ(gort::num_fibers(), 1u);
-    gort::wait_group release, started, finished;
-    release.add();
-    for (int i = 0; i < 10; ++i) {
-      started.add();
-      finished.add();
-      gort::go([&] {
-        started.done();
-        release.wait();
-        finished.done();
-      });
-    }
-    started.wait();
-    EXPECT_EQ(gort::num_fibers(), 11u);
-    release.done();
-    finished.wait();  // they use our locals: let them finish before we return
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        EXPECT_EQ(gort::num_fibers(), 1u);
+        gort::wait_group release, started, finished;
+        release.add();
+        for (int i = 0; i < 10; ++i) {
+          started.add();
+          finished.add();
+          gort::go([&] {
+            started.done();
+            release.wait();
+            finished.done();
+          });
+        }
+        started.wait();
+        EXPECT_EQ(gort::num_fibers(), 11u);
+        release.done();
+        finished.wait();  // they use our locals: let them finish before we return
+      },
+      {.workers = 2});
   EXPECT_EQ(gort::num_fibers(), 0u);
 }
 
@@ -300,29 +336,33 @@ TEST(Thread, OutsideRunThrows) {
 }
 
 TEST(Thread, JoinFromFiberParksNotTheWorker) {
-  gort::run([] {
-    std::atomic<bool> fiber_ran{false};
-    std::atomic<bool> release{false};
-    gort::thread t([&] {
-      while (!release.load()) std::this_thread::yield();
-    });
-    gort::go([&] {
-      fiber_ran = true;
-      release = true;
-    });
-    t.join();  // one worker: the other fiber must run while we wait
-    EXPECT_TRUE(fiber_ran.load());
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        std::atomic<bool> fiber_ran{false};
+        std::atomic<bool> release{false};
+        gort::thread t([&] {
+          while (!release.load()) std::this_thread::yield();
+        });
+        gort::go([&] {
+          fiber_ran = true;
+          release = true;
+        });
+        t.join();  // one worker: the other fiber must run while we wait
+        EXPECT_TRUE(fiber_ran.load());
+      },
+      {.workers = 1});
 }
 
 TEST(Thread, PassesStopTokenAndJoinsOnDestruction) {
   std::atomic<bool> stopped{false};
-  gort::run([&] {
-    gort::thread t([&](std::stop_token st) {
-      while (!st.stop_requested()) std::this_thread::yield();
-      stopped = true;
-    });
-  }, {.workers = 1});
+  gort::run(
+      [&] {
+        gort::thread t([&](std::stop_token st) {
+          while (!st.stop_requested()) std::this_thread::yield();
+          stopped = true;
+        });
+      },
+      {.workers = 1});
   EXPECT_TRUE(stopped.load());
 }
 
@@ -341,18 +381,20 @@ TEST(WaitGroup, NegativeCounterThrows) {
 }
 
 TEST(WaitGroup, WaitFromPlainThread) {
-  gort::run([] {
-    gort::wait_group wg;
-    wg.add();
-    std::atomic<bool> waited{false};
-    std::thread t([&] {
-      wg.wait();
-      waited = true;
-    });
-    gort::sleep_for(5ms);
-    EXPECT_FALSE(waited.load());
-    wg.done();
-    t.join();
-    EXPECT_TRUE(waited.load());
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        gort::wait_group wg;
+        wg.add();
+        std::atomic<bool> waited{false};
+        std::thread t([&] {
+          wg.wait();
+          waited = true;
+        });
+        gort::sleep_for(5ms);
+        EXPECT_FALSE(waited.load());
+        wg.done();
+        t.join();
+        EXPECT_TRUE(waited.load());
+      },
+      {.workers = 2});
 }

@@ -16,22 +16,24 @@ namespace {
 std::vector<int> interleaving(const char* seed) {
   setenv("GORT_SCHED_SEED", seed, 1);
   std::vector<int> order;
-  gort::run([&] {
-    gort::chan<int> tokens(64);
-    gort::wait_group wg;
-    for (int f = 0; f < 3; ++f) {
-      wg.add();
-      gort::go([&, f, tokens]() mutable {
-        for (int i = 0; i < 20; ++i) {
-          order.push_back(f);  // one worker: no data race
-          tokens.send(f);
+  gort::run(
+      [&] {
+        gort::chan<int> tokens(64);
+        gort::wait_group wg;
+        for (int f = 0; f < 3; ++f) {
+          wg.add();
+          gort::go([&, f, tokens]() mutable {
+            for (int i = 0; i < 20; ++i) {
+              order.push_back(f);  // one worker: no data race
+              tokens.send(f);
+            }
+            wg.done();
+          });
         }
-        wg.done();
-      });
-    }
-    for (int i = 0; i < 60; ++i) tokens.recv();
-    wg.wait();
-  }, {.workers = 1});
+        for (int i = 0; i < 60; ++i) tokens.recv();
+        wg.wait();
+      },
+      {.workers = 1});
   unsetenv("GORT_SCHED_SEED");
   return order;
 }
@@ -63,16 +65,18 @@ TEST(SchedSeed, RejectsBadSeedNamingIt) {
 
 TEST(SchedSeed, MultiWorkerRuntimeStillCorrect) {
   setenv("GORT_SCHED_SEED", "7", 1);
-  long sum = gort::run([] {
-    gort::chan<int> ch;
-    gort::go([ch]() mutable {
-      for (int i = 1; i <= 1000; ++i) ch.send(i);
-      ch.close();
-    });
-    long s = 0;
-    for (int v : ch) s += v;
-    return int(s);
-  }, {.workers = 2});
+  long sum = gort::run(
+      [] {
+        gort::chan<int> ch;
+        gort::go([ch]() mutable {
+          for (int i = 1; i <= 1000; ++i) ch.send(i);
+          ch.close();
+        });
+        long s = 0;
+        for (int v : ch) s += v;
+        return int(s);
+      },
+      {.workers = 2});
   unsetenv("GORT_SCHED_SEED");
   EXPECT_EQ(sum, 500500);
 }

@@ -26,19 +26,20 @@ TEST(Sched, GoroutineParallelism) {
   for (unsigned p : {2u, 4u}) {
     for (int round = 0; round < 5; ++round) {
       std::atomic<unsigned> arrived{0};
-      gort::run([&] {
-        gort::wait_group wg;
-        for (unsigned i = 0; i < p; ++i) {
-          wg.add();
-          gort::go([&] {
-            arrived.fetch_add(1);
-            while (arrived.load() < p) {
-            }  // never yields: needs its own worker
-            wg.done();
-          });
-        }
-        wg.wait();
-      }, {.workers = p + 1});  // +1: the main fiber keeps one worker parked in wait
+      gort::run(
+          [&] {
+            gort::wait_group wg;
+            for (unsigned i = 0; i < p; ++i) {
+              wg.add();
+              gort::go([&] {
+                arrived.fetch_add(1);
+                while (arrived.load() < p) {}  // never yields: needs its own worker
+                wg.done();
+              });
+            }
+            wg.wait();
+          },
+          {.workers = p + 1});  // +1: the main fiber keeps one worker parked in wait
       EXPECT_EQ(arrived.load(), p);
     }
   }
@@ -49,38 +50,40 @@ TEST(Sched, GoroutineParallelism) {
 // nor one in the inject queue (pushed by a foreign thread).
 TEST(Sched, RunnextHandoffDoesNotStarveLocalOrGlobal) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      std::atomic<bool> stop{false};
-      std::atomic<long> handoffs{0};
-      gort::wait_group turn[2], finished;
-      turn[0].add();
-      turn[1].add();
-      finished.add(2);
-      for (int me = 0; me < 2; ++me) {
-        gort::go([&, me] {
-          for (;;) {
-            turn[me].wait();
-            turn[me].add();
-            bool last = stop.load();
-            handoffs.fetch_add(1);
-            turn[1 - me].done();  // readies the other into our runnext
-            if (last) break;
+    gort::run(
+        [] {
+          std::atomic<bool> stop{false};
+          std::atomic<long> handoffs{0};
+          gort::wait_group turn[2], finished;
+          turn[0].add();
+          turn[1].add();
+          finished.add(2);
+          for (int me = 0; me < 2; ++me) {
+            gort::go([&, me] {
+              for (;;) {
+                turn[me].wait();
+                turn[me].add();
+                bool last = stop.load();
+                handoffs.fetch_add(1);
+                turn[1 - me].done();  // readies the other into our runnext
+                if (last) break;
+              }
+              finished.done();
+            });
           }
-          finished.done();
-        });
-      }
-      turn[0].done();  // start the rally
-      std::atomic<bool> local_ran{false}, global_ran{false};
-      gort::go([&] { local_ran = true; });
-      std::thread t([&] { gort::go([&] { global_ran = true; }); });
-      t.join();
-      while (!(local_ran.load() && global_ran.load())) gort::yield();
-      stop = true;
-      finished.wait();
-      EXPECT_TRUE(local_ran.load());
-      EXPECT_TRUE(global_ran.load());
-      EXPECT_GT(handoffs.load(), 0);
-    }, {.workers = w});
+          turn[0].done();  // start the rally
+          std::atomic<bool> local_ran{false}, global_ran{false};
+          gort::go([&] { local_ran = true; });
+          std::thread t([&] { gort::go([&] { global_ran = true; }); });
+          t.join();
+          while (!(local_ran.load() && global_ran.load())) gort::yield();
+          stop = true;
+          finished.wait();
+          EXPECT_TRUE(local_ran.load());
+          EXPECT_TRUE(global_ran.load());
+          EXPECT_GT(handoffs.load(), 0);
+        },
+        {.workers = w});
   }
 }
 
@@ -103,31 +106,34 @@ TEST(Sched, TlsAndErrnoAfterMigration) {
     bool consistent = true;
     // Rounds repeat (bounded) until a migration was seen: on a loaded machine
     // one round may run entirely on one worker.
-    for (int round = 0; round < 100 && migrations.load() == 0; ++round) gort::run([&] {
-      gort::wait_group wg;
-      for (int f = 0; f < 8; ++f) {
-        wg.add();
-        gort::go([&] {
-          const std::uint64_t id = gort::fiber_id();
-          for (int i = 0; i < 2000; ++i) {
-            long before = current_tid();
-            gort::yield();
-            long after = current_tid();
-            if (before != after) migrations.fetch_add(1);
-            EXPECT_EQ(gort::fiber_id(), id);
-            errno = 0;
-            EXPECT_EQ(::close(-1), -1);
-            EXPECT_EQ(errno, EBADF);
-            int* t = tls_address();
-            std::lock_guard g(m);
-            auto [it, fresh] = tls_of_thread.emplace(after, t);
-            if (it->second != t) consistent = false;
-          }
-          wg.done();
-        });
-      }
-      wg.wait();
-    }, {.workers = w});
+    for (int round = 0; round < 100 && migrations.load() == 0; ++round)
+      gort::run(
+          [&] {
+            gort::wait_group wg;
+            for (int f = 0; f < 8; ++f) {
+              wg.add();
+              gort::go([&] {
+                const std::uint64_t id = gort::fiber_id();
+                for (int i = 0; i < 2000; ++i) {
+                  long before = current_tid();
+                  gort::yield();
+                  long after = current_tid();
+                  if (before != after) migrations.fetch_add(1);
+                  EXPECT_EQ(gort::fiber_id(), id);
+                  errno = 0;
+                  EXPECT_EQ(::close(-1), -1);
+                  EXPECT_EQ(errno, EBADF);
+                  int* t = tls_address();
+                  std::lock_guard g(m);
+                  auto [it, fresh] = tls_of_thread.emplace(after, t);
+                  if (it->second != t) consistent = false;
+                }
+                wg.done();
+              });
+            }
+            wg.wait();
+          },
+          {.workers = w});
     EXPECT_TRUE(consistent) << "a TLS address was read from another thread";
     // Distinct threads have distinct TLS blocks.
     std::set<int*> addrs;
@@ -151,32 +157,34 @@ TEST(Sched, LeftoverFibersAreUnwoundAtExit) {
   for (unsigned w : k_worker_counts) {
     std::atomic<int> destroyed{0};
     std::atomic<int> started{0};
-    gort::run([&] {
-      // Nobody calls done: these fibers block forever. Static: what leftover
-      // fibers wait on must outlive run(), which unwinds them after main returned.
-      static gort::wait_group never;
-      never.add();
-      for (int i = 0; i < 50; ++i) {
-        gort::go([&] {
-          raii_counter c(&destroyed);
-          started.fetch_add(1);
-          never.wait();
-          ADD_FAILURE() << "a leftover fiber resumed normally";
-        });
-      }
-      for (int i = 0; i < 10; ++i) {
-        gort::go([&] {
-          raii_counter c(&destroyed);
-          started.fetch_add(1);
-          gort::sleep_for(1h);
-        });
-      }
-      while (started.load() < 60) gort::yield();
-      // Fibers that never started: only their captures are destroyed.
-      auto cap = std::make_shared<raii_counter>(&destroyed);
-      for (int i = 0; i < 5; ++i) gort::go([cap] {});
-      cap.reset();
-    }, {.workers = w, .on_deadlock = gort::deadlock_policy::raise});
+    gort::run(
+        [&] {
+          // Nobody calls done: these fibers block forever. Static: what leftover
+          // fibers wait on must outlive run(), which unwinds them after main returned.
+          static gort::wait_group never;
+          never.add();
+          for (int i = 0; i < 50; ++i) {
+            gort::go([&] {
+              raii_counter c(&destroyed);
+              started.fetch_add(1);
+              never.wait();
+              ADD_FAILURE() << "a leftover fiber resumed normally";
+            });
+          }
+          for (int i = 0; i < 10; ++i) {
+            gort::go([&] {
+              raii_counter c(&destroyed);
+              started.fetch_add(1);
+              gort::sleep_for(1h);
+            });
+          }
+          while (started.load() < 60) gort::yield();
+          // Fibers that never started: only their captures are destroyed.
+          auto cap = std::make_shared<raii_counter>(&destroyed);
+          for (int i = 0; i < 5; ++i) gort::go([cap] {});
+          cap.reset();
+        },
+        {.workers = w, .on_deadlock = gort::deadlock_policy::raise});
     // 60 stack frames unwound + the shared capture's object once.
     EXPECT_GE(destroyed.load(), 60) << "workers=" << w;
   }
@@ -188,7 +196,8 @@ TEST(Sched, IdleRuntimeUsesNoCpu) {
   gort::run([] { gort::sleep_for(500ms); }, {.workers = 4});
   getrusage(RUSAGE_SELF, &after);
   auto cpu = [](const rusage& r) {
-    return double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+    return double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
   };
   // 4 idle workers for 0.5 s: a spinning runtime would burn ~2 s. Generous bound.
   EXPECT_LT(cpu(after) - cpu(before), 0.1);
@@ -199,25 +208,27 @@ TEST(Sched, ManyFibersAcrossWorkersAllRun) {
   SCOPED_TRACE(gort_test::seed_note(seed));
   for (unsigned w : k_worker_counts) {
     std::atomic<long> sum{0};
-    gort::run([&] {
-      gort::wait_group wg;
-      // A tree of spawns: fibers spawning fibers, some yielding, some sleeping.
-      std::function<void(int, std::uint64_t)> node = [&](int depth, std::uint64_t r) {
-        sum.fetch_add(1);
-        if (depth < 6) {
-          for (int k = 0; k < 4; ++k) {
-            wg.add();
-            gort::go([&, depth, r, k] { node(depth + 1, r * 31 + std::uint64_t(k)); });
-          }
-        }
-        if (r % 7 == 0) gort::yield();
-        if (r % 97 == 0) gort::sleep_for(100us);
-        wg.done();
-      };
-      wg.add();
-      gort::go([&] { node(0, seed); });
-      wg.wait();
-    }, {.workers = w});
+    gort::run(
+        [&] {
+          gort::wait_group wg;
+          // A tree of spawns: fibers spawning fibers, some yielding, some sleeping.
+          std::function<void(int, std::uint64_t)> node = [&](int depth, std::uint64_t r) {
+            sum.fetch_add(1);
+            if (depth < 6) {
+              for (int k = 0; k < 4; ++k) {
+                wg.add();
+                gort::go([&, depth, r, k] { node(depth + 1, r * 31 + std::uint64_t(k)); });
+              }
+            }
+            if (r % 7 == 0) gort::yield();
+            if (r % 97 == 0) gort::sleep_for(100us);
+            wg.done();
+          };
+          wg.add();
+          gort::go([&] { node(0, seed); });
+          wg.wait();
+        },
+        {.workers = w});
     EXPECT_EQ(sum.load(), (1 + 4 + 16 + 64 + 256 + 1024 + 4096)) << "workers=" << w;
   }
 }

@@ -26,132 +26,143 @@ TEST(Stats, OutsideRunThrows) { EXPECT_THROW(gort::stats(), std::logic_error); }
 
 TEST(Stats, CountsMatchAKnownWorkload) {
   for (unsigned w : gort_test::k_worker_counts) {
-    gort::run([w] {
-      gort::wait_group done;
-      for (int i = 0; i < 100; ++i) {
-        done.add();
-        gort::go([&] { done.done(); });
-      }
-      done.wait();
-      await_exited(100);
-      gort::wait_group gate, parked, left;
-      gate.add();
-      for (int i = 0; i < 10; ++i) {
-        parked.add();
-        left.add();
-        gort::go([&] {
-          parked.done();
-          gate.wait();
-          left.done();
-        });
-      }
-      parked.wait();
-      // The 10 are parked (or about to); wait until all are counted.
-      gort::sched_stats s;
-      for (int i = 0; i < 1'000'000; ++i) {
-        s = gort::stats();
-        if (s.blocked_by_reason["sync.WaitGroup.Wait"] == 10) break;
-        gort::yield();
-      }
-      EXPECT_EQ(s.workers, w);
-      EXPECT_EQ(s.spawned, 111u);
-      EXPECT_EQ(s.exited, 100u);
-      EXPECT_EQ(s.live, 11u);
-      EXPECT_EQ(s.blocked, 10u);
-      EXPECT_EQ(s.blocked_by_reason["sync.WaitGroup.Wait"], 10u);
-      ASSERT_EQ(s.per_worker.size(), w);
-      std::uint64_t switches = 0, steals = 0;
-      for (const auto& pw : s.per_worker) {
-        switches += pw.switches;
-        steals += pw.steals;
-        EXPECT_LE(pw.steals, pw.steal_attempts);
-      }
-      EXPECT_EQ(switches, s.switches);
-      EXPECT_EQ(steals, s.steals);
-      EXPECT_GE(s.switches, 111u);
-      gate.done();
-      left.wait();  // they use our locals: let them leave first
-    }, {.workers = w});
+    gort::run(
+        [w] {
+          gort::wait_group done;
+          for (int i = 0; i < 100; ++i) {
+            done.add();
+            gort::go([&] { done.done(); });
+          }
+          done.wait();
+          await_exited(100);
+          gort::wait_group gate, parked, left;
+          gate.add();
+          for (int i = 0; i < 10; ++i) {
+            parked.add();
+            left.add();
+            gort::go([&] {
+              parked.done();
+              gate.wait();
+              left.done();
+            });
+          }
+          parked.wait();
+          // The 10 are parked (or about to); wait until all are counted.
+          gort::sched_stats s;
+          for (int i = 0; i < 1'000'000; ++i) {
+            s = gort::stats();
+            if (s.blocked_by_reason["sync.WaitGroup.Wait"] == 10) break;
+            gort::yield();
+          }
+          EXPECT_EQ(s.workers, w);
+          EXPECT_EQ(s.spawned, 111u);
+          EXPECT_EQ(s.exited, 100u);
+          EXPECT_EQ(s.live, 11u);
+          EXPECT_EQ(s.blocked, 10u);
+          EXPECT_EQ(s.blocked_by_reason["sync.WaitGroup.Wait"], 10u);
+          ASSERT_EQ(s.per_worker.size(), w);
+          std::uint64_t switches = 0, steals = 0;
+          for (const auto& pw : s.per_worker) {
+            switches += pw.switches;
+            steals += pw.steals;
+            EXPECT_LE(pw.steals, pw.steal_attempts);
+          }
+          EXPECT_EQ(switches, s.switches);
+          EXPECT_EQ(steals, s.steals);
+          EXPECT_GE(s.switches, 111u);
+          gate.done();
+          left.wait();  // they use our locals: let them leave first
+        },
+        {.workers = w});
   }
 }
 
 TEST(Stats, StealsHappenUnderImbalance) {
-  gort::run([] {
-    std::atomic<unsigned long> sink{0};
-    // Fibers pile up on the spawning worker; the other one must steal to
-    // help. On a loaded machine its thread may get no CPU during one burst,
-    // so bursts repeat (a bounded number of times) until a steal is counted.
-    for (int burst = 0; burst < 200 && gort::stats().steals == 0; ++burst) {
-      gort::wait_group wg;
-      for (int i = 0; i < 2000; ++i) {
-        wg.add();
-        gort::go([&] {
-          volatile unsigned long x = 0;  // ~tens of µs of work that cannot be folded away
-          for (int k = 0; k < 20000; ++k) x = x * 31 + k;
-          sink += x;
-          wg.done();
-        });
-      }
-      wg.wait();
-    }
-    EXPECT_GT(gort::stats().steals, 0u);
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        std::atomic<unsigned long> sink{0};
+        // Fibers pile up on the spawning worker; the other one must steal to
+        // help. On a loaded machine its thread may get no CPU during one burst,
+        // so bursts repeat (a bounded number of times) until a steal is counted.
+        for (int burst = 0; burst < 200 && gort::stats().steals == 0; ++burst) {
+          gort::wait_group wg;
+          for (int i = 0; i < 2000; ++i) {
+            wg.add();
+            gort::go([&] {
+              volatile unsigned long x = 0;  // ~tens of µs of work that cannot be folded away
+              for (int k = 0; k < 20000; ++k) x = x * 31 + k;
+              sink += x;
+              wg.done();
+            });
+          }
+          wg.wait();
+        }
+        EXPECT_GT(gort::stats().steals, 0u);
+      },
+      {.workers = 2});
 }
 
 TEST(Stats, ToJsonParses) {
-  gort::run([] {
-    gort::wait_group gate, left;
-    gate.add();
-    left.add();
-    gort::go([&] {
-      gate.wait();
-      left.done();
-    });
-    gort::yield();
-    auto s = gort::stats();
-    auto j = nlohmann::json::parse(s.to_json());
-    EXPECT_EQ(j["workers"], 2);
-    EXPECT_EQ(j["live"].get<std::size_t>(), s.live);
-    EXPECT_TRUE(j["blocked_by_reason"].is_object());
-    ASSERT_EQ(j["per_worker"].size(), 2u);
-    EXPECT_TRUE(j["per_worker"][0].contains("busy_ns"));
-    gate.done();
-    left.wait();
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        gort::wait_group gate, left;
+        gate.add();
+        left.add();
+        gort::go([&] {
+          gate.wait();
+          left.done();
+        });
+        gort::yield();
+        auto s = gort::stats();
+        auto j = nlohmann::json::parse(s.to_json());
+        EXPECT_EQ(j["workers"], 2);
+        EXPECT_EQ(j["live"].get<std::size_t>(), s.live);
+        EXPECT_TRUE(j["blocked_by_reason"].is_object());
+        ASSERT_EQ(j["per_worker"].size(), 2u);
+        EXPECT_TRUE(j["per_worker"][0].contains("busy_ns"));
+        gate.done();
+        left.wait();
+      },
+      {.workers = 2});
 }
 
 TEST(Stats, CallableFromForeignThread) {
-  gort::run([] {
-    gort::sched_stats s;
-    std::thread t([&] { s = gort::stats(); });
-    t.join();
-    EXPECT_EQ(s.workers, 2u);
-    EXPECT_GE(s.live, 1u);
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        gort::sched_stats s;
+        std::thread t([&] { s = gort::stats(); });
+        t.join();
+        EXPECT_EQ(s.workers, 2u);
+        EXPECT_GE(s.live, 1u);
+      },
+      {.workers = 2});
 }
 
 TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
-  gort::run([] {
-    gort::wait_group gate, left;
-    gate.add();
-    left.add();
-    gort::go([&] {
-      gate.wait();
-      left.done();
-    });
-    gort::go([] { gort::sleep_for(1h); });  // unwound at exit: uses nothing of ours
-    for (int i = 0; i < 10000 && gort::stats().blocked < 2; ++i) gort::sleep_for(std::chrono::microseconds(500));
-    std::ostringstream os;
-    gort::dump_fibers(os);
-    std::string d = os.str();
-    EXPECT_NE(d.find("goroutine 1 [running]:"), std::string::npos) << d;
-    EXPECT_NE(d.find("[sync.WaitGroup.Wait]:\n\t"), std::string::npos) << d;
-    EXPECT_NE(d.find("[sleep]:\n\t"), std::string::npos) << d;
-    EXPECT_NE(d.find("created by goroutine 1 at"), std::string::npos) << d;
-    EXPECT_NE(d.find("stats_test.cpp:"), std::string::npos) << d;
-    gate.done();
-    left.wait();
-  }, {.workers = 1, .on_deadlock = gort::deadlock_policy::raise});
+  gort::run(
+      [] {
+        gort::wait_group gate, left;
+        gate.add();
+        left.add();
+        gort::go([&] {
+          gate.wait();
+          left.done();
+        });
+        gort::go([] { gort::sleep_for(1h); });  // unwound at exit: uses nothing of ours
+        for (int i = 0; i < 10000 && gort::stats().blocked < 2; ++i)
+          gort::sleep_for(std::chrono::microseconds(500));
+        std::ostringstream os;
+        gort::dump_fibers(os);
+        std::string d = os.str();
+        EXPECT_NE(d.find("goroutine 1 [running]:"), std::string::npos) << d;
+        EXPECT_NE(d.find("[sync.WaitGroup.Wait]:\n\t"), std::string::npos) << d;
+        EXPECT_NE(d.find("[sleep]:\n\t"), std::string::npos) << d;
+        EXPECT_NE(d.find("created by goroutine 1 at"), std::string::npos) << d;
+        EXPECT_NE(d.find("stats_test.cpp:"), std::string::npos) << d;
+        gate.done();
+        left.wait();
+      },
+      {.workers = 1, .on_deadlock = gort::deadlock_policy::raise});
 }
 
 TEST(SchedtraceDeathTest, PrintsSchedLinesAtThePeriod) {
@@ -182,19 +193,21 @@ TEST(Schedtrace, RejectsBadPeriod) {
 TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
   std::string path = testing::TempDir() + "gort_trace_test.json";
   setenv("GORT_TRACE", path.c_str(), 1);
-  gort::run([] {
-    gort::wait_group wg;
-    for (int i = 0; i < 400; ++i) {
-      wg.add();
-      gort::go([&] {
-        volatile unsigned long x = 0;
-        for (int k = 0; k < 20000; ++k) x = x * 31 + k;
-        gort::sleep_for(100us);
-        wg.done();
-      });
-    }
-    wg.wait();
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        gort::wait_group wg;
+        for (int i = 0; i < 400; ++i) {
+          wg.add();
+          gort::go([&] {
+            volatile unsigned long x = 0;
+            for (int k = 0; k < 20000; ++k) x = x * 31 + k;
+            gort::sleep_for(100us);
+            wg.done();
+          });
+        }
+        wg.wait();
+      },
+      {.workers = 2});
   unsetenv("GORT_TRACE");
   std::ifstream f(path);
   ASSERT_TRUE(f.good());

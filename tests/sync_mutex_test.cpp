@@ -19,29 +19,31 @@ namespace {
 // else is inside, a plain increment, and (seeded) sometimes a yield while
 // holding it so that others contend and park even on one worker.
 void counter_under_contention(unsigned workers, std::uint64_t seed, int fibers, int iters) {
-  gort::run([&] {
-    gort::mutex mu;
-    gort::wait_group wg;
-    std::atomic<int> inside{0};
-    long counter = 0;
-    for (int f = 0; f < fibers; ++f) {
-      wg.add();
-      gort::go([&, f] {
-        sync_test::rng r{seed + std::uint64_t(f)};
-        for (int i = 0; i < iters; ++i) {
-          std::lock_guard g(mu);
-          EXPECT_EQ(inside.fetch_add(1), 0);
-          ++counter;
-          if (r.below(8) == 0) gort::yield();
-          inside.fetch_sub(1);
+  gort::run(
+      [&] {
+        gort::mutex mu;
+        gort::wait_group wg;
+        std::atomic<int> inside{0};
+        long counter = 0;
+        for (int f = 0; f < fibers; ++f) {
+          wg.add();
+          gort::go([&, f] {
+            sync_test::rng r{seed + std::uint64_t(f)};
+            for (int i = 0; i < iters; ++i) {
+              std::lock_guard g(mu);
+              EXPECT_EQ(inside.fetch_add(1), 0);
+              ++counter;
+              if (r.below(8) == 0) gort::yield();
+              inside.fetch_sub(1);
+            }
+            wg.done();
+          });
         }
-        wg.done();
-      });
-    }
-    wg.wait();
-    std::lock_guard g(mu);
-    EXPECT_EQ(counter, long(fibers) * iters);
-  }, {.workers = workers});
+        wg.wait();
+        std::lock_guard g(mu);
+        EXPECT_EQ(counter, long(fibers) * iters);
+      },
+      {.workers = workers});
 }
 
 }  // namespace
@@ -57,97 +59,105 @@ TEST(sync_Mutex, CounterUnderContention) {
 
 TEST(sync_Mutex, TryLock) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      gort::mutex mu;
-      EXPECT_TRUE(mu.try_lock());
-      EXPECT_FALSE(mu.try_lock());
-      std::atomic<bool> other{true};
-      auto t = gort::spawn([&] { other = mu.try_lock(); });
-      t.join();
-      EXPECT_FALSE(other.load());
-      mu.unlock();
-      EXPECT_TRUE(mu.try_lock());
-      mu.unlock();
-    }, {.workers = w});
+    gort::run(
+        [] {
+          gort::mutex mu;
+          EXPECT_TRUE(mu.try_lock());
+          EXPECT_FALSE(mu.try_lock());
+          std::atomic<bool> other{true};
+          auto t = gort::spawn([&] { other = mu.try_lock(); });
+          t.join();
+          EXPECT_FALSE(other.load());
+          mu.unlock();
+          EXPECT_TRUE(mu.try_lock());
+          mu.unlock();
+        },
+        {.workers = w});
   }
 }
 
 TEST(sync_Mutex, OwnerIsTheHoldingFiber) {
-  gort::run([] {
-    gort::mutex mu;
-    EXPECT_EQ(mu.owner(), 0u);
-    mu.lock();
-    EXPECT_EQ(mu.owner(), gort::fiber_id());
-    mu.unlock();
-    EXPECT_EQ(mu.owner(), 0u);
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        gort::mutex mu;
+        EXPECT_EQ(mu.owner(), 0u);
+        mu.lock();
+        EXPECT_EQ(mu.owner(), gort::fiber_id());
+        mu.unlock();
+        EXPECT_EQ(mu.owner(), 0u);
+      },
+      {.workers = 1});
 }
 
 TEST(sync_Mutex, ScopedLockOfTwo) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      gort::mutex a, b;
-      gort::wait_group wg;
-      long x = 0;
-      for (int f = 0; f < 8; ++f) {
-        wg.add();
-        gort::go([&, f] {
-          for (int i = 0; i < 500; ++i) {
-            if (f % 2) {
-              std::scoped_lock g(a, b);
-              ++x;
-            } else {
-              std::scoped_lock g(b, a);  // opposite order: std::lock avoids deadlock
-              ++x;
-            }
+    gort::run(
+        [] {
+          gort::mutex a, b;
+          gort::wait_group wg;
+          long x = 0;
+          for (int f = 0; f < 8; ++f) {
+            wg.add();
+            gort::go([&, f] {
+              for (int i = 0; i < 500; ++i) {
+                if (f % 2) {
+                  std::scoped_lock g(a, b);
+                  ++x;
+                } else {
+                  std::scoped_lock g(b, a);  // opposite order: std::lock avoids deadlock
+                  ++x;
+                }
+              }
+              wg.done();
+            });
           }
-          wg.done();
-        });
-      }
-      wg.wait();
-      EXPECT_EQ(x, 8 * 500);
-    }, {.workers = w});
+          wg.wait();
+          EXPECT_EQ(x, 8 * 500);
+        },
+        {.workers = w});
   }
 }
 
 // A fiber holds the mutex across a sleep: the single worker keeps running
 // the other fibers (a blocked locker parks, it does not block the worker).
 TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
-  gort::run([] {
-    gort::mutex mu;
-    gort::wait_group wg;
-    std::atomic<bool> held{false}, released{false}, locker_got{false};
-    std::atomic<long> progress_while_held{0};
-    int shared = 0;
-    wg.add(3);
-    gort::go([&] {
-      std::lock_guard g(mu);
-      held = true;
-      gort::sleep_for(30ms);
-      shared = 42;
-      released = true;
-      wg.done();
-    });
-    gort::go([&] {
-      while (!held) gort::yield();
-      std::lock_guard g(mu);  // parks until the sleeper unlocks
-      EXPECT_TRUE(released.load());
-      EXPECT_EQ(shared, 42);
-      locker_got = true;
-      wg.done();
-    });
-    gort::go([&] {
-      while (!held) gort::yield();
-      while (!released) {
-        ++progress_while_held;
-        gort::yield();
-      }
-      wg.done();
-    });
-    wg.wait();
-    EXPECT_TRUE(locker_got.load());
-    EXPECT_GT(progress_while_held.load(), 0);
-  }, {.workers = 1});
+  gort::run(
+      [] {
+        gort::mutex mu;
+        gort::wait_group wg;
+        std::atomic<bool> held{false}, released{false}, locker_got{false};
+        std::atomic<long> progress_while_held{0};
+        int shared = 0;
+        wg.add(3);
+        gort::go([&] {
+          std::lock_guard g(mu);
+          held = true;
+          gort::sleep_for(30ms);
+          shared = 42;
+          released = true;
+          wg.done();
+        });
+        gort::go([&] {
+          while (!held) gort::yield();
+          std::lock_guard g(mu);  // parks until the sleeper unlocks
+          EXPECT_TRUE(released.load());
+          EXPECT_EQ(shared, 42);
+          locker_got = true;
+          wg.done();
+        });
+        gort::go([&] {
+          while (!held) gort::yield();
+          while (!released) {
+            ++progress_while_held;
+            gort::yield();
+          }
+          wg.done();
+        });
+        wg.wait();
+        EXPECT_TRUE(locker_got.load());
+        EXPECT_GT(progress_while_held.load(), 0);
+      },
+      {.workers = 1});
 }
 
 // Go's TestMutexFairness: a hog that re-locks at once must not starve a
@@ -155,33 +165,35 @@ TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
 TEST(sync_Mutex, Fairness) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
-    gort::run([] {
-      gort::mutex mu;
-      std::atomic<bool> stop{false}, done{false};
-      gort::wait_group wg;
-      wg.add(2);
-      gort::go([&] {
-        while (!stop) {
-          mu.lock();
-          gort::sleep_for(100us);
-          mu.unlock();
-        }
-        wg.done();
-      });
-      gort::go([&] {
-        for (int i = 0; i < 10; ++i) {
-          gort::sleep_for(100us);
-          mu.lock();
-          mu.unlock();
-        }
-        done = true;
-        wg.done();
-      });
-      EXPECT_TRUE(sync_test::eventually([&] { return done.load(); }, 10s))
-          << "can't acquire the mutex in 10 seconds";
-      stop = true;
-      wg.wait();
-    }, {.workers = w});
+    gort::run(
+        [] {
+          gort::mutex mu;
+          std::atomic<bool> stop{false}, done{false};
+          gort::wait_group wg;
+          wg.add(2);
+          gort::go([&] {
+            while (!stop) {
+              mu.lock();
+              gort::sleep_for(100us);
+              mu.unlock();
+            }
+            wg.done();
+          });
+          gort::go([&] {
+            for (int i = 0; i < 10; ++i) {
+              gort::sleep_for(100us);
+              mu.lock();
+              mu.unlock();
+            }
+            done = true;
+            wg.done();
+          });
+          EXPECT_TRUE(sync_test::eventually([&] { return done.load(); }, 10s))
+              << "can't acquire the mutex in 10 seconds";
+          stop = true;
+          wg.wait();
+        },
+        {.workers = w});
   }
 }
 
@@ -192,33 +204,34 @@ TEST(sync_Mutex, Fairness) {
 TEST(sync_Mutex, FairnessAgainstBargingHog) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
-    gort::run([] {
-      gort::mutex mu;
-      std::atomic<bool> stop{false};
-      std::atomic<int> got{0};
-      gort::wait_group wg;
-      wg.add(2);
-      gort::go([&] {
-        while (!stop) {
-          std::lock_guard g(mu);
-          auto until = std::chrono::steady_clock::now() + 20us;
-          while (std::chrono::steady_clock::now() < until) {
-          }
-          gort::yield();
-        }
-        wg.done();
-      });
-      gort::go([&] {
-        for (int i = 0; i < 10; ++i) {
-          std::lock_guard g(mu);
-          ++got;
-        }
-        wg.done();
-      });
-      EXPECT_TRUE(sync_test::eventually([&] { return got.load() == 10; }, 10s)) << "got " << got.load();
-      stop = true;
-      wg.wait();
-    }, {.workers = w});
+    gort::run(
+        [] {
+          gort::mutex mu;
+          std::atomic<bool> stop{false};
+          std::atomic<int> got{0};
+          gort::wait_group wg;
+          wg.add(2);
+          gort::go([&] {
+            while (!stop) {
+              std::lock_guard g(mu);
+              auto until = std::chrono::steady_clock::now() + 20us;
+              while (std::chrono::steady_clock::now() < until) {}
+              gort::yield();
+            }
+            wg.done();
+          });
+          gort::go([&] {
+            for (int i = 0; i < 10; ++i) {
+              std::lock_guard g(mu);
+              ++got;
+            }
+            wg.done();
+          });
+          EXPECT_TRUE(sync_test::eventually([&] { return got.load() == 10; }, 10s)) << "got " << got.load();
+          stop = true;
+          wg.wait();
+        },
+        {.workers = w});
   }
 }
 
@@ -226,34 +239,36 @@ TEST(sync_Mutex, FairnessAgainstBargingHog) {
 TEST(sync_Mutex, ForeignThreadsAndFibers) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
-    gort::run([] {
-      constexpr int iters = 3000;
-      gort::mutex mu;
-      gort::wait_group wg;
-      std::atomic<int> inside{0};
-      long counter = 0;
-      sync_test::keep_threads_visible visible;
-      auto body = [&] {
-        for (int i = 0; i < iters; ++i) {
-          std::lock_guard g(mu);
-          EXPECT_EQ(inside.fetch_add(1), 0);
-          ++counter;
-          if (i % 64 == 0) gort::yield();  // on a thread: std::this_thread::yield
-          inside.fetch_sub(1);
-        }
-        wg.done();
-      };
-      wg.add(8);
-      std::thread t1(body), t2(body);
-      gort::thread t3(body), t4(body);
-      for (int f = 0; f < 4; ++f) gort::go(body);
-      wg.wait();  // parks; joins below return at once
-      t1.join();
-      t2.join();
-      t3.join();
-      t4.join();
-      EXPECT_EQ(counter, 8L * iters);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          constexpr int iters = 3000;
+          gort::mutex mu;
+          gort::wait_group wg;
+          std::atomic<int> inside{0};
+          long counter = 0;
+          sync_test::keep_threads_visible visible;
+          auto body = [&] {
+            for (int i = 0; i < iters; ++i) {
+              std::lock_guard g(mu);
+              EXPECT_EQ(inside.fetch_add(1), 0);
+              ++counter;
+              if (i % 64 == 0) gort::yield();  // on a thread: std::this_thread::yield
+              inside.fetch_sub(1);
+            }
+            wg.done();
+          };
+          wg.add(8);
+          std::thread t1(body), t2(body);
+          gort::thread t3(body), t4(body);
+          for (int f = 0; f < 4; ++f) gort::go(body);
+          wg.wait();  // parks; joins below return at once
+          t1.join();
+          t2.join();
+          t3.join();
+          t4.join();
+          EXPECT_EQ(counter, 8L * iters);
+        },
+        {.workers = w});
   }
 }
 
@@ -276,16 +291,19 @@ TEST(sync_Mutex, PlainThreadWithoutRuntime) {
 
 TEST(sync_MutexDeathTest, UnlockOfUnlockedIsFatal) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(gort::run([] {
-                gort::mutex mu;
-                mu.unlock();
-              }, {.workers = 1}),
+  EXPECT_EXIT(gort::run(
+                  [] {
+                    gort::mutex mu;
+                    mu.unlock();
+                  },
+                  {.workers = 1}),
               testing::ExitedWithCode(2), "fatal error: sync: unlock of unlocked mutex");
-  EXPECT_EXIT({
-                gort::mutex mu;
-                mu.lock();
-                mu.unlock();
-                mu.unlock();
-              },
-              testing::ExitedWithCode(2), "fatal error: sync: unlock of unlocked mutex");
+  EXPECT_EXIT(
+      {
+        gort::mutex mu;
+        mu.lock();
+        mu.unlock();
+        mu.unlock();
+      },
+      testing::ExitedWithCode(2), "fatal error: sync: unlock of unlocked mutex");
 }

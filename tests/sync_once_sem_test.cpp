@@ -19,28 +19,30 @@ using gort_test::k_worker_counts;
 TEST(sync_CallOnce, HundredConcurrentCallers) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
-    gort::run([] {
-      gort::once_flag flag;
-      std::atomic<int> calls{0};
-      std::atomic<bool> finished{false};
-      gort::wait_group wg;
-      for (int i = 0; i < 100; ++i) {
-        wg.add();
-        gort::go([&] {
-          gort::call_once(flag, [&] {
-            ++calls;
-            gort::sleep_for(5ms);
-            finished = true;
-          });
-          EXPECT_TRUE(finished.load());
-          wg.done();
-        });
-      }
-      wg.wait();
-      EXPECT_EQ(calls.load(), 1);
-      gort::call_once(flag, [&] { ++calls; });
-      EXPECT_EQ(calls.load(), 1);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          gort::once_flag flag;
+          std::atomic<int> calls{0};
+          std::atomic<bool> finished{false};
+          gort::wait_group wg;
+          for (int i = 0; i < 100; ++i) {
+            wg.add();
+            gort::go([&] {
+              gort::call_once(flag, [&] {
+                ++calls;
+                gort::sleep_for(5ms);
+                finished = true;
+              });
+              EXPECT_TRUE(finished.load());
+              wg.done();
+            });
+          }
+          wg.wait();
+          EXPECT_EQ(calls.load(), 1);
+          gort::call_once(flag, [&] { ++calls; });
+          EXPECT_EQ(calls.load(), 1);
+        },
+        {.workers = w});
   }
 }
 
@@ -52,7 +54,8 @@ TEST(sync_CallOnce, ArgumentsAndMemberFunctions) {
   gort::once_flag a, b;
   gort::call_once(a, &counter::add, &c, 5);  // plain thread, no runtime needed
   gort::call_once(a, &counter::add, &c, 5);
-  gort::call_once(b, [](counter& x, int k) { x.add(k); }, std::ref(c), 2);
+  gort::call_once(
+      b, [](counter& x, int k) { x.add(k); }, std::ref(c), 2);
   EXPECT_EQ(c.n, 7);
 }
 
@@ -61,56 +64,60 @@ TEST(sync_CallOnce, ArgumentsAndMemberFunctions) {
 TEST(sync_CallOnce, ExceptionLetsALaterCallerRetry) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
-    gort::run([] {
-      gort::once_flag flag;
-      std::atomic<int> attempts{0}, successes{0}, throws{0};
-      gort::wait_group wg;
-      for (int i = 0; i < 20; ++i) {
-        wg.add();
-        gort::go([&] {
-          try {
-            gort::call_once(flag, [&] {
-              int n = ++attempts;
-              gort::sleep_for(1ms);
-              if (n <= 3) throw std::runtime_error("try again");
-              ++successes;
+    gort::run(
+        [] {
+          gort::once_flag flag;
+          std::atomic<int> attempts{0}, successes{0}, throws{0};
+          gort::wait_group wg;
+          for (int i = 0; i < 20; ++i) {
+            wg.add();
+            gort::go([&] {
+              try {
+                gort::call_once(flag, [&] {
+                  int n = ++attempts;
+                  gort::sleep_for(1ms);
+                  if (n <= 3) throw std::runtime_error("try again");
+                  ++successes;
+                });
+              } catch (const std::runtime_error&) {
+                ++throws;
+              }
+              wg.done();
             });
-          } catch (const std::runtime_error&) {
-            ++throws;
           }
-          wg.done();
-        });
-      }
-      wg.wait();
-      EXPECT_EQ(attempts.load(), 4);
-      EXPECT_EQ(throws.load(), 3);
-      EXPECT_EQ(successes.load(), 1);
-    }, {.workers = w});
+          wg.wait();
+          EXPECT_EQ(attempts.load(), 4);
+          EXPECT_EQ(throws.load(), 3);
+          EXPECT_EQ(successes.load(), 1);
+        },
+        {.workers = w});
   }
 }
 
 TEST(sync_CallOnce, ThreadsAndFibers) {
-  gort::run([] {
-    gort::once_flag flag;
-    std::atomic<int> calls{0};
-    gort::wait_group wg;
-    auto body = [&] {
-      gort::call_once(flag, [&] {
-        gort::sleep_for(2ms);
-        ++calls;
-      });
-      EXPECT_EQ(calls.load(), 1);
-      wg.done();
-    };
-    sync_test::keep_threads_visible visible;
-    wg.add(10);
-    std::vector<std::thread> ts;
-    for (int i = 0; i < 5; ++i) ts.emplace_back(body);
-    for (int i = 0; i < 5; ++i) gort::go(body);
-    wg.wait();
-    for (auto& t : ts) t.join();
-    EXPECT_EQ(calls.load(), 1);
-  }, {.workers = 2});
+  gort::run(
+      [] {
+        gort::once_flag flag;
+        std::atomic<int> calls{0};
+        gort::wait_group wg;
+        auto body = [&] {
+          gort::call_once(flag, [&] {
+            gort::sleep_for(2ms);
+            ++calls;
+          });
+          EXPECT_EQ(calls.load(), 1);
+          wg.done();
+        };
+        sync_test::keep_threads_visible visible;
+        wg.add(10);
+        std::vector<std::thread> ts;
+        for (int i = 0; i < 5; ++i) ts.emplace_back(body);
+        for (int i = 0; i < 5; ++i) gort::go(body);
+        wg.wait();
+        for (auto& t : ts) t.join();
+        EXPECT_EQ(calls.load(), 1);
+      },
+      {.workers = 2});
 }
 
 // No more than `limit` holders at once, and all work gets done.
@@ -119,37 +126,38 @@ TEST(sync_Semaphore, BoundsConcurrency) {
   SCOPED_TRACE(gort_test::seed_note(seed));
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
-    gort::run([&] {
-      constexpr int limit = 3;
-      gort::semaphore sem(limit);
-      std::atomic<int> inside{0}, max_inside{0}, done{0};
-      gort::wait_group wg;
-      for (int f = 0; f < 40; ++f) {
-        wg.add();
-        gort::go([&, f] {
-          sync_test::rng r{seed + std::uint64_t(f)};
-          for (int i = 0; i < 50; ++i) {
-            sem.acquire();
-            int now = ++inside;
-            EXPECT_LE(now, limit);
-            int m = max_inside.load();
-            while (now > m && !max_inside.compare_exchange_weak(m, now)) {
-            }
-            if (r.below(3) == 0) gort::yield();
-            if (r.below(16) == 0) gort::sleep_for(std::chrono::microseconds(r.below(100)));
-            --inside;
-            ++done;
-            sem.release();
+    gort::run(
+        [&] {
+          constexpr int limit = 3;
+          gort::semaphore sem(limit);
+          std::atomic<int> inside{0}, max_inside{0}, done{0};
+          gort::wait_group wg;
+          for (int f = 0; f < 40; ++f) {
+            wg.add();
+            gort::go([&, f] {
+              sync_test::rng r{seed + std::uint64_t(f)};
+              for (int i = 0; i < 50; ++i) {
+                sem.acquire();
+                int now = ++inside;
+                EXPECT_LE(now, limit);
+                int m = max_inside.load();
+                while (now > m && !max_inside.compare_exchange_weak(m, now)) {}
+                if (r.below(3) == 0) gort::yield();
+                if (r.below(16) == 0) gort::sleep_for(std::chrono::microseconds(r.below(100)));
+                --inside;
+                ++done;
+                sem.release();
+              }
+              wg.done();
+            });
           }
-          wg.done();
-        });
-      }
-      wg.wait();
-      EXPECT_EQ(done.load(), 40 * 50);
-      EXPECT_GE(max_inside.load(), 1);
-      EXPECT_LE(max_inside.load(), limit);
-      EXPECT_EQ(sem.available(), limit);
-    }, {.workers = w});
+          wg.wait();
+          EXPECT_EQ(done.load(), 40 * 50);
+          EXPECT_GE(max_inside.load(), 1);
+          EXPECT_LE(max_inside.load(), limit);
+          EXPECT_EQ(sem.available(), limit);
+        },
+        {.workers = w});
   }
 }
 
@@ -157,35 +165,37 @@ TEST(sync_Semaphore, BoundsConcurrency) {
 TEST(sync_Semaphore, BigAcquireIsNotStarved) {
   for (unsigned w : k_worker_counts) {
     SCOPED_TRACE("workers=" + std::to_string(w));
-    gort::run([] {
-      gort::semaphore sem(2);
-      std::atomic<bool> stop{false}, big_got{false};
-      gort::wait_group wg;
-      // Small acquirers keep one unit busy most of the time.
-      for (int f = 0; f < 4; ++f) {
-        wg.add();
-        gort::go([&] {
-          while (!stop) {
-            sem.acquire();
-            gort::sleep_for(50us);
-            sem.release();
+    gort::run(
+        [] {
+          gort::semaphore sem(2);
+          std::atomic<bool> stop{false}, big_got{false};
+          gort::wait_group wg;
+          // Small acquirers keep one unit busy most of the time.
+          for (int f = 0; f < 4; ++f) {
+            wg.add();
+            gort::go([&] {
+              while (!stop) {
+                sem.acquire();
+                gort::sleep_for(50us);
+                sem.release();
+              }
+              wg.done();
+            });
           }
-          wg.done();
-        });
-      }
-      gort::sleep_for(1ms);
-      wg.add();
-      gort::go([&] {
-        sem.acquire(2);
-        big_got = true;
-        sem.release(2);
-        wg.done();
-      });
-      EXPECT_TRUE(sync_test::eventually([&] { return big_got.load(); }, 10s));
-      stop = true;
-      wg.wait();
-      EXPECT_EQ(sem.available(), 2);
-    }, {.workers = w});
+          gort::sleep_for(1ms);
+          wg.add();
+          gort::go([&] {
+            sem.acquire(2);
+            big_got = true;
+            sem.release(2);
+            wg.done();
+          });
+          EXPECT_TRUE(sync_test::eventually([&] { return big_got.load(); }, 10s));
+          stop = true;
+          wg.wait();
+          EXPECT_EQ(sem.available(), 2);
+        },
+        {.workers = w});
   }
 }
 
@@ -209,22 +219,24 @@ TEST(sync_Semaphore, TryAcquireAndCounts) {
 // check, api.md section 1.)
 TEST(sync_Semaphore, ThreadsAndFibersPingPong) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      gort::semaphore ping(0), pong(0);
-      gort::thread t([&] {
-        for (int i = 0; i < 1000; ++i) {
-          ping.acquire();
-          pong.release();
-        }
-      });
-      for (int i = 0; i < 1000; ++i) {
-        ping.release();
-        pong.acquire();
-      }
-      t.join();
-      EXPECT_EQ(ping.available(), 0);
-      EXPECT_EQ(pong.available(), 0);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          gort::semaphore ping(0), pong(0);
+          gort::thread t([&] {
+            for (int i = 0; i < 1000; ++i) {
+              ping.acquire();
+              pong.release();
+            }
+          });
+          for (int i = 0; i < 1000; ++i) {
+            ping.release();
+            pong.acquire();
+          }
+          t.join();
+          EXPECT_EQ(ping.available(), 0);
+          EXPECT_EQ(pong.available(), 0);
+        },
+        {.workers = w});
   }
 }
 
@@ -245,29 +257,31 @@ TEST(sync_WaitGroup, NegativeCounterThrows) {
 
 TEST(sync_WaitGroup, WaitersFromThreadsAndFibers) {
   for (unsigned w : k_worker_counts) {
-    gort::run([] {
-      gort::wait_group work, waiters;
-      std::atomic<int> released{0};
-      work.add();
-      waiters.add(4);
-      gort::thread t([&] {
-        work.wait();
-        ++released;
-        waiters.done();
-      });
-      for (int i = 0; i < 3; ++i) {
-        gort::go([&] {
-          work.wait();
-          ++released;
-          waiters.done();
-        });
-      }
-      gort::sleep_for(1ms);
-      EXPECT_EQ(released.load(), 0);
-      work.done();
-      waiters.wait();
-      t.join();
-      EXPECT_EQ(released.load(), 4);
-    }, {.workers = w});
+    gort::run(
+        [] {
+          gort::wait_group work, waiters;
+          std::atomic<int> released{0};
+          work.add();
+          waiters.add(4);
+          gort::thread t([&] {
+            work.wait();
+            ++released;
+            waiters.done();
+          });
+          for (int i = 0; i < 3; ++i) {
+            gort::go([&] {
+              work.wait();
+              ++released;
+              waiters.done();
+            });
+          }
+          gort::sleep_for(1ms);
+          EXPECT_EQ(released.load(), 0);
+          work.done();
+          waiters.wait();
+          t.join();
+          EXPECT_EQ(released.load(), 4);
+        },
+        {.workers = w});
   }
 }

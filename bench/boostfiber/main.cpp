@@ -11,9 +11,9 @@
 // (suspend = false: an idle thread keeps polling for work to steal, and the
 // default fixedsize_stack). At 1 worker the default round_robin scheduler is
 // used instead: Boost 1.74's work_stealing(1) spins forever looking for a
-// victim other than itself as soon as its queue runs empty (idle never ends). Channels are boost::fibers::unbuffered_channel
-// and buffered_channel; the mutex is boost::fibers::mutex. Boost.Fiber has no
-// wait group, so the usual atomic counter + fiber condition variable is used.
+// victim other than itself as soon as its queue runs empty (idle never ends). Channels are
+// boost::fibers::unbuffered_channel and buffered_channel; the mutex is boost::fibers::mutex. Boost.Fiber has
+// no wait group, so the usual atomic counter + fiber condition variable is used.
 //
 // Only the workload is timed, as in gort-bench. The process then ends with
 // _Exit: Boost.Fiber's scheduler destructor waits for every fiber attached to
@@ -21,8 +21,8 @@
 // blocked forever, so a normal exit would never return.
 #include <sys/resource.h>
 
-#include <boost/fiber/all.hpp>
 #include <atomic>
+#include <boost/fiber/all.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -261,8 +261,7 @@ struct splitmix64 {
 
 void busy(std::chrono::nanoseconds d) {
   auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < d) {
-  }
+  while (std::chrono::steady_clock::now() - start < d) {}
 }
 
 // balance: one fiber spawns 100,000 tasks of 1-20 us of busy work, task i
@@ -293,7 +292,9 @@ result balance(unsigned) {
 std::int64_t cpu_nanos() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  auto ns = [](const timeval& tv) { return std::int64_t(tv.tv_sec) * 1'000'000'000 + std::int64_t(tv.tv_usec) * 1000; };
+  auto ns = [](const timeval& tv) {
+    return std::int64_t(tv.tv_sec) * 1'000'000'000 + std::int64_t(tv.tv_usec) * 1000;
+  };
   return ns(ru.ru_utime) + ns(ru.ru_stime);
 }
 
@@ -306,8 +307,9 @@ result idle(unsigned) {
 }
 
 const std::map<std::string, std::function<result(unsigned)>> workloads = {
-    {"spawn", spawn},   {"yield", yield}, {"skynet", skynet},          {"pingpong", pingpong}, {"sieve", sieve},
-    {"mpmc", mpmc},     {"mutex", mutex_counter}, {"balance", balance}, {"idle", idle},
+    {"spawn", spawn},         {"yield", yield},     {"skynet", skynet},
+    {"pingpong", pingpong},   {"sieve", sieve},     {"mpmc", mpmc},
+    {"mutex", mutex_counter}, {"balance", balance}, {"idle", idle},
 };
 
 int usage() {

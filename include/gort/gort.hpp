@@ -1,11 +1,11 @@
 // gort: goroutine semantics for C++20. The one header users include.
 #pragma once
 
+#include "gort/blocking.hpp"
+#include "gort/chan.hpp"
+#include "gort/net.hpp"
 #include "gort/runtime.hpp"
+#include "gort/select.hpp"
 #include "gort/stats.hpp"
 #include "gort/sync.hpp"
-#include "gort/chan.hpp"
-#include "gort/select.hpp"
 #include "gort/time.hpp"
-#include "gort/net.hpp"
-#include "gort/blocking.hpp"

@@ -141,9 +141,7 @@ struct chan_send_ops {
   }
   // False if the send would block; `value` is moved from only on true.
   bool try_send(T&& value) const { return chan_try_send(core(), &value); }
-  bool try_send(const T& value) const
-    requires std::is_copy_constructible_v<T>
-  {
+  bool try_send(const T& value) const requires std::is_copy_constructible_v<T> {
     T copy(value);
     return chan_try_send(core(), &copy);
   }
@@ -198,12 +196,11 @@ class chan : public detail::chan_info<chan<T>>,
   // Buffered with `capacity` slots (0: unbuffered). Any integer type, so that
   // `chan<int> ch(0)` is not read as the nil channel.
   template <std::integral I>
-    requires(!std::same_as<I, bool>)
-  explicit chan(I capacity) : h_(detail::make_chan_core<T>(capacity)) {}
+  requires(!std::same_as<I, bool>) explicit chan(I capacity) : h_(detail::make_chan_core<T>(capacity)) {}
   // The nil channel: `chan<int> ch = nullptr;`, `ch = nullptr;`.
   template <class N>
-    requires std::same_as<N, std::nullptr_t>
-  chan(N) noexcept {}
+  requires std::same_as<N, std::nullptr_t> chan(N)
+  noexcept {}
   chan& operator=(std::nullptr_t) noexcept {
     h_ = detail::chan_handle();
     return *this;

@@ -86,35 +86,34 @@ void fire_case(std::size_t i, std::index_sequence<I...>, C&... cases) {
 // A receive case: f(std::optional<T>) gets the value, or std::nullopt if the
 // channel is closed (f may also take no arguments, or be omitted).
 template <class T, class F = detail::no_op>
-detail::recv_case_t<T, std::decay_t<F>> recv_case(const chan<T>& ch, F&& f = {},
-                                                  std::source_location where = std::source_location::current()) {
+detail::recv_case_t<T, std::decay_t<F>> recv_case(
+    const chan<T>& ch, F&& f = {}, std::source_location where = std::source_location::current()) {
   return {detail::chan_access::core(ch), std::forward<F>(f), where, std::nullopt};
 }
 template <class T, class F = detail::no_op>
-detail::recv_case_t<T, std::decay_t<F>> recv_case(const recv_chan<T>& ch, F&& f = {},
-                                                  std::source_location where = std::source_location::current()) {
+detail::recv_case_t<T, std::decay_t<F>> recv_case(
+    const recv_chan<T>& ch, F&& f = {}, std::source_location where = std::source_location::current()) {
   return {detail::chan_access::core(ch), std::forward<F>(f), where, std::nullopt};
 }
 
 // A send case: sends `value`, then runs f() (f may be omitted). A chosen send
 // case on a closed channel throws closed_channel_error from select.
 template <class T, class V, class F = detail::no_op>
-  requires std::is_constructible_v<T, V&&>
-detail::send_case_t<T, std::decay_t<F>> send_case(const chan<T>& ch, V&& value, F&& f = {},
-                                                  std::source_location where = std::source_location::current()) {
+requires std::is_constructible_v<T, V&&> detail::send_case_t<T, std::decay_t<F>> send_case(
+    const chan<T>& ch, V&& value, F&& f = {}, std::source_location where = std::source_location::current()) {
   return {detail::chan_access::core(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
 }
 template <class T, class V, class F = detail::no_op>
-  requires std::is_constructible_v<T, V&&>
-detail::send_case_t<T, std::decay_t<F>> send_case(const send_chan<T>& ch, V&& value, F&& f = {},
-                                                  std::source_location where = std::source_location::current()) {
+requires std::is_constructible_v<T, V&&> detail::send_case_t<T, std::decay_t<F>> send_case(
+    const send_chan<T>& ch, V&& value, F&& f = {},
+    std::source_location where = std::source_location::current()) {
   return {detail::chan_access::core(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
 }
 
 // Makes select non-blocking: chosen only if no other case is ready.
 template <class F = detail::no_op>
-detail::default_case_t<std::decay_t<F>> default_case(F&& f = {},
-                                                     std::source_location where = std::source_location::current()) {
+detail::default_case_t<std::decay_t<F>> default_case(
+    F&& f = {}, std::source_location where = std::source_location::current()) {
   return {std::forward<F>(f), where};
 }
 
@@ -123,8 +122,8 @@ detail::default_case_t<std::decay_t<F>> default_case(F&& f = {},
 // at random; cases on the nil channel never proceed. Any thread (a fiber
 // parks, a plain thread blocks).
 template <class... Cases>
-  requires(sizeof...(Cases) > 0 && (detail::is_select_case<std::remove_cvref_t<Cases>> && ...))
-std::size_t select(Cases&&... cases) {
+requires(sizeof...(Cases) > 0 && (detail::is_select_case<std::remove_cvref_t<Cases>> && ...)) std::size_t
+    select(Cases&&... cases) {
   constexpr std::size_t n = sizeof...(Cases);
   constexpr std::size_t defaults = (std::size_t(detail::is_default_case<std::remove_cvref_t<Cases>>) + ...);
   static_assert(defaults <= 1, "gort::select: at most one default_case");

@@ -33,7 +33,7 @@ struct netfd_disposer {
   void operator()(netfd* fd) const noexcept;  // closes; deletes once no operation is inside
 };
 using netfd_ptr = std::unique_ptr<netfd, netfd_disposer>;
-}
+}  // namespace gort::detail
 
 namespace gort::net {
 

@@ -39,9 +39,10 @@ template <class F>
 struct blocking_closure final : blocking_job {
   using result = std::invoke_result_t<F>;
   // What holds the result: nothing for void, a pointer for references.
-  using slot = std::conditional_t<std::is_void_v<result>, bool,
-                                  std::conditional_t<std::is_reference_v<result>,
-                                                     std::remove_reference_t<result>*, std::optional<result>>>;
+  using slot =
+      std::conditional_t<std::is_void_v<result>, bool,
+                         std::conditional_t<std::is_reference_v<result>, std::remove_reference_t<result>*,
+                                            std::optional<result>>>;
 
   explicit blocking_closure(F&& fn) : blocking_job{&run}, f(std::forward<F>(fn)) {}
   static void run(blocking_job* p) noexcept {

@@ -8,8 +8,8 @@
 #include <source_location>
 #include <stdexcept>
 #include <stop_token>
-#include <system_error>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -151,8 +151,8 @@ auto spawn_at(const std::source_location& where, G&& g, A&&... a) {
   auto* s = new detail::task_state<R>();
   task<R> handle(s);  // owns one reference; the fiber's closure the other
   try {
-    detail::launch<detail::task_closure<R, std::decay_t<G>, std::decay_t<A>...>>(
-        where, s, std::forward<G>(g), std::forward<A>(a)...);
+    detail::launch<detail::task_closure<R, std::decay_t<G>, std::decay_t<A>...>>(where, s, std::forward<G>(g),
+                                                                                 std::forward<A>(a)...);
   } catch (...) {
     s->release();  // the fiber's reference: it never started
     throw;
@@ -175,7 +175,8 @@ auto spawn(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_loc
 }
 template <class F, class A1, class A2, class A3>
 auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::source_location::current()) {
-  return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3));
+  return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
+                  std::forward<A3>(a3));
 }
 
 // runtime.Gosched: lets other runnable fibers run. On a plain thread,
@@ -207,9 +208,9 @@ void sleep_until(std::chrono::time_point<Clock, Dur> t,
   sleep_for(t - Clock::now(), where);
 }
 
-std::uint64_t fiber_id() noexcept;    // main fiber 1; ids grow and are never reused; 0 outside any fiber
-std::size_t num_fibers() noexcept;    // live fibers, the main one included (runtime.NumGoroutine)
-unsigned num_workers() noexcept;      // worker threads of the running runtime (GOMAXPROCS); 0 outside run
+std::uint64_t fiber_id() noexcept;  // main fiber 1; ids grow and are never reused; 0 outside any fiber
+std::size_t num_fibers() noexcept;  // live fibers, the main one included (runtime.NumGoroutine)
+unsigned num_workers() noexcept;    // worker threads of the running runtime (GOMAXPROCS); 0 outside run
 
 namespace detail {
 void thread_started() noexcept;   // a gort::thread registered
@@ -230,8 +231,7 @@ class thread {
 
   thread() noexcept = default;
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, thread>)
-  explicit thread(F&& f, Args&&... args) {
+  requires(!std::is_same_v<std::remove_cvref_t<F>, thread>) explicit thread(F&& f, Args&&... args) {
     detail::require_running("gort::thread");
     done_ = new detail::task_state<void>();  // one reference for us, one for the thread
     detail::thread_started();
@@ -278,8 +278,9 @@ class thread {
   bool joinable() const noexcept { return t_.joinable(); }
   // Waits for the thread to finish (a fiber parks: "thread join").
   void join(std::source_location where = std::source_location::current()) {
-    if (!t_.joinable()) throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                                                "gort::thread::join: not joinable");
+    if (!t_.joinable())
+      throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                              "gort::thread::join: not joinable");
     if (done_) detail::wait_thread_done(*done_, where);
     t_.join();
     drop_state();

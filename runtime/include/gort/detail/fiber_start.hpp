@@ -26,15 +26,14 @@ struct fiber_unwind {};
 
 // The type-erased callable a fiber runs.
 struct fiber_fn {
-  void (*invoke)(fiber_fn*);           // runs it (may throw)
+  void (*invoke)(fiber_fn*);            // runs it (may throw)
   void (*destroy)(fiber_fn*) noexcept;  // destroys it (after invoke, or never started)
 };
 
 // Any thread while run() is active (throws std::logic_error otherwise).
 // Creates a fiber with `size` bytes of `align`-aligned storage for its
 // callable, returned in *storage; `where` is the go/spawn call site.
-fiber* fiber_create(std::size_t size, std::size_t align, void** storage,
-                    const std::source_location& where);
+fiber* fiber_create(std::size_t size, std::size_t align, void** storage, const std::source_location& where);
 // The creator only, before fiber_start: gives the fiber back (its callable's
 // constructor threw).
 void fiber_discard(fiber* f) noexcept;
@@ -98,15 +97,15 @@ class task_state_base {
  private:
   std::atomic<int> refs_{2};
   spinlock lock_;
-  bool done_ = false;       // guarded by lock_
+  bool done_ = false;        // guarded by lock_
   fiber* joiner_ = nullptr;  // guarded by lock_
 };
 
 template <class R>
 class task_state final : public task_state_base {
  public:
-  using stored = std::conditional_t<std::is_reference_v<R>,
-                                    std::reference_wrapper<std::remove_reference_t<R>>, R>;
+  using stored =
+      std::conditional_t<std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>;
   std::optional<stored> value_;
 };
 template <>

@@ -35,8 +35,7 @@ class spinlock {
   }
   // Any thread. True if the lock was taken.
   bool try_lock() noexcept {
-    return !locked_.load(std::memory_order_relaxed) &&
-           !locked_.exchange(true, std::memory_order_acquire);
+    return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
   }
   // Holder only. Release; pairs with the acquire in lock()/try_lock().
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }

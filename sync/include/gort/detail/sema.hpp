@@ -57,7 +57,10 @@ class sema {
   class woken_list {
    public:
     void push_back(fiber* f) {
-      if (n_ < k_inline) inline_[n_++] = f; else more_.push_back(f);
+      if (n_ < k_inline)
+        inline_[n_++] = f;
+      else
+        more_.push_back(f);
     }
     bool empty() const noexcept { return n_ == 0; }
     template <class F>
@@ -65,6 +68,7 @@ class sema {
       for (std::size_t i = 0; i < n_; ++i) fn(inline_[i]);
       for (fiber* f : more_) fn(f);
     }
+
    private:
     static constexpr std::size_t k_inline = 8;
     fiber* inline_[k_inline];

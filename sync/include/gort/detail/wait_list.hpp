@@ -33,7 +33,10 @@ class wait_list {
   void push_back(waiter& w) noexcept {
     w.prev = tail_;
     w.next = nullptr;
-    if (tail_) tail_->next = &w; else head_ = &w;
+    if (tail_)
+      tail_->next = &w;
+    else
+      head_ = &w;
     tail_ = &w;
     w.linked = true;
   }
@@ -41,14 +44,23 @@ class wait_list {
   void push_front(waiter& w) noexcept {
     w.prev = nullptr;
     w.next = head_;
-    if (head_) head_->prev = &w; else tail_ = &w;
+    if (head_)
+      head_->prev = &w;
+    else
+      tail_ = &w;
     head_ = &w;
     w.linked = true;
   }
   // Lock held; `w` must be linked here.
   void remove(waiter& w) noexcept {
-    if (w.prev) w.prev->next = w.next; else head_ = w.next;
-    if (w.next) w.next->prev = w.prev; else tail_ = w.prev;
+    if (w.prev)
+      w.prev->next = w.next;
+    else
+      head_ = w.next;
+    if (w.next)
+      w.next->prev = w.prev;
+    else
+      tail_ = w.prev;
     w.prev = w.next = nullptr;
     w.linked = false;
   }
