@@ -110,6 +110,7 @@ class runtime final : public sched_hooks {
   void run_timers(unsigned w, unsigned victim) override;
   std::int64_t next_timer_deadline() override;
   void all_idle(unsigned w) override;
+  void going_idle(unsigned) override { stacks_.trim_excess(); }
   bool netpoll_active() override { return netpoll_.active(); }
   void netpoll(unsigned, std::int64_t deadline_ns) override { netpoll_.poll(deadline_ns); }
   void netpoll_interrupt() override { netpoll_.interrupt(); }

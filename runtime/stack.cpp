@@ -12,6 +12,7 @@
 
 #include "runtime/fatal.hpp"
 #include "runtime/sanitizer.hpp"
+#include "scheduler/futex.hpp"
 
 namespace gort::detail {
 
@@ -30,6 +31,10 @@ constexpr std::size_t k_slab_stacks = 64;
 // Warm stacks kept resident; when twice as many are free, the older half
 // gives its pages back, in one madvise per run of adjacent stacks.
 constexpr std::size_t k_warm_keep = 1024;
+// At most one trim per this interval from release(); idle workers trim at once.
+constexpr std::int64_t k_trim_interval_ns = 100'000'000;
+// Releases between two looks at the clock while a trim is waiting for its turn.
+constexpr std::uint32_t k_trim_check_every = 64;
 // The guard is one page; x86-64 and aarch64 Linux use 4 KiB or larger, and a
 // fault anywhere in the 4 KiB below the base is an overflow either way.
 constexpr std::ptrdiff_t k_page_guess = 4096;
@@ -79,6 +84,7 @@ stack_mem stack_allocator::allocate() {
       if (!list->empty()) {
         stack_mem s = list->back();
         list->pop_back();
+        warm_count_.store(warm_.size(), std::memory_order_relaxed);
         return s;
       }
     }
@@ -120,19 +126,43 @@ stack_mem stack_allocator::carve_slab() {
 }
 
 void stack_allocator::release(stack_mem s) noexcept {
-  std::vector<stack_mem> cold;
-  {
-    std::lock_guard g(lock_);
-    warm_.push_back(s);
-    if (warm_.size() < 2 * k_warm_keep || trimming_) return;
-    // The older half (front of warm_) goes cold.
-    trimming_ = true;
-    cold.assign(warm_.begin(), warm_.end() - k_warm_keep);
-    warm_.erase(warm_.begin(), warm_.end() - k_warm_keep);
+  std::unique_lock g(lock_);
+  warm_.push_back(s);
+  warm_count_.store(warm_.size(), std::memory_order_relaxed);
+  if (warm_.size() < 2 * k_warm_keep || trimming_ || !trim_due()) return;
+  trim_locked_excess(g);
+}
+
+void stack_allocator::trim_excess() noexcept {
+  if (warm_count_.load(std::memory_order_relaxed) < 2 * k_warm_keep) return;
+  std::unique_lock g(lock_);
+  if (warm_.size() < 2 * k_warm_keep || trimming_) return;
+  trim_locked_excess(g);
+}
+
+// lock_ held, over the bound: has the trim interval passed? Reads the clock
+// only every k_trim_check_every calls.
+bool stack_allocator::trim_due() noexcept {
+  if (trim_countdown_ > 0) {
+    --trim_countdown_;
+    return false;
   }
+  trim_countdown_ = k_trim_check_every;
+  return now_ns() - last_trim_ns_ >= k_trim_interval_ns;
+}
+
+// lock_ held through `g`, over the bound and no trim running: the older half
+// of warm_ (its front) goes cold. Unlocks while giving the pages back.
+void stack_allocator::trim_locked_excess(std::unique_lock<spinlock>& g) noexcept {
+  trimming_ = true;
+  std::vector<stack_mem> cold(warm_.begin(), warm_.end() - k_warm_keep);
+  warm_.erase(warm_.begin(), warm_.end() - k_warm_keep);
+  warm_count_.store(warm_.size(), std::memory_order_relaxed);
+  g.unlock();
   trim(cold);
-  std::lock_guard g(lock_);
+  g.lock();
   clean_.insert(clean_.end(), cold.begin(), cold.end());
+  last_trim_ns_ = now_ns();
   trimming_ = false;
 }
 

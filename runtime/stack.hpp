@@ -19,8 +19,10 @@
 //   - Slabs are unmapped only when the allocator is destroyed (end of run()).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "gort/detail/spinlock.hpp"
@@ -52,9 +54,16 @@ class stack_allocator {
   // Any worker. A fresh or recycled stack. Aborts with a fatal error if the
   // system refuses memory.
   stack_mem allocate();
-  // Any worker. Returns a stack for reuse (kept warm up to a bound, then its
-  // pages are given back to the system).
+  // Any worker. Returns a stack for reuse. Warm stacks past a bound give
+  // their pages back to the system, at most once per trim interval here (a
+  // burst that frees and re-spawns thousands of fibers must not pay a
+  // madvise and a page fault per stack), and whenever a worker goes idle.
   void release(stack_mem s) noexcept;
+  // Any worker, about to sleep: gives back the pages of warm stacks past the
+  // bound. Cheap (one relaxed load) when there is nothing to give back.
+  void trim_excess() noexcept;
+  // Any thread; a snapshot: stacks kept warm (pages resident) now.
+  std::size_t warm_size() const noexcept { return warm_count_.load(std::memory_order_relaxed); }
 
   // True if `addr` lies in the guard page of `s`.
   static bool in_guard(const stack_mem& s, const void* addr) noexcept;
@@ -63,15 +72,21 @@ class stack_allocator {
   stack_mem map_guarded();
   stack_mem carve_slab();
   void trim(std::vector<stack_mem>& cold) noexcept;
+  bool trim_due() noexcept;
+  void trim_locked_excess(std::unique_lock<spinlock>& g) noexcept;
 
   std::size_t size_;
   std::size_t page_;
   std::size_t guard_budget_;
 
   spinlock lock_;
-  std::vector<stack_mem> warm_;   // guarded by lock_
-  std::vector<stack_mem> clean_;  // guarded by lock_
-  bool trimming_ = false;         // guarded by lock_: one trim at a time
+  std::vector<stack_mem> warm_;       // guarded by lock_
+  std::vector<stack_mem> clean_;      // guarded by lock_
+  bool trimming_ = false;             // guarded by lock_: one trim at a time
+  std::int64_t last_trim_ns_ = 0;     // guarded by lock_
+  std::uint32_t trim_countdown_ = 0;  // guarded by lock_: releases until the clock is read again
+  // warm_.size(), written under lock_, read without it by trim_excess().
+  std::atomic<std::size_t> warm_count_{0};
   std::vector<char*> slabs_;      // guarded by lock_
   char* slab_next_ = nullptr;     // guarded by lock_: next unused stack in the newest slab
   std::size_t slab_left_ = 0;     // guarded by lock_

@@ -105,7 +105,7 @@ void worker::prepare_first_run(fiber* f) {
   // At most 4 KiB (one page: every L1 set) and a sixteenth of the stack.
   constexpr std::size_t k_line = 64;
   f->stack_ = stacks_.get(rt_.stacks_);
-  const std::size_t span = std::min<std::size_t>(4096, f->stack_.size / 16);
+  const std::size_t span = std::min<std::size_t>(2048, f->stack_.size / 16);
   const std::size_t colour = (f->id_ * k_line) % span;
   f->ctx_ = bctx::make_fcontext(f->stack_.top() - colour, f->stack_.size - colour, &fiber_entry);
   f->tsan_fiber_ = tsan_create_fiber();

@@ -238,7 +238,8 @@ bool scheduler::idle_remove(unsigned w) noexcept {
 //   2. Register on the idle stack (seq_cst increment of n_idle_).
 //   3. Re-check every queue: work pushed before a producer could see us idle
 //      is found here. Found: leave the idle stack and spin again.
-//   4. If everyone is idle, let the runtime judge (deadlock check).
+//   4. If everyone is idle, let the runtime judge (deadlock check); then let
+//      it do its idle housekeeping.
 //   5. Sleep: as the poller until the earliest timer, else until notified.
 //   6. Woken: if a waker popped us we are spinning; otherwise leave the idle
 //      stack ourselves. The poller then runs every worker's expired timers.
@@ -269,6 +270,7 @@ void scheduler::sleep(unsigned w) noexcept {
     if (on_idle_stack_[w] && n_idle_.load(std::memory_order_relaxed) == size() && all_queues_empty())
       hooks_.all_idle(w);
   }
+  hooks_.going_idle(w);
   const std::int64_t t0 = now_ns();
   me.idle_since_ns.store(t0, std::memory_order_relaxed);
   int no_poller = -1;

@@ -47,6 +47,9 @@ class sched_hooks {
   // Called by a worker with the idle lock held when every worker is idle and
   // every queue is empty. The runtime decides whether that is a deadlock.
   virtual void all_idle(unsigned w) = 0;
+  // Worker `w`, no lock held, about to sleep: housekeeping that should not
+  // slow busy workers down (the runtime gives back excess stack memory).
+  virtual void going_idle(unsigned w) = 0;
   // Any worker: are descriptors registered with the network poller?
   virtual bool netpoll_active() = 0;
   // Worker `w`: waits for I/O until `deadline_ns` (-1: no deadline, 0: just
