@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "bench.hpp"
 #include "gort/gort.hpp"
+#include "gort/stats.hpp"
 
 namespace gort_bench {
 
@@ -62,6 +64,9 @@ int main(int argc, char** argv) {
         r = it->second(workers);
         auto t1 = std::chrono::steady_clock::now();
         ns = double(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+        // GORT_BENCH_STATS=1: the scheduler's counters for the run, on stderr.
+        if (const char* s = std::getenv("GORT_BENCH_STATS"); s && std::string_view(s) == "1")
+          std::fprintf(stderr, "STATS %s\n", gort::stats().to_json().c_str());
       },
       {.workers = workers});
   std::printf("BENCH name=%s workers=%u ops=%llu ns_per_op=%.2f check=%s\n", name.c_str(), workers,
