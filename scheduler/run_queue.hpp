@@ -86,9 +86,13 @@ class run_queue {
   // Owner only. Puts `n` in runnext; returns the node it displaced (or nullptr),
   // which the caller must push.
   sched_node* put_next(sched_node* n) noexcept {
-    if (solo_) {  // no thief to race with: no locked instruction
-      sched_node* old = runnext_.load(std::memory_order_relaxed);
-      runnext_.store(n, std::memory_order_relaxed);
+    sched_node* old = runnext_.load(std::memory_order_relaxed);
+    // Empty, or no thief to race with: a plain store. Thieves only ever
+    // replace a node with null, so an empty slot stays empty until we fill
+    // it. Release: pairs with the exchange in a thief's take_next(), which
+    // then sees n's fields.
+    if (old == nullptr || solo_) {
+      runnext_.store(n, std::memory_order_release);
       return old;
     }
     // acq_rel: pairs with the exchange in take_next() by a thief.
