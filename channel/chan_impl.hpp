@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "gort/detail/chan_core.hpp"
+#include "gort/detail/intrusive_fifo.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "runtime/park.hpp"
 
@@ -53,36 +54,12 @@ struct chan_waiter {
 };
 
 // A FIFO of waiters. The owning channel's lock held for every call.
-class waitq {
+class waitq : public intrusive_fifo<chan_waiter> {
  public:
-  bool empty() const noexcept { return head_ == nullptr; }
-  void push_back(chan_waiter& w) noexcept {
-    w.prev = tail_;
-    w.next = nullptr;
-    if (tail_)
-      tail_->next = &w;
-    else
-      head_ = &w;
-    tail_ = &w;
-    w.linked = true;
-  }
-  void remove(chan_waiter& w) noexcept {
-    if (w.prev)
-      w.prev->next = w.next;
-    else
-      head_ = w.next;
-    if (w.next)
-      w.next->prev = w.prev;
-    else
-      tail_ = w.prev;
-    w.prev = w.next = nullptr;
-    w.linked = false;
-  }
   // The oldest waiter that can be taken, unlinked; selects already claimed by
   // another channel are dropped on the way. Claims a select's record (winner).
   chan_waiter* dequeue() noexcept {
-    while (chan_waiter* w = head_) {
-      remove(*w);
+    while (chan_waiter* w = pop_front()) {
       if (!w->sel) return w;
       std::uint32_t expect = 0;
       if (w->sel->done.compare_exchange_strong(expect, 1, std::memory_order_acq_rel,
@@ -93,10 +70,6 @@ class waitq {
     }
     return nullptr;
   }
-
- private:
-  chan_waiter* head_ = nullptr;
-  chan_waiter* tail_ = nullptr;
 };
 
 struct timer;
