@@ -48,6 +48,18 @@ class worker {
   static worker* switch_out_yield(worker* self);
 
   fiber* current() const noexcept { return current_; }
+
+  // The running fiber only, right after it spawned: true once it has spawned
+  // k_spawn_burst fibers since it last switched, at which point it should
+  // yield (see fiber_start).
+  bool spawn_burst_done() noexcept {
+    const std::uint64_t s = switches.load(std::memory_order_relaxed);
+    if (s != spawn_mark_) {
+      spawn_mark_ = s;
+      spawn_streak_ = 0;
+    }
+    return ++spawn_streak_ >= k_spawn_burst;
+  }
   // Before the worker starts: record its events into `t` (GORT_TRACE).
   void set_trace(class worker_trace* t) noexcept { trace_ = t; }
   class worker_trace* trace() const noexcept {
@@ -71,6 +83,8 @@ class worker {
   // Parks and yields in a row handed straight to a local fiber before one
   // goes through g0.
   static constexpr std::uint32_t k_max_handoffs = 16;
+  // Spawns in a row without a switch before the spawner yields.
+  static constexpr std::uint32_t k_spawn_burst = 256;
   friend void fiber_entry_(void*, void*);
   void prepare_first_run(fiber* f);
   static worker* handoff(worker* w, fiber* f, fiber* n, request r);
@@ -89,8 +103,10 @@ class worker {
   // Why the last fiber switched out: read by g0, or with handoff_from_ by
   // the fiber it handed the worker to.
   request request_ = request::none;
-  fiber* handoff_from_ = nullptr;  // set by handoff(), consumed by the arriving side
-  std::uint32_t handoffs_ = 0;     // owner: handoffs since the last trip through g0
+  fiber* handoff_from_ = nullptr;   // set by handoff(), consumed by the arriving side
+  std::uint32_t handoffs_ = 0;      // owner: handoffs since the last trip through g0
+  std::uint64_t spawn_mark_ = 0;    // owner: `switches` when the current spawn burst began
+  std::uint32_t spawn_streak_ = 0;  // owner: spawns in the current burst
   stack_cache stacks_;
   fiber* free_fibers_ = nullptr;  // linked through sched_next
   std::size_t n_free_fibers_ = 0;

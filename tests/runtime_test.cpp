@@ -2,9 +2,11 @@
 // ids, counts, gort::thread, and the errors for bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -178,6 +180,67 @@ TEST(Go, LargeCaptureUsesHeapStorage) {
         EXPECT_EQ(t.join(), 'x');
       },
       {.workers = 1});
+}
+
+// A spawn loop cannot queue its children without bound: every 256th go() in
+// a row yields, so they run while it spawns (gort's stand-in for Go's
+// preemption of the spawner). Live fibers stay near one burst per worker.
+TEST(Go, SpawnLoopLetsChildrenRunAsItGoes) {
+  constexpr int n = 20'000;
+  constexpr std::size_t burst = 256;
+  for (unsigned w : k_worker_counts) {
+    std::size_t peak = 0;
+    std::atomic<int> ran{0};
+    gort::run(
+        [&] {
+          gort::wait_group wg;
+          wg.add(n);
+          for (int i = 0; i < n; ++i) {
+            gort::go([&] {
+              ran.fetch_add(1, std::memory_order_relaxed);
+              wg.done();
+            });
+            peak = std::max(peak, gort::num_fibers());
+          }
+          // Before the loop's last burst, the earlier children had all run
+          // at 1 worker; with more workers, at least most of them.
+          EXPECT_GE(ran.load(), w == 1 ? n - int(burst) : n / 2) << "workers=" << w;
+          wg.wait();
+        },
+        {.workers = w});
+    EXPECT_EQ(ran.load(), n);
+    // Main, the children of the current burst, and at most a burst queued
+    // or running on each other worker.
+    EXPECT_LE(peak, 1 + burst * (w + 1)) << "workers=" << w;
+  }
+}
+
+// The yield inside go() is an ordinary switch: a spawner holding a gort
+// mutex may be descheduled there, and a fiber that wants the mutex parks.
+TEST(Go, SpawnBurstWhileHoldingAMutex) {
+  for (unsigned w : k_worker_counts) {
+    int counter = 0;
+    gort::run(
+        [&] {
+          gort::mutex m;
+          gort::wait_group wg;
+          std::lock_guard g(m);
+          wg.add(1000);
+          for (int i = 0; i < 1000; ++i) {
+            gort::go([&] {
+              std::lock_guard g2(m);
+              ++counter;
+              wg.done();
+            });
+          }
+          EXPECT_EQ(counter, 0) << "workers=" << w;  // nobody got in while main held m
+          m.unlock();
+          wg.wait();
+          m.lock();  // for the guard
+        },
+        {.workers = w});
+    EXPECT_EQ(counter, 1000);
+  }
 }
 
 TEST(Go, FromForeignThread) {
