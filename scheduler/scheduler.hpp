@@ -107,11 +107,14 @@ class scheduler {
     return slots_[w]->queue.take_next();
   }
 
-  // Worker `w` only, for a yield handoff: the next node of its own queue
-  // (runnext first, then the ring), as find_runnable would take it.
+  // Worker `w` only, for a yield handoff: the next node of its own queue,
+  // runnext first, then the ring. (No streak count as in find_local: a yield
+  // never refills runnext, so the ring cannot starve behind it.)
   sched_node* take_local_for_yield(unsigned w) noexcept {
     if (random_seed_ || stopping()) return nullptr;
-    return find_local(*slots_[w]);
+    run_queue& q = slots_[w]->queue;
+    if (sched_node* n = q.take_next()) return n;
+    return q.pop();
   }
 
   // Before the workers start, 1-worker schedulers only: pick the next node
