@@ -30,20 +30,35 @@ namespace gort::detail {
 
 enum class fiber_state : std::uint8_t { free, runnable, running, waiting, dead };
 
-struct fiber : sched_node {
+// Laid out so that what every switch and handoff touches sits in the first
+// cache line (sched_next included): when a fiber is woken on another worker,
+// that line is the one its struct costs in cross-core cache misses.
+struct alignas(64) fiber : sched_node {
   static constexpr std::size_t k_inline_fn = 112;  // callables up to this size live inline
 
+  // ---- hot: park, ready, switch, handoff ----------------------------------
   void* ctx_ = nullptr;  // saved context (Boost.Context fcontext_t); null before the first run
-  stack_mem stack_;      // empty until the first run
+  // The park's unlock step, run by the worker after the switch.
+  void (*unlock_fn_)(void*) = nullptr;
+  void* unlock_arg_ = nullptr;
+  // The C++ runtime's per-thread exception state, kept per fiber across
+  // switches (so a fiber may block inside a catch block and migrate).
+  void* eh_caught_ = nullptr;
+  unsigned eh_uncaught_ = 0;
+  std::atomic<fiber_state> state_{fiber_state::free};
+  std::atomic<wait_reason> reason_{wait_reason::none};
+  bool is_thread_ = false;           // an OS thread's stand-in (never scheduled)
+  bool stack_guarded_ = false;       // == stack_.guarded, here for the switch-out canary test
+  std::source_location blocked_at_;  // where the current/last park was called
+
+  // ---- warm: first run, exit, reports --------------------------------------
+  stack_mem stack_;  // empty until the first run
   fiber_fn* fn_ = nullptr;
   void* heap_fn_ = nullptr;  // storage for a callable too big for inline_fn_
 
   std::uint64_t id_ = 0;
   std::uint64_t creator_id_ = 0;
   std::source_location created_at_;
-  std::source_location blocked_at_;  // where the current/last park was called
-  std::atomic<fiber_state> state_{fiber_state::free};
-  std::atomic<wait_reason> reason_{wait_reason::none};
   std::int64_t blocked_since_ns_ = 0;
 
   // What the fiber waits for, when it is a lock (see set_wait_target): the
@@ -53,17 +68,7 @@ struct fiber : sched_node {
   std::atomic<const void*> wait_obj_{nullptr};
 
   bool is_main_ = false;
-  bool is_thread_ = false;  // an OS thread's stand-in (never scheduled)
   bool abandoned_ = false;  // blocked inside a destructor while unwinding at exit
-
-  // The park's unlock step, run by the worker after the switch.
-  void (*unlock_fn_)(void*) = nullptr;
-  void* unlock_arg_ = nullptr;
-
-  // The C++ runtime's per-thread exception state, kept per fiber across
-  // switches (so a fiber may block inside a catch block and migrate).
-  void* eh_caught_ = nullptr;
-  unsigned eh_uncaught_ = 0;
 
   parker* thread_parker_ = nullptr;  // is_thread_ only
 
