@@ -226,13 +226,13 @@ void runtime::start_fiber(fiber* f, fiber_fn* fn) noexcept {
   } else {
     foreign_spawned_.fetch_add(1, std::memory_order_relaxed);
   }
-  ready(f, w);
+  ready(f, w, /*spawned=*/true);
 }
 
-void runtime::ready(fiber* f, worker* w) noexcept {
+void runtime::ready(fiber* f, worker* w, bool spawned) noexcept {
   f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
   if (w && &w->rt() == this) {
-    sched_.push_local(w->index(), f, true);
+    sched_.push_local(w->index(), f, true, /*wake_alone=*/spawned);
   } else {
     sched_.push_global(f);
   }

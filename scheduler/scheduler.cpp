@@ -37,14 +37,18 @@ scheduler::scheduler(unsigned workers, sched_hooks& hooks) : hooks_(hooks) {
   on_idle_stack_.assign(workers, 0);
 }
 
-void scheduler::push_local(unsigned w, sched_node* n, bool next) noexcept {
+void scheduler::push_local(unsigned w, sched_node* n, bool next, bool wake_alone) noexcept {
   slot& me = *slots_[w];
   bool stealable = true;
   if (next) {
-    // A node alone in runnext is not worth a wake-up: it runs as soon as the
-    // current fiber parks (Tokio's LIFO-slot rule). A displaced one is.
+    // A fiber woken alone into runnext is not worth a wake-up: it runs as
+    // soon as the current fiber parks, which in a channel handoff is at
+    // once (Tokio's LIFO-slot rule; waking here would cost every handoff a
+    // futex call while a worker idles). A displaced one is. A new fiber is
+    // too (wake_alone): `go f(); compute();` must run f on an idle worker,
+    // as Go does, not when compute() ends.
     n = me.queue.put_next(n);
-    stealable = n != nullptr;
+    stealable = n != nullptr || wake_alone;
   }
   if (n && !me.queue.try_push(n)) push_overflow(me, n);
   // No fence here, unlike push_global: this worker drains its own queue, so a

@@ -72,8 +72,11 @@ class scheduler {
 
   // Worker `w` only. Queues `n` on w's own queue; with `next`, in runnext (the
   // node runs next and the one it displaces goes to the tail). Wakes an idle
-  // worker if work may now be stealable.
-  void push_local(unsigned w, sched_node* n, bool next) noexcept;
+  // worker if work may now be stealable: a node pushed to the ring or
+  // displaced from runnext; with `wake_alone`, also a node alone in runnext
+  // (new work: the woken worker takes it if w keeps running its fiber past
+  // the runnext grace period).
+  void push_local(unsigned w, sched_node* n, bool next, bool wake_alone = false) noexcept;
   // Any thread. Queues `n` on the inject queue and wakes an idle worker.
   void push_global(sched_node* n) noexcept;
 

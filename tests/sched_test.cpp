@@ -45,6 +45,34 @@ TEST(Sched, GoroutineParallelism) {
   }
 }
 
+// `go f(); compute();` with idle workers: f runs on one of them while the
+// spawner computes (as in Go), not only once the spawner blocks. The spawner
+// spins without yielding until f has run, so the test hangs (and times out
+// below) if f waits for it. The sleep first lets the other workers go idle.
+TEST(Sched, SpawnedFiberRunsWhileSpawnerComputes) {
+  for (unsigned w : {2u, 4u}) {
+    for (int round = 0; round < 5; ++round) {
+      std::atomic<bool> ran{false};
+      bool waited_out = false;
+      gort::run(
+          [&] {
+            gort::sleep_for(5ms);
+            gort::go([&] { ran.store(true); });
+            const auto give_up = std::chrono::steady_clock::now() + 20s;
+            while (!ran.load()) {
+              if (std::chrono::steady_clock::now() > give_up) {
+                waited_out = true;
+                break;
+              }
+            }
+          },
+          {.workers = w});
+      EXPECT_FALSE(waited_out) << "workers=" << w << " round " << round;
+      EXPECT_TRUE(ran.load());
+    }
+  }
+}
+
 // PingPongHog-like: two fibers that wake each other through runnext (each
 // readies the other, then parks) must not starve a fiber in the local queue
 // nor one in the inject queue (pushed by a foreign thread).
