@@ -17,6 +17,8 @@ constexpr int k_steal_passes = 4;
 // its runnext (Go waits ~3 µs: taking it sooner turns every handoff into a
 // cross-core wake-up).
 constexpr std::int64_t k_runnext_grace_ns = 3000;
+// How often the idle poller looks at busy workers' runnext slots.
+constexpr std::int64_t k_watch_ns = 1'000'000;
 
 std::uint64_t xorshift(std::uint64_t& s) noexcept {
   s ^= s << 13;
@@ -125,15 +127,20 @@ sched_node* scheduler::find_local(slot& me) noexcept {
   return me.queue.take_next();
 }
 
-// Owner only: leaving the spinning state with work in hand. The last spinner
+// Owner only, with work in hand. Leaving the spinning state: the last spinner
 // to find work wakes another, so a burst of new work fans out (Go's
-// resetspinning).
+// resetspinning). Otherwise: makes sure an idle worker holds the poller role.
 sched_node* scheduler::found(slot& me, sched_node* n) noexcept {
   if (me.spinning) {
     me.spinning = false;
     if (n_spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
         n_idle_.load(std::memory_order_seq_cst) > 0)
       wake_one();
+  } else if (poller_.load(std::memory_order_relaxed) < 0 && n_idle_.load(std::memory_order_relaxed) > 0) {
+    // Going to work while others sleep and none holds the poller role (we
+    // may have just left it): wake one to take it, so that timers run and
+    // someone watches this worker's runnext (see sleep()).
+    wake_one();
   }
   return n;
 }
@@ -244,7 +251,8 @@ bool scheduler::idle_remove(unsigned w) noexcept {
 //      is found here. Found: leave the idle stack and spin again.
 //   4. If everyone is idle, let the runtime judge (deadlock check); then let
 //      it do its idle housekeeping.
-//   5. Sleep: as the poller until the earliest timer, else until notified.
+//   5. Sleep: as the poller until the earliest timer (and, while another
+//      worker runs fibers, for at most k_watch_ns), else until notified.
 //   6. Woken: if a waker popped us we are spinning; otherwise leave the idle
 //      stack ourselves. The poller then runs every worker's expired timers.
 void scheduler::sleep(unsigned w) noexcept {
@@ -282,6 +290,15 @@ void scheduler::sleep(unsigned w) noexcept {
   const bool poller = poller_.compare_exchange_strong(no_poller, int(w), std::memory_order_seq_cst);
   if (poller) {
     std::int64_t deadline = hooks_.next_timer_deadline();
+    // While another worker is busy, look again every k_watch_ns (Go's sysmon
+    // in miniature): a fiber woken into a busy worker's runnext by a fiber
+    // that then kept running (a pipeline stage that sends, then computes)
+    // is taken once the grace period has passed. A fully idle runtime keeps
+    // sleeping without a deadline.
+    if (n_idle_.load(std::memory_order_seq_cst) + n_spinning_.load(std::memory_order_seq_cst) < size()) {
+      const std::int64_t watch = t0 + k_watch_ns;
+      if (deadline < 0 || watch < deadline) deadline = watch;
+    }
     poll_until_.store(deadline < 0 ? 0 : deadline, std::memory_order_seq_cst);
     if (hooks_.netpoll_active()) {
       // Wait in the network poller; wakers interrupt it (see notify()).
@@ -305,7 +322,8 @@ void scheduler::sleep(unsigned w) noexcept {
   if (poller) {
     for (unsigned v = 0; v < size(); ++v) hooks_.run_timers(w, v);
     // We gave up the poller role; if timers remain and others sleep without a
-    // deadline, hand the role to one of them.
+    // deadline, hand the role to one of them. (If we go back to work, found()
+    // hands it on too, so that someone watches us.)
     if (hooks_.next_timer_deadline() >= 0 && n_idle_.load(std::memory_order_seq_cst) > 0) wake_one();
   }
 }

@@ -73,6 +73,39 @@ TEST(Sched, SpawnedFiberRunsWhileSpawnerComputes) {
   }
 }
 
+// The same for a fiber woken by a channel operation whose sender then keeps
+// computing (a pipeline stage that sends, then works on the next item): an
+// idle worker takes the woken receiver (the idle poller looks at busy
+// workers' runnext slots every millisecond), as Go's idle Ps would.
+TEST(Sched, WokenFiberRunsWhileWakerComputes) {
+  for (unsigned w : {2u, 4u}) {
+    for (int round = 0; round < 5; ++round) {
+      std::atomic<bool> ran{false};
+      bool waited_out = false;
+      gort::run(
+          [&] {
+            gort::chan<int> c;
+            gort::go([&] {
+              c.recv();
+              ran.store(true);
+            });
+            gort::sleep_for(5ms);  // the receiver parks; the other workers go idle
+            c.send(1);             // readies it into this worker's runnext
+            const auto give_up = std::chrono::steady_clock::now() + 20s;
+            while (!ran.load()) {
+              if (std::chrono::steady_clock::now() > give_up) {
+                waited_out = true;
+                break;
+              }
+            }
+          },
+          {.workers = w});
+      EXPECT_FALSE(waited_out) << "workers=" << w << " round " << round;
+      EXPECT_TRUE(ran.load());
+    }
+  }
+}
+
 // PingPongHog-like: two fibers that wake each other through runnext (each
 // readies the other, then parks) must not starve a fiber in the local queue
 // nor one in the inject queue (pushed by a foreign thread).
