@@ -18,9 +18,9 @@ namespace gort::detail {
 
 namespace {
 
-void write_block_raw(const fiber& f) {
+// `st`: f's state as the caller loaded it (acquire).
+void write_block_raw(const fiber& f, fiber_state st) {
   char buf[1024];
-  fiber_state st = f.state_.load(std::memory_order_relaxed);
   const char* state = st == fiber_state::running ? "running"
                       : st == fiber_state::runnable
                           ? "runnable"
@@ -40,9 +40,12 @@ void on_sigquit(int) {
   write_stderr("SIGQUIT: quit\n\n");
   if (runtime* rt = g_runtime.load(std::memory_order_acquire))
     rt->table_.for_each_unlocked([](const fiber& f) {
-      fiber_state st = f.state_.load(std::memory_order_relaxed);
+      // Acquire: pairs with the release store of `waiting` in
+      // worker::parked(), so a parked fiber's reason and location are
+      // complete. (A running fiber's are a racy snapshot, as in Go's dumps.)
+      fiber_state st = f.state_.load(std::memory_order_acquire);
       if (st == fiber_state::runnable || st == fiber_state::running || st == fiber_state::waiting)
-        write_block_raw(f);
+        write_block_raw(f, st);
     });
   _exit(2);
 }
