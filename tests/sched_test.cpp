@@ -45,26 +45,22 @@ TEST(Sched, GoroutineParallelism) {
   }
 }
 
-// `go f(); compute();` with idle workers: f runs on one of them while the
-// spawner computes (as in Go), not only once the spawner blocks. The spawner
-// spins without yielding until f has run, so the test hangs (and times out
-// below) if f waits for it. The sleep first lets the other workers go idle.
-TEST(Sched, SpawnedFiberRunsWhileSpawnerComputes) {
+namespace {
+// At 2 and 4 workers, 5 rounds each: main calls start(ran), which must lead
+// some fiber to set `ran`, then spins without yielding until it is set. If
+// that fiber waits for main to block, main gives up after 20 s and the test
+// fails.
+template <class Start>
+void expect_runs_while_main_computes(Start start) {
   for (unsigned w : {2u, 4u}) {
     for (int round = 0; round < 5; ++round) {
       std::atomic<bool> ran{false};
       bool waited_out = false;
       gort::run(
           [&] {
-            gort::sleep_for(5ms);
-            gort::go([&] { ran.store(true); });
+            start(ran);
             const auto give_up = std::chrono::steady_clock::now() + 20s;
-            while (!ran.load()) {
-              if (std::chrono::steady_clock::now() > give_up) {
-                waited_out = true;
-                break;
-              }
-            }
+            while (!ran.load() && !waited_out) waited_out = std::chrono::steady_clock::now() > give_up;
           },
           {.workers = w});
       EXPECT_FALSE(waited_out) << "workers=" << w << " round " << round;
@@ -72,38 +68,31 @@ TEST(Sched, SpawnedFiberRunsWhileSpawnerComputes) {
     }
   }
 }
+}  // namespace
+
+// `go f(); compute();` with idle workers: f runs on one of them while the
+// spawner computes (as in Go), not only once the spawner blocks.
+TEST(Sched, SpawnedFiberRunsWhileSpawnerComputes) {
+  expect_runs_while_main_computes([](std::atomic<bool>& ran) {
+    gort::sleep_for(5ms);  // the other workers go idle
+    gort::go([&ran] { ran.store(true); });
+  });
+}
 
 // The same for a fiber woken by a channel operation whose sender then keeps
 // computing (a pipeline stage that sends, then works on the next item): an
 // idle worker takes the woken receiver (the idle poller looks at busy
 // workers' runnext slots every millisecond), as Go's idle Ps would.
 TEST(Sched, WokenFiberRunsWhileWakerComputes) {
-  for (unsigned w : {2u, 4u}) {
-    for (int round = 0; round < 5; ++round) {
-      std::atomic<bool> ran{false};
-      bool waited_out = false;
-      gort::run(
-          [&] {
-            gort::chan<int> c;
-            gort::go([&] {
-              c.recv();
-              ran.store(true);
-            });
-            gort::sleep_for(5ms);  // the receiver parks; the other workers go idle
-            c.send(1);             // readies it into this worker's runnext
-            const auto give_up = std::chrono::steady_clock::now() + 20s;
-            while (!ran.load()) {
-              if (std::chrono::steady_clock::now() > give_up) {
-                waited_out = true;
-                break;
-              }
-            }
-          },
-          {.workers = w});
-      EXPECT_FALSE(waited_out) << "workers=" << w << " round " << round;
-      EXPECT_TRUE(ran.load());
-    }
-  }
+  expect_runs_while_main_computes([](std::atomic<bool>& ran) {
+    gort::chan<int> c;
+    gort::go([c, &ran] {
+      c.recv();
+      ran.store(true);
+    });
+    gort::sleep_for(5ms);  // the receiver parks; the other workers go idle
+    c.send(1);             // readies it into this worker's runnext
+  });
 }
 
 // PingPongHog-like: two fibers that wake each other through runnext (each
