@@ -1,7 +1,9 @@
 // Unit tests of the scheduler's local run queue (scheduler/run_queue.hpp).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -138,4 +140,95 @@ TEST(RunQueue, ConcurrentStealSeesEveryItemOnce) {
   while (sched_node* s = overflow_q.pop_into(drain, 0)) consume(s);
   EXPECT_EQ(consumed.load(), n);
   for (int i = 0; i < n; ++i) ASSERT_EQ(seen[i].load(), 1) << "item " << i;
+}
+
+// runnext under thieves: the owner fills it (a plain store when it is empty,
+// an exchange when it displaces a node) and takes from it and the ring while
+// thieves take it and steal from the ring. Every node is taken exactly once.
+TEST(RunQueue, ConcurrentRunnextTakesEveryItemOnce) {
+  const std::uint64_t seed = gort_test::test_seed();
+  SCOPED_TRACE(gort_test::seed_note(seed));
+  constexpr int n = 200000;
+  constexpr int thieves = 3;
+  std::vector<item> items(n);
+  std::vector<std::atomic<int>> seen(n);
+  for (int i = 0; i < n; ++i) items[i].value = i;
+  run_queue owner_q;
+  gort::detail::inject_queue overflow_q;
+  std::atomic<bool> done{false};
+  std::atomic<int> consumed{0};
+  auto consume = [&](sched_node* s) {
+    seen[static_cast<item*>(s)->value].fetch_add(1);
+    consumed.fetch_add(1);
+  };
+  std::vector<std::thread> ts;
+  for (int t = 0; t < thieves; ++t) {
+    ts.emplace_back([&] {
+      run_queue mine;
+      while (!done.load() || !owner_q.empty()) {
+        if (sched_node* s = owner_q.take_next()) consume(s);
+        if (sched_node* s = owner_q.steal_into(mine)) {
+          consume(s);
+          while (sched_node* m = mine.pop()) consume(m);
+        }
+      }
+    });
+  }
+  std::mt19937_64 rng(seed);
+  node_batch overflow;
+  for (int i = 0; i < n; ++i) {
+    if (sched_node* old = owner_q.put_next(&items[i])) {
+      if (!owner_q.push(old, overflow)) overflow_q.push_batch(overflow);
+    }
+    switch (rng() % 4) {
+      case 0:
+        if (sched_node* s = owner_q.take_next()) consume(s);
+        break;
+      case 1:
+        if (sched_node* s = owner_q.pop()) consume(s);
+        break;
+      default: break;
+    }
+  }
+  if (sched_node* s = owner_q.take_next()) consume(s);
+  while (sched_node* s = owner_q.pop()) consume(s);
+  done.store(true);
+  for (auto& t : ts) t.join();
+  run_queue drain;
+  while (sched_node* s = overflow_q.pop_into(drain, 0)) {
+    consume(s);
+    while (sched_node* m = drain.pop()) consume(m);
+  }
+  EXPECT_EQ(consumed.load(), n);
+  for (int i = 0; i < n; ++i) ASSERT_EQ(seen[i].load(), 1) << "item " << i;
+}
+
+// A solo queue (no thieves: a 1-worker scheduler) takes nodes with plain
+// stores; its order is the same as a shared queue's.
+TEST(RunQueue, SoloQueueKeepsTheSameOrder) {
+  std::vector<item> items(300);
+  for (int i = 0; i < 300; ++i) items[i].value = i;
+  auto drive = [&](bool solo) {
+    run_queue q;
+    q.set_solo(solo);
+    node_batch overflow;
+    std::vector<int> order;
+    for (int i = 0; i < 300; ++i) {
+      if (sched_node* old = q.put_next(&items[i])) q.push(old, overflow);
+      if (i % 7 == 0)
+        if (sched_node* s = q.pop()) order.push_back(static_cast<item*>(s)->value);
+      if (i % 11 == 0)
+        if (sched_node* s = q.take_next()) order.push_back(static_cast<item*>(s)->value);
+    }
+    while (sched_node* s = q.take_next()) order.push_back(static_cast<item*>(s)->value);
+    while (sched_node* s = q.pop()) order.push_back(static_cast<item*>(s)->value);
+    for (sched_node* s = overflow.head; s; s = s->sched_next) order.push_back(static_cast<item*>(s)->value);
+    return order;
+  };
+  std::vector<int> solo = drive(true);
+  EXPECT_EQ(solo, drive(false));
+  std::vector<int> sorted = solo;
+  std::sort(sorted.begin(), sorted.end());
+  ASSERT_EQ(sorted.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(sorted[i], i);
 }
