@@ -93,9 +93,14 @@ TEST(RunQueue, RunnextIsLifoSlotAndNeverLost) {
   EXPECT_EQ(q.size(), 1u);
 }
 
-// One owner pushing and popping, several thieves stealing: every item is
-// seen exactly once.
-TEST(RunQueue, ConcurrentStealSeesEveryItemOnce) {
+namespace {
+// One owner and three thieves share a queue: the owner hands 200,000 items to
+// owner_step(q, item, rng, consume) (which queues it and may take some, ring
+// overflow going to `overflow`), thieves call thief_step(q, mine, consume)
+// until the owner is done and the queue is empty. Every item must be taken
+// exactly once. Seeded: the owner's choices come from the seed.
+template <class OwnerStep, class ThiefStep>
+void expect_every_item_taken_once(OwnerStep owner_step, ThiefStep thief_step) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   constexpr int n = 200000;
@@ -115,24 +120,16 @@ TEST(RunQueue, ConcurrentStealSeesEveryItemOnce) {
   for (int t = 0; t < thieves; ++t) {
     ts.emplace_back([&] {
       run_queue mine;
-      while (!done.load() || !owner_q.empty()) {
-        if (sched_node* s = owner_q.steal_into(mine)) {
-          consume(s);
-          while (sched_node* m = mine.pop()) consume(m);
-        }
-      }
+      while (!done.load() || !owner_q.empty()) thief_step(owner_q, mine, consume);
     });
   }
   std::mt19937_64 rng(seed);
   node_batch overflow;
   for (int i = 0; i < n; ++i) {
-    if (!owner_q.push(&items[i], overflow)) {
-      overflow_q.push_batch(overflow);
-    }
-    if (rng() % 3 == 0) {
-      if (sched_node* s = owner_q.pop()) consume(s);
-    }
+    owner_step(owner_q, &items[i], rng, consume, overflow);
+    overflow_q.push_batch(overflow);  // no-op unless the ring overflowed
   }
+  if (sched_node* s = owner_q.take_next()) consume(s);
   while (sched_node* s = owner_q.pop()) consume(s);
   done.store(true);
   for (auto& t : ts) t.join();
@@ -142,65 +139,49 @@ TEST(RunQueue, ConcurrentStealSeesEveryItemOnce) {
   for (int i = 0; i < n; ++i) ASSERT_EQ(seen[i].load(), 1) << "item " << i;
 }
 
+// A thief's turn: steal half the ring, run one, drain the rest.
+template <class Consume>
+void steal_and_drain(run_queue& q, run_queue& mine, Consume& consume) {
+  if (sched_node* s = q.steal_into(mine)) {
+    consume(s);
+    while (sched_node* m = mine.pop()) consume(m);
+  }
+}
+}  // namespace
+
+// One owner pushing and popping, several thieves stealing: every item is
+// seen exactly once.
+TEST(RunQueue, ConcurrentStealSeesEveryItemOnce) {
+  expect_every_item_taken_once(
+      [](run_queue& q, item* it, std::mt19937_64& rng, auto& consume, node_batch& overflow) {
+        q.push(it, overflow);
+        if (rng() % 3 == 0)
+          if (sched_node* s = q.pop()) consume(s);
+      },
+      [](run_queue& q, run_queue& mine, auto& consume) { steal_and_drain(q, mine, consume); });
+}
+
 // runnext under thieves: the owner fills it (a plain store when it is empty,
 // an exchange when it displaces a node) and takes from it and the ring while
 // thieves take it and steal from the ring. Every node is taken exactly once.
 TEST(RunQueue, ConcurrentRunnextTakesEveryItemOnce) {
-  const std::uint64_t seed = gort_test::test_seed();
-  SCOPED_TRACE(gort_test::seed_note(seed));
-  constexpr int n = 200000;
-  constexpr int thieves = 3;
-  std::vector<item> items(n);
-  std::vector<std::atomic<int>> seen(n);
-  for (int i = 0; i < n; ++i) items[i].value = i;
-  run_queue owner_q;
-  gort::detail::inject_queue overflow_q;
-  std::atomic<bool> done{false};
-  std::atomic<int> consumed{0};
-  auto consume = [&](sched_node* s) {
-    seen[static_cast<item*>(s)->value].fetch_add(1);
-    consumed.fetch_add(1);
-  };
-  std::vector<std::thread> ts;
-  for (int t = 0; t < thieves; ++t) {
-    ts.emplace_back([&] {
-      run_queue mine;
-      while (!done.load() || !owner_q.empty()) {
-        if (sched_node* s = owner_q.take_next()) consume(s);
-        if (sched_node* s = owner_q.steal_into(mine)) {
-          consume(s);
-          while (sched_node* m = mine.pop()) consume(m);
+  expect_every_item_taken_once(
+      [](run_queue& q, item* it, std::mt19937_64& rng, auto& consume, node_batch& overflow) {
+        if (sched_node* old = q.put_next(it)) q.push(old, overflow);
+        switch (rng() % 4) {
+          case 0:
+            if (sched_node* s = q.take_next()) consume(s);
+            break;
+          case 1:
+            if (sched_node* s = q.pop()) consume(s);
+            break;
+          default: break;
         }
-      }
-    });
-  }
-  std::mt19937_64 rng(seed);
-  node_batch overflow;
-  for (int i = 0; i < n; ++i) {
-    if (sched_node* old = owner_q.put_next(&items[i])) {
-      if (!owner_q.push(old, overflow)) overflow_q.push_batch(overflow);
-    }
-    switch (rng() % 4) {
-      case 0:
-        if (sched_node* s = owner_q.take_next()) consume(s);
-        break;
-      case 1:
-        if (sched_node* s = owner_q.pop()) consume(s);
-        break;
-      default: break;
-    }
-  }
-  if (sched_node* s = owner_q.take_next()) consume(s);
-  while (sched_node* s = owner_q.pop()) consume(s);
-  done.store(true);
-  for (auto& t : ts) t.join();
-  run_queue drain;
-  while (sched_node* s = overflow_q.pop_into(drain, 0)) {
-    consume(s);
-    while (sched_node* m = drain.pop()) consume(m);
-  }
-  EXPECT_EQ(consumed.load(), n);
-  for (int i = 0; i < n; ++i) ASSERT_EQ(seen[i].load(), 1) << "item " << i;
+      },
+      [](run_queue& q, run_queue& mine, auto& consume) {
+        if (sched_node* s = q.take_next()) consume(s);
+        steal_and_drain(q, mine, consume);
+      });
 }
 
 // A solo queue (no thieves: a 1-worker scheduler) takes nodes with plain
