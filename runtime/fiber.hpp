@@ -48,10 +48,10 @@ struct alignas(64) fiber : sched_node {
   std::atomic<fiber_state> state_{fiber_state::free};
   std::atomic<wait_reason> reason_{wait_reason::none};
   bool is_thread_ = false;           // an OS thread's stand-in (never scheduled)
-  bool stack_guarded_ = false;       // == stack_.guarded, here for the switch-out canary test
   std::source_location blocked_at_;  // where the current/last park was called
 
-  // ---- warm: first run, exit, reports --------------------------------------
+  // ---- warm: first run, exit, reports (and the switch-out canary test, which
+  // reads stack_ of the fiber that just ran on this worker: a local line) ----
   stack_mem stack_;  // empty until the first run
   fiber_fn* fn_ = nullptr;
   void* heap_fn_ = nullptr;  // storage for a callable too big for inline_fn_

@@ -105,7 +105,6 @@ void worker::prepare_first_run(fiber* f) {
   // At most 4 KiB (one page: every L1 set) and a sixteenth of the stack.
   constexpr std::size_t k_line = 64;
   f->stack_ = stacks_.get(rt_.stacks_);
-  f->stack_guarded_ = f->stack_.guarded;
   const std::size_t span = std::min<std::size_t>(2048, f->stack_.size / 16);
   const std::size_t colour = (f->id_ * k_line) % span;
   f->ctx_ = bctx::make_fcontext(f->stack_.top() - colour, f->stack_.size - colour, &fiber_entry);
@@ -175,7 +174,7 @@ void worker::yielded(fiber* f) noexcept {
 }
 
 void worker::check_canary(fiber* f) noexcept {
-  if (!f->stack_guarded_ && !f->stack_.canary_intact()) stack_overflow(*f);
+  if (!f->stack_.guarded && !f->stack_.canary_intact()) stack_overflow(*f);
 }
 
 template void worker::execute<true>(fiber*);
@@ -187,7 +186,6 @@ void worker::finish(fiber* f) noexcept {
   asan_unpoison_stack(f->stack_.base, f->stack_.size);
   stacks_.put(rt_.stacks_, f->stack_);
   f->stack_ = {};
-  f->stack_guarded_ = false;
   f->ctx_ = nullptr;
   rt_.fiber_exited(*this, *f);
 }
