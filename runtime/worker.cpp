@@ -242,8 +242,7 @@ worker* worker::switch_out(worker* w, request r) {
     // timers, looks at the inject queue and notices stop().
     scheduler& s = w->rt_.sched_;
     if (w->handoffs_ < k_max_handoffs && !w->trace_) {
-      if (sched_node* n = r == request::park ? s.take_runnext_for_handoff(w->index_)
-                                             : s.take_local_for_yield(w->index_)) {
+      if (sched_node* n = s.take_for_handoff(w->index_, /*whole_queue=*/r == request::yield)) {
         ++w->handoffs_;
         return handoff(w, f, static_cast<fiber*>(n), r);
       }

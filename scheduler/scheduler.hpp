@@ -102,22 +102,17 @@ class scheduler {
     slots_[w]->timer_hint = earliest;
   }
 
-  // Worker `w` only, from its running fiber that is about to park: the node
-  // in w's runnext, to be switched to directly (nullptr when there is none,
-  // when stopping, or under a seeded random schedule).
-  sched_node* take_runnext_for_handoff(unsigned w) noexcept {
-    if (random_seed_ || stopping()) return nullptr;
-    return slots_[w]->queue.take_next();
-  }
-
-  // Worker `w` only, for a yield handoff: the next node of its own queue,
-  // runnext first, then the ring. (No streak count as in find_local: a yield
-  // never refills runnext, so the ring cannot starve behind it.)
-  sched_node* take_local_for_yield(unsigned w) noexcept {
+  // Worker `w` only, from its running fiber about to switch out: the node to
+  // switch to directly. A park takes w's runnext (the fiber it just woke); a
+  // yield (`whole_queue`) takes runnext, else the ring's head (no streak count
+  // as in find_local: a yield never refills runnext, so the ring cannot
+  // starve behind it). nullptr when there is none, when stopping, or under a
+  // seeded random schedule.
+  sched_node* take_for_handoff(unsigned w, bool whole_queue) noexcept {
     if (random_seed_ || stopping()) return nullptr;
     run_queue& q = slots_[w]->queue;
     if (sched_node* n = q.take_next()) return n;
-    return q.pop();
+    return whole_queue ? q.pop() : nullptr;
   }
 
   // Before the workers start, 1-worker schedulers only: pick the next node
