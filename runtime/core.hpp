@@ -90,9 +90,12 @@ class runtime final : public sched_hooks {
   void run(main_fn& fn);
 
   // Fibers (see gort/detail/fiber_start.hpp for who may call).
-  fiber* create_fiber(std::size_t size, std::size_t align, void** storage, const std::source_location& where);
-  void discard_fiber(fiber* f) noexcept;
-  void start_fiber(fiber* f, fiber_fn* fn) noexcept;
+  // `w`: the calling thread's worker (worker_of_thread(), read once by the
+  // caller), or null on a plain thread.
+  fiber* create_fiber(worker* w, std::size_t size, std::size_t align, void** storage,
+                      const std::source_location& where);
+  void discard_fiber(worker* w, fiber* f) noexcept;
+  void start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept;
   // Any thread: make `f` runnable (see park.hpp). `w` is the calling thread's
   // worker (worker_of_thread(), read once by the caller), or null.
   // `spawned`: f is new (start_fiber), so an idle worker is woken for it.
@@ -105,7 +108,6 @@ class runtime final : public sched_hooks {
   sched_stats snapshot();
   void dump(std::string& out);
   unsigned worker_count() const noexcept { return unsigned(workers_.size()); }
-  worker& worker_at(unsigned i) noexcept { return *workers_[i]; }
 
   // sched_hooks
   void run_timers(unsigned w, unsigned victim) override;
@@ -168,7 +170,9 @@ long schedtrace_period();
 
 extern std::shared_mutex g_runtime_lock;
 extern std::atomic<runtime*> g_runtime;
-// gort::thread objects alive (process-wide: they may outlive a run).
+// Plain OS threads that count as alive for the deadlock check: gort::thread
+// objects, and foreign threads from their first gort call until they exit
+// (process-wide: they may outlive a run).
 extern std::atomic<long> g_threads_alive;
 // Plain OS threads blocked in a gort operation now.
 extern std::atomic<long> g_foreign_blocked;

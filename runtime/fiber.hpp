@@ -6,9 +6,11 @@
 //   - ctx_ is valid exactly while the fiber is not running and has started;
 //     it is written by the worker that switched the fiber out, before the
 //     park's unlock step, so any waker that can see the fiber sees it saved.
-//   - state_ follows: runnable -> running -> (waiting -> runnable -> running)*
-//     -> dead. Only the worker running it sets running/waiting/dead; ready()
-//     sets runnable. Readers other than the owner use it for stats only.
+//   - state_ follows: free -> runnable -> running -> ((waiting ->) runnable ->
+//     running)* -> free. The worker running it sets running and waiting, and
+//     back to free at exit; ready() and a yield set runnable. Readers other
+//     than the owner use it for reports (acquire, pairing with the park's
+//     release of waiting) and stats.
 //   - Fiber objects are never freed while run() is active: dead ones are
 //     recycled through free lists, and fiber_table chunks hold all of them,
 //     so a scan of the table (dumps, deadlock check, shutdown) is always safe.
@@ -28,7 +30,7 @@
 
 namespace gort::detail {
 
-enum class fiber_state : std::uint8_t { free, runnable, running, waiting, dead };
+enum class fiber_state : std::uint8_t { free, runnable, running, waiting };
 
 // Laid out so that what every switch and handoff touches sits in the first
 // cache line (sched_next included): when a fiber is woken on another worker,
@@ -59,7 +61,6 @@ struct alignas(64) fiber : sched_node {
   std::uint64_t id_ = 0;
   std::uint64_t creator_id_ = 0;
   std::source_location created_at_;
-  std::int64_t blocked_since_ns_ = 0;
 
   // What the fiber waits for, when it is a lock (see set_wait_target): the
   // holder function is written before the object (release), read by

@@ -97,8 +97,6 @@ void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noex
   f->wait_obj_.store(obj, std::memory_order_release);
 }
 
-std::uint64_t fiber_id_of(const fiber* f) noexcept { return f->is_thread_ ? 0 : f->id_; }
-
 void park(spinlock& lock, wait_reason why, const std::source_location& where) {
   park(&unlock_spinlock, &lock, why, where);
 }
@@ -144,20 +142,20 @@ void ready(fiber* f) noexcept {
 // ---- fiber creation (gort/detail/fiber_start.hpp) --------------------------
 
 fiber* fiber_create(std::size_t size, std::size_t align, void** storage, const std::source_location& where) {
-  if (worker* w = worker_of_thread()) return w->rt().create_fiber(size, align, storage, where);
+  if (worker* w = worker_of_thread()) return w->rt().create_fiber(w, size, align, storage, where);
   std::shared_lock g(g_runtime_lock);
   runtime& rt = running_runtime("gort::go");
   if (rt.sched_.stopping()) throw std::logic_error("gort::go: the runtime is shutting down");
-  return rt.create_fiber(size, align, storage, where);
+  return rt.create_fiber(nullptr, size, align, storage, where);
 }
 
 void fiber_discard(fiber* f) noexcept {
   if (worker* w = worker_of_thread()) {
-    w->rt().discard_fiber(f);
+    w->rt().discard_fiber(w, f);
     return;
   }
   std::shared_lock g(g_runtime_lock);
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->discard_fiber(f);
+  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->discard_fiber(nullptr, f);
 }
 
 // A fiber that spawns k_spawn_burst fibers in a row without switching yields
@@ -168,13 +166,13 @@ void fiber_discard(fiber* f) noexcept {
 void fiber_start(fiber* f, fiber_fn* fn) noexcept {
   if (worker* w = worker_of_thread()) {
     runtime& rt = w->rt();
-    rt.start_fiber(f, fn);
+    rt.start_fiber(w, f, fn);
     if (w->current() && w->spawn_burst_done() && !rt.unwinding_.load(std::memory_order_relaxed))
       worker::switch_out_yield(w);
     return;
   }
   std::shared_lock g(g_runtime_lock);
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->start_fiber(f, fn);
+  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->start_fiber(nullptr, f, fn);
 }
 
 // ---- task_state_base -------------------------------------------------------

@@ -5,8 +5,8 @@
 // Protocol:
 //   1. A blocking primitive takes its own lock, decides it must wait, links a
 //      waiter record naming self() into its queue, and calls park(lock, ...).
-//   2. park() switches the fiber out and only then, on the scheduler's side of
-//      the switch, releases the lock. From that moment a waker may find the
+//   2. park() switches the fiber out and only then, on the other side of the
+//      switch (g0, or the fiber handed the worker), releases the lock. From that moment a waker may find the
 //      record, and the fiber's context is already saved: no waker can resume
 //      a fiber that has not finished switching out.
 //   3. A waker takes the lock, unlinks the record and calls ready(f) exactly
@@ -67,9 +67,6 @@ inline void sched_point() {
   if (g_sched_chaos.load(std::memory_order_relaxed)) [[unlikely]]
     chaos_yield();
 }
-
-// The id of `f` (0 for an OS thread's stand-in).
-std::uint64_t fiber_id_of(const fiber* f) noexcept;
 
 // Any thread: true when the caller is a fiber (not a plain OS thread).
 bool in_fiber() noexcept;

@@ -158,9 +158,8 @@ runtime::runtime(unsigned workers, std::size_t stack_size, deadlock_policy polic
 
 runtime::~runtime() = default;
 
-fiber* runtime::create_fiber(std::size_t size, std::size_t align, void** storage,
+fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, void** storage,
                              const std::source_location& where) {
-  worker* w = worker_of_thread();
   fiber* f;
   std::uint64_t id;
   if (w) {
@@ -208,19 +207,18 @@ void free_heap_fn(fiber& f) noexcept {
 }
 }  // namespace
 
-void runtime::discard_fiber(fiber* f) noexcept {
+void runtime::discard_fiber(worker* w, fiber* f) noexcept {
   free_heap_fn(*f);
   f->state_.store(fiber_state::free, std::memory_order_relaxed);
-  if (worker* w = worker_of_thread()) {
+  if (w) {
     w->free_fiber(f);
   } else {
     table_.put_free(f, f, 1);
   }
 }
 
-void runtime::start_fiber(fiber* f, fiber_fn* fn) noexcept {
+void runtime::start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept {
   f->fn_ = fn;
-  worker* w = worker_of_thread();
   if (w) {
     w->spawned.store(w->spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   } else {
@@ -231,7 +229,7 @@ void runtime::start_fiber(fiber* f, fiber_fn* fn) noexcept {
 
 void runtime::ready(fiber* f, worker* w, bool spawned) noexcept {
   f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-  if (w && &w->rt() == this) {
+  if (w) {  // only this runtime's workers exist while it runs
     sched_.push_local(w->index(), f, true, /*wake_alone=*/spawned);
   } else {
     sched_.push_global(f);
@@ -241,7 +239,6 @@ void runtime::ready(fiber* f, worker* w, bool spawned) noexcept {
 void runtime::fiber_exited(worker& w, fiber& f) noexcept {
   free_heap_fn(f);
   f.fn_ = nullptr;
-  f.state_.store(fiber_state::dead, std::memory_order_relaxed);
   w.exited.store(w.exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   bool main = f.is_main_;
   f.is_main_ = false;

@@ -49,8 +49,6 @@ class stack_allocator {
   stack_allocator(const stack_allocator&) = delete;
   stack_allocator& operator=(const stack_allocator&) = delete;
 
-  std::size_t stack_size() const noexcept { return size_; }
-
   // Any worker. A fresh or recycled stack. Aborts with a fatal error if the
   // system refuses memory.
   stack_mem allocate();

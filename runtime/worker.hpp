@@ -1,10 +1,11 @@
 // worker: one OS thread that runs fibers (Go's M with its P).
 //
-// Every switch goes through the worker's scheduler context ("g0", the
-// thread's own stack): a fiber that parks, yields or exits jumps to g0 with a
-// request, and g0 carries it out after the fiber's context is saved. That is
-// what makes park's unlock step safe (see runtime/park.hpp) and lets g0 free
-// an exited fiber's stack.
+// A fiber that parks, yields or exits switches out with a request, which is
+// carried out only after its context is saved: by the worker's scheduler
+// context ("g0", the thread's own stack), or, for a park or yield handed
+// straight to the next local fiber (handoff()), by that fiber as it arrives
+// (arrived()). That is what makes park's unlock step safe (see
+// runtime/park.hpp); an exit always goes through g0, which frees the stack.
 //
 // Invariants:
 //   - current_ is the fiber this worker is running, or null on g0. Written
@@ -76,7 +77,6 @@ class worker {
 
   // Counters (owner writes, anyone reads).
   std::atomic<std::uint64_t> switches{0}, spawned{0}, exited{0}, parks{0};
-  std::atomic<std::int64_t> busy_ns{0};
 
  private:
   enum class request : std::uint8_t { none, park, yield, exit };

@@ -121,10 +121,12 @@ class run_queue {
   sched_node* steal_into(run_queue& dst) noexcept;
 
   // Any thread; a snapshot (may be stale by the time it is used).
-  std::size_t size() const noexcept {
+  std::size_t size() const noexcept { return ring_size() + (has_next() ? 1 : 0); }
+  // Any thread; a snapshot: nodes in the ring (runnext not counted).
+  std::size_t ring_size() const noexcept {
     std::uint32_t h = head_.load(std::memory_order_acquire);
     std::uint32_t t = tail_.load(std::memory_order_acquire);
-    return std::size_t(t - h) + (has_next() ? 1 : 0);
+    return std::size_t(t - h);
   }
   bool empty() const noexcept { return size() == 0; }
 

@@ -191,8 +191,7 @@ bool scheduler::work_visible(unsigned w) const noexcept {
   if (!inject_.empty()) return true;
   for (unsigned v = 0; v < size(); ++v) {
     if (v == w) continue;
-    const run_queue& q = slots_[v]->queue;
-    if (q.size() - (q.has_next() ? 1 : 0) > 0) return true;
+    if (slots_[v]->queue.ring_size() > 0) return true;
   }
   return false;
 }

@@ -9,7 +9,7 @@
 # selected thread's registers for a moment and puts them back).
 import gdb
 
-_STATES = ["free", "runnable", "running", "waiting", "dead"]
+_STATES = ["free", "runnable", "running", "waiting"]
 _REASONS = [
     "running", "chan send", "chan receive", "chan send (nil chan)", "chan receive (nil chan)",
     "select", "select (no cases)", "sleep", "IO wait", "semacquire", "sync.Mutex.Lock",

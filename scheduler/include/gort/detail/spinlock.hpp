@@ -40,9 +40,6 @@ class spinlock {
   // Holder only. Release; pairs with the acquire in lock()/try_lock().
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
-  // Any thread; a hint for assertions, never for synchronisation.
-  bool is_locked() const noexcept { return locked_.load(std::memory_order_relaxed); }
-
  private:
   void lock_slow() noexcept;
 
