@@ -15,7 +15,7 @@ using gort::detail::netfd;
 namespace {
 // Any caller: the netfd of `fd`, or the closed error.
 netfd& checked(const gort::detail::netfd_ptr& fd, const char* what) {
-  if (!fd) gort::detail::throw_closed(what);
+  if (!fd) gort::detail::throw_socket_closed(what);
   return *fd;
 }
 }  // namespace

@@ -113,7 +113,7 @@ listener listen(std::string_view address) {
 
 // The fiber that owns the listener (one at a time).
 conn listener::accept(std::source_location where) {
-  if (!fd_) gort::detail::throw_closed("accept");
+  if (!fd_) gort::detail::throw_socket_closed("accept");
   netfd& n = *fd_;
   netfd::op op(n, "accept");
   for (;;) {

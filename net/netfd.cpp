@@ -32,7 +32,7 @@ void netfd_disposer::operator()(netfd* fd) const noexcept { fd->dispose(); }
 
 void throw_errno(int e, const char* what) { throw std::system_error(e, std::generic_category(), what); }
 
-void throw_closed(const char* what) {
+void throw_socket_closed(const char* what) {
   throw std::system_error(EBADF, std::generic_category(),
                           std::string(what) + ": use of closed network connection");
 }
@@ -43,7 +43,7 @@ netfd::netfd(int fd) : fd_(fd), pd_(register_or_close(fd)) {}
 void netfd::enter(const char* what) {
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   do {
-    if (s & k_closed) throw_closed(what);
+    if (s & k_closed) throw_socket_closed(what);
     // acq_rel: pairs with the RMW of close()/leave() that released the fd.
   } while (!state_.compare_exchange_weak(s, s + k_ref, std::memory_order_acq_rel, std::memory_order_relaxed));
 }
@@ -89,7 +89,7 @@ void netfd::wait(io_mode mode, const char* what, const std::source_location& whe
   switch (io_wait(pd_, mode, deadline_.load(std::memory_order_relaxed), where)) {
     case io_result::ready: return;
     case io_result::timeout: throw net::timeout_error(std::string(what) + ": i/o timeout");
-    case io_result::closed: throw_closed(what);
+    case io_result::closed: throw_socket_closed(what);
   }
 }
 

@@ -30,7 +30,7 @@ namespace gort::detail {
 // Throws std::system_error(e) whose what() names the operation.
 [[noreturn]] void throw_errno(int e, const char* what);
 // Throws std::system_error(EBADF, "<what>: use of closed network connection").
-[[noreturn]] void throw_closed(const char* what);
+[[noreturn]] void throw_socket_closed(const char* what);
 
 class netfd {
  public:
