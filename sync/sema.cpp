@@ -2,6 +2,7 @@
 #include "gort/detail/sema.hpp"
 
 #include <mutex>
+#include <thread>
 
 #include "gort/runtime.hpp"
 #include "sync/wait.hpp"
@@ -22,14 +23,31 @@ bool sema::take(std::int64_t n) noexcept {
 
 bool sema::try_acquire(std::int64_t n) noexcept {
   // seq_cst: pairs with the nwait_ increment in acquire().
-  if (nwait_.load(std::memory_order_seq_cst) != 0) return false;
-  return take(n);
+  if (nwait_.load(std::memory_order_seq_cst) != 0 || !take(n)) return false;
+  wait_releases();
+  return true;
+}
+
+// Any thread that just took units: returns once no release() is still
+// touching *this (a few instructions: releases grant and unlock, they never
+// block). Acquire: pairs with the releasers' final decrement.
+void sema::wait_releases() const noexcept {
+  for (unsigned spins = 0; releasing_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 64) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& where, bool lifo,
                    bool* granted_at_unwind) {
   sched_point();  // GORT_SCHED_SEED may yield here
-  if (nwait_.load(std::memory_order_relaxed) == 0 && take(n)) return;
+  if (nwait_.load(std::memory_order_relaxed) == 0 && take(n)) {
+    wait_releases();
+    return;
+  }
   lock_.lock();
   // seq_cst: pairs with the count_ increment in release() (Dekker-style).
   nwait_.fetch_add(1, std::memory_order_seq_cst);
@@ -37,6 +55,7 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
   if ((lifo || q_.empty()) && take(n)) {
     nwait_.fetch_sub(1, std::memory_order_relaxed);
     lock_.unlock();
+    wait_releases();
     return;
   }
   waiter w;
@@ -60,6 +79,7 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
     }
     throw;
   }
+  wait_releases();
 }
 
 // Lock held. Grants units to waiters from the front while the front fits and
@@ -75,17 +95,20 @@ void sema::grant_locked(woken_list& woken) noexcept {
 }
 
 void sema::release(std::int64_t n, bool handoff) noexcept {
+  // Raised before the units become takeable: the seq_cst add below publishes
+  // it to any taker of these units (see the invariants).
+  releasing_.fetch_add(1, std::memory_order_relaxed);
   // seq_cst: pairs with the nwait_ increment in acquire(); also releases the
   // caller's writes to whoever takes these units.
   count_.fetch_add(n, std::memory_order_seq_cst);
-  if (nwait_.load(std::memory_order_seq_cst) == 0) return;
   woken_list woken;
-  {
+  if (nwait_.load(std::memory_order_seq_cst) != 0) {
     std::lock_guard g(lock_);
     grant_locked(woken);
   }
-  // Ready only now, after our last touch of *this: a woken waiter may own
-  // the primitive and destroy it as soon as it runs (unlock, then delete).
+  // Release: our last touch of *this; pairs with wait_releases(). Takers
+  // (woken ones included) may destroy the primitive from here on.
+  releasing_.fetch_sub(1, std::memory_order_release);
   woken.each([](fiber* f) { ready(f); });
   if (!woken.empty() && handoff && in_fiber()) {
     // Let the waiter (now in our runnext slot) run at once. yield() throws

@@ -1,7 +1,6 @@
 #include <climits>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "gort/sync.hpp"
 #include "runtime/park.hpp"
@@ -32,11 +31,8 @@ void wait_group::add(std::ptrdiff_t n) {
   if (v > 0 || w == 0) return;  // nobody to wake: do not touch *this again
   // Counter zero with waiters: no add() or wait() may run concurrently now
   // (as in Go), so reset the word and hand each waiter its unit.
-  releasing_.store(1, std::memory_order_relaxed);  // published by release()'s seq_cst RMW
   state_.store(0, std::memory_order_relaxed);
-  sema_.release(w);
-  // Release: our last touch of *this; pairs with the acquire spin in wait().
-  releasing_.store(0, std::memory_order_release);
+  sema_.release(w);  // our last touch of *this (the sema keeps waiters from returning before it)
 }
 
 void wait_group::wait(std::source_location where) {
@@ -48,11 +44,6 @@ void wait_group::wait(std::source_location where) {
     if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
   }
   sema_.acquire(1, detail::wait_reason::wait_group_wait, where);
-  // The add() that woke us may still be finishing sema_.release(): it only
-  // grants and readies, so this wait is a few instructions long.
-  for (unsigned spins = 0; releasing_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins > 64) std::this_thread::yield();
-  }
 }
 
 }  // namespace gort

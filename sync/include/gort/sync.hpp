@@ -56,9 +56,6 @@ class wait_group {
  private:
   std::atomic<std::uint64_t> state_{0};
   detail::sema sema_;
-  // 1 while an add() is still inside sema_.release(): a woken waiter may not
-  // return (and let *this be destroyed) before that add() is done with it.
-  std::atomic<std::uint32_t> releasing_{0};
 };
 
 // sync.Mutex: a Lockable mutual-exclusion lock (std::lock_guard,

@@ -13,6 +13,11 @@
 //   - No lost wakeup: an acquirer raises nwait_ and then reads count_; a
 //     releaser raises count_ and then reads nwait_ (both seq_cst), so at
 //     least one of them sees the other and the units reach a waiter.
+//   - No use after free: a releaser still touches *this after its units are
+//     takeable, and the taker may own the primitive and destroy it as soon
+//     as it returns. releasing_ counts releases in flight (raised before the
+//     units appear, lowered at the releaser's last touch); every acquire and
+//     successful try_acquire waits for it to drop to zero before returning.
 #pragma once
 
 #include <atomic>
@@ -76,9 +81,11 @@ class sema {
     std::vector<fiber*> more_;
   };
   void grant_locked(woken_list& woken) noexcept;
+  void wait_releases() const noexcept;
 
   std::atomic<std::int64_t> count_;
   std::atomic<std::uint32_t> nwait_{0};
+  std::atomic<std::uint32_t> releasing_{0};  // releases in flight (see the invariants)
   spinlock lock_;
   wait_list q_;  // guarded by lock_
 };
