@@ -30,16 +30,7 @@ bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason 
   w.ch = c;
   w.is_send = is_send;
   q.push_back(w);
-  struct unlink_on_unwind {
-    chan_impl* c;
-    waitq& q;
-    chan_waiter& w;
-    ~unlink_on_unwind() {
-      if (!w.linked) return;  // the usual case: a waker took it before ready()
-      std::lock_guard g(c->lock_);
-      if (w.linked) q.remove(w);
-    }
-  } guard{c, q, w};
+  unlink_on_unwind guard(c->lock_, q, w);
   park(c->lock_, why, where);
   return w.success;
 }

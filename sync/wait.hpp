@@ -32,26 +32,7 @@ inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why, const
     q.push_front(w);
   else
     q.push_back(w);
-  struct unlink_on_unwind {
-    spinlock& l;
-    wait_list& q;
-    waiter& w;
-    int exceptions = std::uncaught_exceptions();
-    ~unlink_on_unwind() {
-      // Returned normally: the waker unlinked us (no racy read of w.linked).
-      if (std::uncaught_exceptions() <= exceptions) return;
-      // Unwinding at exit. A waker that unlinked and readied us before the
-      // shutdown did so before we resumed, so a plain look suffices, and the
-      // primitive (perhaps on a finished fiber's stack) need not be touched.
-      // The atomic view only matters for a plain thread still waking us.
-      if (!std::atomic_ref<bool>(w.linked).load(std::memory_order_acquire)) return;
-      std::lock_guard g(l);
-      if (w.linked) {
-        q.remove(w);
-        w.cancelled = true;
-      }
-    }
-  } guard{l, q, w};
+  unlink_on_unwind guard(l, q, w, &w.cancelled);
   if (unlock)
     park(unlock, arg, why, where);
   else

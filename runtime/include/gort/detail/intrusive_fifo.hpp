@@ -9,6 +9,10 @@
 //   - `linked` is true exactly while the record is in a list.
 #pragma once
 
+#include <atomic>
+#include <exception>
+#include <mutex>
+
 namespace gort::detail {
 
 // Record: any type with members `Record* prev`, `Record* next`, `bool linked`.
@@ -60,6 +64,39 @@ class intrusive_fifo {
  private:
   Record* head_ = nullptr;
   Record* tail_ = nullptr;
+};
+
+// A waiter's guard around its park on record `r` in `q` (both guarded by
+// `lock`): if the park throws (the runtime unwinding at exit) while `r` is
+// still linked, unlinks it under `lock` and sets *unlinked (when given), so
+// no waker later touches a record on an unwound stack. A park that returns
+// normally was unlinked by its waker: nothing is read then.
+template <class Record, class Lock>
+class unlink_on_unwind {
+ public:
+  unlink_on_unwind(Lock& lock, intrusive_fifo<Record>& q, Record& r, bool* unlinked = nullptr) noexcept
+      : lock_(lock), q_(q), r_(r), unlinked_(unlinked) {}
+  unlink_on_unwind(const unlink_on_unwind&) = delete;
+  unlink_on_unwind& operator=(const unlink_on_unwind&) = delete;
+  ~unlink_on_unwind() {
+    if (std::uncaught_exceptions() <= exceptions_) return;
+    // A waker that unlinked and readied us before the shutdown did so before
+    // we resumed, so a plain look would do, and the owner of `q` (perhaps on
+    // a finished fiber's stack) need not be touched. The atomic view only
+    // matters for a plain thread still waking us.
+    if (!std::atomic_ref<bool>(r_.linked).load(std::memory_order_acquire)) return;
+    std::lock_guard g(lock_);
+    if (!r_.linked) return;
+    q_.remove(r_);
+    if (unlinked_) *unlinked_ = true;
+  }
+
+ private:
+  Lock& lock_;
+  intrusive_fifo<Record>& q_;
+  Record& r_;
+  bool* unlinked_;
+  int exceptions_ = std::uncaught_exceptions();
 };
 
 }  // namespace gort::detail
