@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "chan_util.hpp"
 
@@ -124,16 +125,24 @@ TEST_P(Select, Select6) {
 TEST_P(Select, DuplicateChannel) {
   run([] {
     chan<int> c, d, e;
-    gort::go([=]() mutable {
-      gort::select(gort::recv_case(c), gort::recv_case(c), gort::recv_case(d));
+    // A: reports which case fired (0 or 1: c, 2: d) and the value it got.
+    auto a = gort::spawn([=]() mutable {
+      std::pair<int, std::optional<int>> got{-1, std::nullopt};
+      auto on = [&](int i) { return [&, i](std::optional<int> v) { got = {i, v}; }; };
+      gort::select(gort::recv_case(c, on(0)), gort::recv_case(c, on(1)), gort::recv_case(d, on(2)));
       e.send(9);
+      return got;
     });
     let_others_block();  // A queues on c first (best effort; the outcome holds either way)
-    gort::go([=]() mutable { c.recv(); });
+    auto b = gort::spawn([=]() mutable { return c.recv(); });
     let_others_block();
     d.send(7);  // wakes A, which dequeues itself from c
-    e.recv();
+    EXPECT_EQ(e.recv(), 9);
     c.send(8);  // must wake B
+    EXPECT_EQ(b.join(), 8);
+    auto [which, value] = a.join();
+    EXPECT_EQ(which, 2);
+    EXPECT_EQ(value, 7);
   });
 }
 

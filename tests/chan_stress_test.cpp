@@ -21,8 +21,8 @@ namespace {
 class ChanStress : public Workers {
  protected:
   void SetUp() override {
-    seed_ = chan_test::test_seed();
-    std::printf("%s\n", chan_test::seed_note(seed_).c_str());
+    seed_ = gort_test::test_seed();
+    std::printf("%s\n", gort_test::seed_note(seed_).c_str());
   }
   std::uint64_t seed_ = 0;
 };
@@ -31,24 +31,30 @@ class ChanStress : public Workers {
 // with one select that sends on all four and one that receives from all
 // four, nil-ing each channel once it has done its share.
 TEST_P(ChanStress, SelectStress) {
-  SCOPED_TRACE(chan_test::seed_note(seed_));
-  run([] {
+  SCOPED_TRACE(gort_test::seed_note(seed_));
+  // Per channel: how often each select case fired. Channel k carries the
+  // value k + 1, so a value delivered on the wrong channel (or a receive that
+  // saw a close) is counted as bad.
+  std::array<int, 4> sel_sent{}, sel_got{};
+  std::atomic<int> bad{0};
+  constexpr int N = 100000;
+  run([&] {
     std::array<chan<int>, 4> c{chan<int>(0), chan<int>(0), chan<int>(2), chan<int>(3)};
-    constexpr int N = 100000;
     gort::wait_group wg;
     wg.add(10);
     for (int k = 0; k < 4; ++k) {
       gort::go([&, k] {
-        for (int i = 0; i < N; ++i) c[k].send(0);
+        for (int i = 0; i < N; ++i) c[k].send(k + 1);
         wg.done();
       });
       gort::go([&, k] {
-        for (int i = 0; i < N; ++i) c[k].recv();
+        for (int i = 0; i < N; ++i)
+          if (c[k].recv() != k + 1) bad.fetch_add(1);
         wg.done();
       });
     }
     gort::go([&] {
-      std::array<int, 4> n{};
+      auto& n = sel_sent;
       auto c1 = c;
       auto sent = [&](int k) {
         return [&, k] {
@@ -56,15 +62,16 @@ TEST_P(ChanStress, SelectStress) {
         };
       };
       for (int i = 0; i < 4 * N; ++i)
-        gort::select(gort::send_case(c1[3], 0, sent(3)), gort::send_case(c1[2], 0, sent(2)),
-                     gort::send_case(c1[0], 0, sent(0)), gort::send_case(c1[1], 0, sent(1)));
+        gort::select(gort::send_case(c1[3], 4, sent(3)), gort::send_case(c1[2], 3, sent(2)),
+                     gort::send_case(c1[0], 1, sent(0)), gort::send_case(c1[1], 2, sent(1)));
       wg.done();
     });
     gort::go([&] {
-      std::array<int, 4> n{};
+      auto& n = sel_got;
       auto c1 = c;
       auto got = [&](int k) {
-        return [&, k](std::optional<int>) {
+        return [&, k](std::optional<int> v) {
+          if (v != k + 1) bad.fetch_add(1);
           if (++n[k] == N) c1[k] = nullptr;
         };
       };
@@ -75,6 +82,12 @@ TEST_P(ChanStress, SelectStress) {
     });
     wg.wait();
   });
+  for (int k = 0; k < 4; ++k) {
+    SCOPED_TRACE("channel " + std::to_string(k));
+    EXPECT_EQ(sel_sent[k], N);  // each send case fired exactly N times
+    EXPECT_EQ(sel_got[k], N);   // each receive case fired exactly N times
+  }
+  EXPECT_EQ(bad.load(), 0);
 }
 
 // Go's TestMultiConsumer: 23 workers ranging over one queue, results counted.
@@ -158,7 +171,7 @@ TEST_P(ChanStress, DoubleSelect) {
 // receives, try_recv and selects, nil-ing channels as they close. Every value
 // must arrive exactly once.
 TEST_P(ChanStress, RandomMix) {
-  SCOPED_TRACE(chan_test::seed_note(seed_));
+  SCOPED_TRACE(gort_test::seed_note(seed_));
   const std::uint64_t seed = seed_;
   run([seed] {
     constexpr int kchans = 5, producers = 6, consumers = 5, per_producer = 20000;

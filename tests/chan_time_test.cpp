@@ -3,6 +3,7 @@
 // loaded machine cannot fail them.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 
 #include "chan_util.hpp"
@@ -93,12 +94,22 @@ TEST_P(Time, TickerTicksAtItsPeriod) {
 // Ticks a slow receiver missed are dropped: the channel holds one.
 TEST_P(Time, TickerDropsMissedTicks) {
   run([] {
+    auto t0 = clock_type::now();
     gort::ticker t(1ms);
-    gort::sleep_for(30ms);
     auto c = t.c();
+    // Miss at least 30 periods, and wait (bounded) until a tick is buffered:
+    // a state, not a guess at how long the first tick takes on a busy machine.
+    auto give_up = t0 + 10s;
+    while ((clock_type::now() - t0 < 30ms || c.size() == 0) && clock_type::now() < give_up)
+      gort::sleep_for(1ms);
     EXPECT_EQ(c.size(), 1u);
-    EXPECT_TRUE(c.try_recv());
+    auto first = c.try_recv();
+    ASSERT_TRUE(first);
     EXPECT_LE(c.size(), 1u);
+    // The ticker kept going past the full channel: a later tick still comes.
+    auto next = c.recv();
+    ASSERT_TRUE(next);
+    EXPECT_GT(*next, *first);
   });
 }
 
@@ -131,17 +142,20 @@ TEST_P(Time, TickerInSelectLoop) {
   run([] {
     gort::ticker t(2ms);
     gort::chan<bool> quit;
-    gort::go([quit]() mutable {
-      gort::sleep_for(30ms);
+    std::atomic<int> ticks{0};
+    // Quits once the loop has counted 3 ticks (gives up after 15 s, so that
+    // a ticker that never ticks fails the check below instead of hanging).
+    gort::go([quit, &ticks]() mutable {
+      auto give_up = clock_type::now() + 15s;
+      while (ticks.load() < 3 && clock_type::now() < give_up) gort::sleep_for(1ms);
       quit.close();
     });
-    int ticks = 0;
     bool done = false;
     while (!done) {
-      gort::select(gort::recv_case(t.c(), [&](auto) { ++ticks; }),
+      gort::select(gort::recv_case(t.c(), [&](auto v) { ticks += v.has_value(); }),
                    gort::recv_case(quit, [&](auto) { done = true; }));
     }
-    EXPECT_GE(ticks, 1);
+    EXPECT_GE(ticks.load(), 3);
   });
 }
 

@@ -1,14 +1,14 @@
-// Shared helpers of the channel tests: worker-count fixtures and seeds.
+// Shared helpers of the channel tests: worker-count fixtures. Seeds come
+// from test_util.hpp (gort_test::test_seed, gort_test::seed_note).
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <cstdint>
-#include <cstdlib>
-#include <random>
 #include <string>
+#include <utility>
 
 #include "gort/gort.hpp"
+#include "test_util.hpp"
 
 namespace chan_test {
 
@@ -29,16 +29,5 @@ inline std::string worker_name(const ::testing::TestParamInfo<unsigned>& info) {
 
 #define GORT_CHAN_WORKERS(suite) \
   INSTANTIATE_TEST_SUITE_P(, suite, ::testing::Values(1u, 2u, 4u), ::chan_test::worker_name)
-
-// The seed of a stress test: $GORT_TEST_SEED if set, else a random one. Print
-// it with SCOPED_TRACE so a failure can be replayed.
-inline std::uint64_t test_seed() {
-  if (const char* s = std::getenv("GORT_TEST_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
-
-inline std::string seed_note(std::uint64_t seed) {
-  return "seed=" + std::to_string(seed) + " (rerun with GORT_TEST_SEED=" + std::to_string(seed) + ")";
-}
 
 }  // namespace chan_test

@@ -5,18 +5,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
 
 #include "gort/gort.hpp"
 #include "runtime/netpoll.hpp"
+#include "test_util.hpp"
 
 using namespace std::chrono_literals;
+using gort_test::threadsafe_death_tests;
 
 namespace {
-void threadsafe_death_tests() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-
 const char* k_header = "fatal error: all goroutines are asleep - deadlock!\n\n";
 
 // Runs `fn` under the raise policy and returns the report (empty: none).
@@ -242,24 +243,34 @@ TEST(DeadlockDeathTest, PartialCycleOfMutexesIsReported) {
       "\\[sync.Mutex.Lock\\]:\n\t.*\n\theld by goroutine [0-9]+\ncreated by goroutine 1 at");
 }
 
-TEST(Deadlock, NoPartialReportWithoutTheVariable) {
-  // The same shape with a lock order that resolves: no report, no exit.
-  setenv("GORT_DEADLOCK", "partial", 1);
+TEST(Deadlock, PartialCheckReportsNoCycleWhenLockOrderResolves) {
+  // The same two mutexes, GORT_DEADLOCK=partial set, but every fiber takes
+  // them in one order (std::scoped_lock): no cycle, so no report, no exit. The
+  // fibers run until the partial check (every 50 ms) has looked a few times.
+  gort_test::scoped_env partial("GORT_DEADLOCK", "partial");
+  long total = 0;                 // incremented under both locks
+  std::atomic<long> expected{0};  // each fiber's own count, summed
   gort::run(
-      [] {
+      [&] {
         gort::mutex a, b;
         gort::wait_group wg;
+        const auto until = std::chrono::steady_clock::now() + 300ms;
         for (int i = 0; i < 4; ++i) {
           wg.add();
           gort::go([&] {
-            for (int k = 0; k < 2000; ++k) {
+            long mine = 0;
+            for (long k = 0; k < 2000 || std::chrono::steady_clock::now() < until; ++k) {
               std::scoped_lock l(a, b);
+              ++total;
+              ++mine;
             }
+            expected.fetch_add(mine);
             wg.done();
           });
         }
         wg.wait();
       },
-      {.workers = 2});
-  unsetenv("GORT_DEADLOCK");
+      {.workers = 2, .on_deadlock = gort::deadlock_policy::raise});
+  EXPECT_GE(expected.load(), 4 * 2000);
+  EXPECT_EQ(total, expected.load());  // the locks excluded each other
 }

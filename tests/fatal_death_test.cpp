@@ -6,13 +6,10 @@
 
 #include "gort/gort.hpp"
 #include "runtime/sanitizer.hpp"
+#include "test_util.hpp"
 
 namespace {
-// Death tests fork a process that starts threads: gtest's "threadsafe" style
-// re-executes the binary instead of forking a multithreaded parent. (Set in
-// each test, not from a static initialiser, which runs before gtest's flags
-// exist.)
-void threadsafe_death_tests() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+using gort_test::threadsafe_death_tests;
 
 void spawn_and_throw() {
   gort::run(

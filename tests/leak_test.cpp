@@ -6,16 +6,11 @@
 #include <chrono>
 
 #include "gort/gort.hpp"
+#include "test_util.hpp"
 
 using namespace std::chrono_literals;
 
-namespace {
-// Death tests fork a process that starts threads: gtest's "threadsafe" style
-// re-executes the binary instead of forking a multithreaded parent. (Set in
-// each test, not from a static initialiser, which runs before gtest's flags
-// exist.)
-void threadsafe_death_tests() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-}  // namespace
+using gort_test::threadsafe_death_tests;
 
 TEST(LeakCheckDeathTest, ListsFibersStillBlockedWhenMainReturns) {
   threadsafe_death_tests();

@@ -101,6 +101,11 @@ TEST(net_blocking_pool, many_calls_queue_beyond_the_bound_and_all_finish) {
               int now = inside.fetch_add(1) + 1;
               int p = peak.load();
               while (now > p && !peak.compare_exchange_weak(p, now)) {}
+              // Stay inside until a second call was inside at the same time
+              // (bounded: serial helpers fail the check below after 15 s).
+              auto give_up = std::chrono::steady_clock::now() + 15s;
+              while (peak.load() < 2 && std::chrono::steady_clock::now() < give_up)
+                std::this_thread::sleep_for(1ms);
               std::this_thread::sleep_for(20ms);
               inside.fetch_sub(1);
             });

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "gort/gort.hpp"
+#include "net_util.hpp"
 #include "runtime/netpoll.hpp"
 #include "scheduler/futex.hpp"
 #include "test_util.hpp"
@@ -47,8 +48,10 @@ TEST(Netpoll, ReaderParksUntilDataArrives) {
           auto* pd = gort::detail::io_register(sp.fd[0]);
           std::atomic<bool> other_ran{false};
           auto reader = gort::spawn([&] { return read_byte(sp.fd[0], pd); });
+          gort_test::wait_blocked("IO wait", 1);  // the reader is parked on the poller
           gort::go([&] { other_ran = true; });
-          gort::sleep_for(5ms);
+          auto give_up = std::chrono::steady_clock::now() + 15s;
+          while (!other_ran.load() && std::chrono::steady_clock::now() < give_up) gort::sleep_for(1ms);
           EXPECT_TRUE(other_ran.load());  // the read parked only its fiber
           char c = 'x';
           ASSERT_EQ(::write(sp.fd[1], &c, 1), 1);

@@ -1,13 +1,17 @@
 // Scheduler statistics, dumps, GORT_SCHEDTRACE and GORT_TRACE (api.md §7).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <string>
 
 #include "gort/gort.hpp"
 #include "test_util.hpp"
@@ -170,7 +174,35 @@ TEST(SchedtraceDeathTest, PrintsSchedLinesAtThePeriod) {
   EXPECT_EXIT(
       {
         setenv("GORT_SCHEDTRACE", "20", 1);
-        gort::run([] { gort::sleep_for(150ms); }, {.workers = 2});
+        // Capture stderr in a file while running, until two SCHED lines are
+        // there (bounded: 10 s), then replay it on the real stderr. No guess
+        // at how many periods a busy machine fits into a fixed sleep.
+        std::string path = testing::TempDir() + "gort_schedtrace_" + std::to_string(getpid()) + ".txt";
+        int file = ::open(path.c_str(), O_CREAT | O_TRUNC | O_RDWR, 0600);
+        int saved = ::dup(2);
+        ::dup2(file, 2);
+        auto read_back = [&path] {
+          std::ifstream in(path);
+          return std::string(std::istreambuf_iterator<char>(in), {});
+        };
+        auto sched_lines = [&] {
+          std::string out = read_back();
+          std::size_t n = 0;
+          for (std::size_t at = out.find("SCHED "); at != std::string::npos; at = out.find("SCHED ", at + 1))
+            ++n;
+          return n;
+        };
+        gort::run(
+            [&] {
+              auto give_up = std::chrono::steady_clock::now() + 10s;
+              while (sched_lines() < 2 && std::chrono::steady_clock::now() < give_up) gort::sleep_for(5ms);
+            },
+            {.workers = 2});
+        std::fflush(stderr);
+        ::dup2(saved, 2);
+        std::string out = read_back();
+        ::unlink(path.c_str());
+        std::fputs(out.c_str(), stderr);
         std::fflush(stderr);
         std::exit(0);
       },
@@ -180,14 +212,13 @@ TEST(SchedtraceDeathTest, PrintsSchedLinesAtThePeriod) {
 }
 
 TEST(Schedtrace, RejectsBadPeriod) {
-  setenv("GORT_SCHEDTRACE", "often", 1);
+  gort_test::scoped_env bad("GORT_SCHEDTRACE", "often");
   try {
     gort::run([] {});
     ADD_FAILURE() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("\"often\""), std::string::npos);
   }
-  unsetenv("GORT_SCHEDTRACE");
 }
 
 TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {

@@ -118,8 +118,10 @@ TEST(sync_Mutex, ScopedLockOfTwo) {
   }
 }
 
-// A fiber holds the mutex across a sleep: the single worker keeps running
+// A fiber holds the mutex across sleeps: the single worker keeps running
 // the other fibers (a blocked locker parks, it does not block the worker).
+// The holder sleeps until the locker is parked on the mutex and the third
+// fiber has made progress, not for a fixed time.
 TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
   gort::run(
       [] {
@@ -132,7 +134,11 @@ TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
         gort::go([&] {
           std::lock_guard g(mu);
           held = true;
-          gort::sleep_for(30ms);
+          EXPECT_TRUE(sync_test::eventually([&] {
+            auto st = gort::stats();
+            auto it = st.blocked_by_reason.find("sync.Mutex.Lock");
+            return it != st.blocked_by_reason.end() && it->second >= 1 && progress_while_held.load() > 0;
+          })) << "the locker never parked on the mutex, or the third fiber never ran";
           shared = 42;
           released = true;
           wg.done();
