@@ -55,17 +55,9 @@ struct lockset {
 };
 
 // Sorts chans[0..n) by address and drops duplicates; returns the new count.
+// (std::sort itself runs an insertion sort on the handful a select has.)
 std::size_t sort_unique(chan_impl** chans, std::size_t n) noexcept {
-  if (n > 16) {
-    std::sort(chans, chans + n);
-  } else {
-    for (std::size_t i = 1; i < n; ++i) {
-      chan_impl* c = chans[i];
-      std::size_t j = i;
-      for (; j > 0 && std::less<>()(c, chans[j - 1]); --j) chans[j] = chans[j - 1];
-      chans[j] = c;
-    }
-  }
+  std::sort(chans, chans + n, std::less<>());
   return std::size_t(std::unique(chans, chans + n) - chans);
 }
 

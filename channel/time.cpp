@@ -23,6 +23,7 @@
 #include <stdexcept>
 
 #include "channel/chan_impl.hpp"
+#include "gort/runtime.hpp"
 #include "runtime/timer.hpp"
 #include "scheduler/futex.hpp"
 
@@ -47,12 +48,6 @@ namespace {
 struct after_timer : timer {
   chan_core* ch = nullptr;  // not a reference: the channel owns the timer
 };
-
-// Steady-clock ns `d` from now, saturating.
-std::int64_t deadline_after(std::int64_t d) noexcept {
-  std::int64_t now = now_ns();
-  return d > INT64_MAX - now ? INT64_MAX : now + d;
-}
 
 // A worker, on its scheduler stack: the deadline passed. The channel has one
 // slot and this is its only sender, so the send cannot block or throw.
@@ -107,7 +102,7 @@ recv_chan<tick_time> after(std::chrono::nanoseconds d) {
   t->fn = &detail::after_fired;
   t->ch = h.get();
   detail::impl(h.get())->timer_ = t;
-  t->start(detail::deadline_after(d.count()));
+  t->start(detail::deadline_after(d));
   return recv_chan<tick_time>(std::move(h));
 }
 
@@ -120,7 +115,7 @@ ticker::ticker(std::chrono::nanoseconds period) : s_(std::make_unique<detail::ti
     s_->t[i].owner = s_.get();
     s_->t[i].other = &s_->t[1 - i];
   }
-  s_->t[0].start(detail::deadline_after(period.count()));
+  s_->t[0].start(detail::deadline_after(period));
 }
 
 ticker::ticker(ticker&&) noexcept = default;

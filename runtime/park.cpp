@@ -247,7 +247,7 @@ void sleep_until_ns(std::int64_t until, const std::source_location& where) {
     if (until > now) std::this_thread::sleep_for(std::chrono::nanoseconds(until - now));
     return;
   }
-  f->sleep_timer_.fn = &sleep_fired;
+  f->sleep_timer_.fn = &sleep_fired;  // set here, its one user
   f->sleep_timer_.owner = f;
   f->sleep_timer_.when = until;
   struct disarm {

@@ -194,7 +194,6 @@ fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, voi
   f->is_main_ = false;
   f->abandoned_ = false;
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
-  f->sleep_timer_.owner = f;
   return f;
 }
 
@@ -266,7 +265,6 @@ void runtime::run(main_fn& fn) {
   m->id_ = 1;
   m->is_main_ = true;
   m->created_at_ = std::source_location::current();
-  m->sleep_timer_.owner = m;
   m->fn_ = &fn;
   w0.spawned.store(1, std::memory_order_relaxed);
   m->state_.store(fiber_state::runnable, std::memory_order_relaxed);

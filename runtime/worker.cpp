@@ -116,6 +116,7 @@ void worker::prepare_first_run(fiber* f) {
 template <bool Traced>
 void worker::execute(fiber* f) {
   if (!f->ctx_) prepare_first_run(f);
+  handoffs_ = 0;  // this switch comes from g0
   current_ = f;
   f->state_.store(fiber_state::running, std::memory_order_relaxed);
   // The fiber's exception state replaces g0's for the duration (run() may
@@ -249,7 +250,6 @@ worker* worker::switch_out(worker* w, request r) {
     }
     // Nothing else could run here: a yield would switch out and back for nothing.
     if (r == request::yield && !s.yield_useful(w->index_)) return w;
-    w->handoffs_ = 0;
   }
   w->request_ = r;
   asan_start_switch(r == request::exit ? nullptr : &f->asan_fake_stack_, w->g0_stack_bottom_,

@@ -186,6 +186,17 @@ void yield();
 namespace detail {
 void sleep_until_ns(std::int64_t steady_ns, const std::source_location& where);
 std::int64_t steady_now_ns() noexcept;
+
+// The steady-clock ns `d` from now (rounded up; a non-positive `d`: now),
+// saturating at INT64_MAX: the one deadline computation of sleep_for,
+// timed waits, after() and tickers.
+template <class Rep, class Period>
+std::int64_t deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+  std::int64_t now = steady_now_ns();
+  if (d <= d.zero()) return now;
+  auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d).count();
+  return ns > INT64_MAX - now ? INT64_MAX : now + std::int64_t(ns);
+}
 }  // namespace detail
 
 // Parks the calling fiber for `d` (wait reason "sleep"); a zero or negative
@@ -197,10 +208,7 @@ void sleep_for(std::chrono::duration<Rep, Period> d,
     yield();
     return;
   }
-  auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d).count();
-  std::int64_t now = detail::steady_now_ns();
-  std::int64_t until = ns > INT64_MAX - now ? INT64_MAX : now + std::int64_t(ns);
-  detail::sleep_until_ns(until, where);
+  detail::sleep_until_ns(detail::deadline_after(d), where);
 }
 template <class Clock, class Dur>
 void sleep_until(std::chrono::time_point<Clock, Dur> t,

@@ -203,13 +203,14 @@ class condition_variable {
   template <class Rep, class Period>
   std::cv_status wait_for(std::unique_lock<mutex>& lk, const std::chrono::duration<Rep, Period>& d,
                           std::source_location where = std::source_location::current()) {
-    return wait_ns(lk, deadline_after(d), where) ? std::cv_status::no_timeout : std::cv_status::timeout;
+    return wait_ns(lk, detail::deadline_after(d), where) ? std::cv_status::no_timeout
+                                                         : std::cv_status::timeout;
   }
   // As wait(lk, pred) giving up after `d`; returns pred() at the end.
   template <class Rep, class Period, class Pred>
   bool wait_for(std::unique_lock<mutex>& lk, const std::chrono::duration<Rep, Period>& d, Pred pred,
                 std::source_location where = std::source_location::current()) {
-    return wait_until_ns(lk, deadline_after(d), pred, where);
+    return wait_until_ns(lk, detail::deadline_after(d), pred, where);
   }
   // As wait(), giving up at `t`.
   template <class Clock, class Dur>
@@ -227,13 +228,6 @@ class condition_variable {
  private:
   struct wait_record;
 
-  template <class Rep, class Period>
-  static std::int64_t deadline_after(const std::chrono::duration<Rep, Period>& d) {
-    std::int64_t now = detail::steady_now_ns();
-    if (d <= d.zero()) return now;
-    auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d).count();
-    return ns > INT64_MAX - now ? INT64_MAX : now + std::int64_t(ns);
-  }
   template <class Pred>
   bool wait_until_ns(std::unique_lock<mutex>& lk, std::int64_t deadline, Pred& pred,
                      const std::source_location& where) {
