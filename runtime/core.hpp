@@ -170,6 +170,17 @@ long schedtrace_period();
 
 extern std::shared_mutex g_runtime_lock;
 extern std::atomic<runtime*> g_runtime;
+
+// Any thread: returns fn(rt, w) for the running runtime `rt` (null when no
+// run() is active) and the calling thread's worker `w` (null on any other
+// thread). Off a worker, g_runtime is read and fn runs under g_runtime_lock
+// (shared), so run() cannot replace the runtime meanwhile: fn must not block.
+template <class F>
+decltype(auto) with_runtime(F&& fn) {
+  if (worker* w = worker_of_thread()) return fn(&w->rt(), w);
+  std::shared_lock g(g_runtime_lock);
+  return fn(g_runtime.load(std::memory_order_acquire), static_cast<worker*>(nullptr));
+}
 // Plain OS threads that count as alive for the deadlock check: gort::thread
 // objects, and foreign threads from their first gort call until they exit
 // (process-wide: they may outlive a run).

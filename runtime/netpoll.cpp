@@ -43,6 +43,9 @@ struct poll_desc {
 };
 
 namespace {
+// io_wait blocks, so it cannot hold g_runtime_lock as with_runtime() would:
+// a plain thread reads g_runtime without it, which is safe only while that
+// run() is active (a socket must not outlive the run that registered it).
 runtime& current_runtime(const char* what) {
   if (worker* w = worker_of_thread()) return w->rt();
   runtime* rt = g_runtime.load(std::memory_order_acquire);
@@ -256,14 +259,17 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
 
 // ---- netpoll.hpp -----------------------------------------------------------
 
-poll_desc* io_register(int fd) { return current_runtime("gort::net").netpoll_.open(fd); }
+poll_desc* io_register(int fd) {
+  return with_runtime([fd](runtime* rt, worker*) {
+    if (!rt) throw std::logic_error("gort::net: no gort::run() is active");
+    return rt->netpoll_.open(fd);
+  });
+}
 
 void io_unregister(poll_desc* pd) noexcept {
-  if (worker* w = worker_of_thread()) {
-    w->rt().netpoll_.close(pd);
-    return;
-  }
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->netpoll_.close(pd);
+  with_runtime([pd](runtime* rt, worker*) {
+    if (rt) rt->netpoll_.close(pd);
+  });
 }
 
 void io_evict(poll_desc* pd) noexcept { netpoller::evict(pd); }

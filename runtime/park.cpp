@@ -71,10 +71,9 @@ void thread_leaves_run(bool was_counted) noexcept {
 
 namespace {
 
-runtime& running_runtime(const char* what) {
-  runtime* rt = g_runtime.load(std::memory_order_acquire);
+// Throws std::logic_error("<what>: no gort::run() is active") if `rt` is null.
+void running(runtime* rt, const char* what) {
   if (!rt) throw std::logic_error(std::string(what) + ": no gort::run() is active");
-  return *rt;
 }
 }  // namespace
 
@@ -131,31 +130,27 @@ void ready(fiber* f) noexcept {
     f->thread_parker_->notify();
     return;
   }
-  if (worker* w = worker_of_thread()) {
-    w->rt().ready(f, w);
-    return;
-  }
-  std::shared_lock g(g_runtime_lock);
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->ready(f, nullptr);
+  with_runtime([f](runtime* rt, worker* w) {
+    if (rt) rt->ready(f, w);
+  });
 }
 
 // ---- fiber creation (gort/detail/fiber_start.hpp) --------------------------
 
 fiber* fiber_create(std::size_t size, std::size_t align, void** storage, const std::source_location& where) {
-  if (worker* w = worker_of_thread()) return w->rt().create_fiber(w, size, align, storage, where);
-  std::shared_lock g(g_runtime_lock);
-  runtime& rt = running_runtime("gort::go");
-  if (rt.sched_.stopping()) throw std::logic_error("gort::go: the runtime is shutting down");
-  return rt.create_fiber(nullptr, size, align, storage, where);
+  return with_runtime([&](runtime* rt, worker* w) {
+    if (!w) {
+      running(rt, "gort::go");
+      if (rt->sched_.stopping()) throw std::logic_error("gort::go: the runtime is shutting down");
+    }
+    return rt->create_fiber(w, size, align, storage, where);
+  });
 }
 
 void fiber_discard(fiber* f) noexcept {
-  if (worker* w = worker_of_thread()) {
-    w->rt().discard_fiber(w, f);
-    return;
-  }
-  std::shared_lock g(g_runtime_lock);
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->discard_fiber(nullptr, f);
+  with_runtime([f](runtime* rt, worker* w) {
+    if (rt) rt->discard_fiber(w, f);
+  });
 }
 
 // A fiber that spawns k_spawn_burst fibers in a row without switching yields
@@ -164,15 +159,14 @@ void fiber_discard(fiber* f) noexcept {
 // ran. Go gets the same effect from preempting the spawner every 10 ms. The
 // children just spawned run first; not while the runtime stops or unwinds.
 void fiber_start(fiber* f, fiber_fn* fn) noexcept {
-  if (worker* w = worker_of_thread()) {
-    runtime& rt = w->rt();
-    rt.start_fiber(w, f, fn);
-    if (w->current() && w->spawn_burst_done() && !rt.unwinding_.load(std::memory_order_relaxed))
-      worker::switch_out_yield(w);
-    return;
-  }
-  std::shared_lock g(g_runtime_lock);
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->start_fiber(nullptr, f, fn);
+  worker* yielder = with_runtime([f, fn](runtime* rt, worker* w) -> worker* {
+    if (!rt) return nullptr;
+    rt->start_fiber(w, f, fn);
+    return w && w->current() && w->spawn_burst_done() && !rt->unwinding_.load(std::memory_order_relaxed)
+               ? w
+               : nullptr;
+  });
+  if (yielder) worker::switch_out_yield(yielder);
 }
 
 // ---- task_state_base -------------------------------------------------------
@@ -221,8 +215,7 @@ void thread_started() noexcept { g_threads_alive.fetch_add(1, std::memory_order_
 void thread_finished() noexcept { g_threads_alive.fetch_sub(1, std::memory_order_acq_rel); }
 
 void require_running(const char* what) {
-  std::shared_lock g(g_runtime_lock);
-  running_runtime(what);
+  with_runtime([what](runtime* rt, worker*) { running(rt, what); });
 }
 
 // ---- sleeping and yielding -------------------------------------------------
@@ -286,17 +279,13 @@ std::uint64_t fiber_id() noexcept {
 }
 
 std::size_t num_fibers() noexcept {
-  if (detail::worker* w = detail::worker_of_thread()) return w->rt().live_fibers();
-  std::shared_lock g(detail::g_runtime_lock);
-  detail::runtime* rt = detail::g_runtime.load(std::memory_order_acquire);
-  return rt ? rt->live_fibers() : 0;
+  return detail::with_runtime(
+      [](detail::runtime* rt, detail::worker*) -> std::size_t { return rt ? rt->live_fibers() : 0; });
 }
 
 unsigned num_workers() noexcept {
-  if (detail::worker* w = detail::worker_of_thread()) return w->rt().worker_count();
-  std::shared_lock g(detail::g_runtime_lock);
-  detail::runtime* rt = detail::g_runtime.load(std::memory_order_acquire);
-  return rt ? rt->worker_count() : 0;
+  return detail::with_runtime(
+      [](detail::runtime* rt, detail::worker*) -> unsigned { return rt ? rt->worker_count() : 0; });
 }
 
 }  // namespace gort

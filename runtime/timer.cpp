@@ -115,16 +115,11 @@ void timer::start(std::int64_t when_ns) noexcept {
     rearm_ = true;
     return;
   }
-  worker* w = worker_of_thread();
-  if (w) {
-    runtime& rt = w->rt();
-    if (rt.heaps_[w->index()].add(*this, when_ns)) rt.sched_.timer_added(when_ns);
-    return;
-  }
-  std::shared_lock g(g_runtime_lock);
-  runtime* rt = g_runtime.load(std::memory_order_acquire);
-  if (!rt) return;  // no runtime: nothing would ever fire it
-  if (rt->heaps_[0].add(*this, when_ns)) rt->sched_.timer_added(when_ns);
+  with_runtime([&](runtime* rt, worker* w) {
+    if (!rt) return;  // no runtime: nothing would ever fire it
+    // A plain thread's timers go to worker 0's heap.
+    if (rt->heaps_[w ? w->index() : 0].add(*this, when_ns)) rt->sched_.timer_added(when_ns);
+  });
 }
 
 bool timer::stop() noexcept {
