@@ -32,6 +32,7 @@ bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason 
   q.push_back(w);
   unlink_on_unwind guard(c->lock_, q, w);
   park(c->lock_, why, where);
+  guard.parked();
   return w.success;
 }
 
@@ -72,28 +73,28 @@ void chan_destroy(chan_core* core) noexcept {
   ::operator delete(static_cast<void*>(c), align);
 }
 
+namespace {
+// lock_ held: unlocks, then readies the partner an attempt woke (if any).
+void unlock_and_wake(chan_impl* c, fiber* wake) noexcept {
+  c->lock_.unlock();
+  if (wake) ready(wake);
+}
+}  // namespace
+
 void chan_send(chan_core* core, void* src, const std::source_location& where) {
   if (!core) park_forever(wait_reason::chan_send_nil, where);
   sched_point();  // GORT_SCHED_SEED may yield here
   chan_impl* c = impl(core);
   c->lock_.lock();
-  if (c->closed_) {
-    c->lock_.unlock();
-    throw_closed("send on closed channel");
+  fiber* wake = nullptr;
+  switch (send_locked(c, src, wake)) {
+    case attempt::done: unlock_and_wake(c, wake); return;
+    case attempt::closed: c->lock_.unlock(); break;
+    case attempt::would_block:
+      if (wait_on_chan(c, c->sendq_, src, true, wait_reason::chan_send, where)) return;
+      break;  // closed while we waited
   }
-  if (chan_waiter* r = c->recvq_.dequeue()) {  // a parked receiver: hand over directly
-    fiber* f = give_to(r, c->ops_, src);
-    c->lock_.unlock();
-    ready(f);
-    return;
-  }
-  if (c->count() < c->cap_) {
-    buf_put(c, src);
-    c->lock_.unlock();
-    return;
-  }
-  if (!wait_on_chan(c, c->sendq_, src, true, wait_reason::chan_send, where))
-    throw_closed("send on closed channel");
+  throw_closed("send on closed channel");
 }
 
 bool chan_recv(chan_core* core, void* dst, const std::source_location& where) {
@@ -101,20 +102,11 @@ bool chan_recv(chan_core* core, void* dst, const std::source_location& where) {
   sched_point();  // GORT_SCHED_SEED may yield here
   chan_impl* c = impl(core);
   c->lock_.lock();
-  if (chan_waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
-    fiber* f = take_from(c, s, dst);
-    c->lock_.unlock();
-    ready(f);
-    return true;
-  }
-  if (c->count() > 0) {
-    buf_take(c, dst);
-    c->lock_.unlock();
-    return true;
-  }
-  if (c->closed_) {
-    c->lock_.unlock();
-    return false;
+  fiber* wake = nullptr;
+  switch (recv_locked(c, dst, wake)) {
+    case attempt::done: unlock_and_wake(c, wake); return true;
+    case attempt::closed: c->lock_.unlock(); return false;
+    case attempt::would_block: break;
   }
   return wait_on_chan(c, c->recvq_, dst, false, wait_reason::chan_receive, where);
 }
@@ -123,36 +115,21 @@ bool chan_try_send(chan_core* core, void* src) {
   if (!core) return false;
   chan_impl* c = impl(core);
   c->lock_.lock();
-  if (c->closed_) {
-    c->lock_.unlock();
-    throw_closed("send on closed channel");
-  }
-  if (chan_waiter* r = c->recvq_.dequeue()) {
-    fiber* f = give_to(r, c->ops_, src);
-    c->lock_.unlock();
-    ready(f);
-    return true;
-  }
-  bool room = c->count() < c->cap_;
-  if (room) buf_put(c, src);
-  c->lock_.unlock();
-  return room;
+  fiber* wake = nullptr;
+  const attempt a = send_locked(c, src, wake);
+  unlock_and_wake(c, wake);
+  if (a == attempt::closed) throw_closed("send on closed channel");
+  return a == attempt::done;
 }
 
 bool chan_try_recv(chan_core* core, void* dst) {
   if (!core) return false;
   chan_impl* c = impl(core);
   c->lock_.lock();
-  if (chan_waiter* s = c->sendq_.dequeue()) {
-    fiber* f = take_from(c, s, dst);
-    c->lock_.unlock();
-    ready(f);
-    return true;
-  }
-  bool any = c->count() > 0;
-  if (any) buf_take(c, dst);
-  c->lock_.unlock();
-  return any;
+  fiber* wake = nullptr;
+  const attempt a = recv_locked(c, dst, wake);
+  unlock_and_wake(c, wake);
+  return a == attempt::done;
 }
 
 void chan_close(chan_core* core) {

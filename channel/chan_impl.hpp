@@ -139,6 +139,43 @@ inline fiber* take_from(chan_impl* c, chan_waiter* s, void* dst) noexcept {
   return s->who;
 }
 
+// What a send or receive can do at once, lock_ held: the decision every
+// channel operation (blocking, try_, select) makes the same way (Go's
+// chansend/chanrecv before they block).
+enum class attempt : std::uint8_t {
+  done,         // the value moved; *wake is a parked partner to ready once unlocked (or null)
+  closed,       // send: the channel is closed; receive: closed and drained
+  would_block,  // nothing moved: the caller parks, or gives up
+};
+
+// lock_ held: a send of `src` (a T to move from). Always inlined: it is the
+// body of every send path, and an out-of-line call cost pingpong 15 %.
+[[gnu::always_inline]] inline attempt send_locked(chan_impl* c, void* src, fiber*& wake) noexcept {
+  if (c->closed_) return attempt::closed;
+  if (chan_waiter* r = c->recvq_.dequeue()) {  // a parked receiver: hand over directly
+    wake = give_to(r, c->ops_, src);
+    return attempt::done;
+  }
+  if (c->count() < c->cap_) {
+    buf_put(c, src);
+    return attempt::done;
+  }
+  return attempt::would_block;
+}
+
+// lock_ held: a receive into `dst` (an empty std::optional<T>).
+[[gnu::always_inline]] inline attempt recv_locked(chan_impl* c, void* dst, fiber*& wake) noexcept {
+  if (chan_waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
+    wake = take_from(c, s, dst);
+    return attempt::done;
+  }
+  if (c->count() > 0) {
+    buf_take(c, dst);
+    return attempt::done;
+  }
+  return c->closed_ ? attempt::closed : attempt::would_block;
+}
+
 // Any thread, no lock held: throws closed_channel_error(what).
 [[noreturn]] void throw_closed(const char* what);
 // Any thread: parks for good (nil channel operations, select without ready

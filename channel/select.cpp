@@ -66,28 +66,11 @@ std::size_t sort_unique(chan_impl** chans, std::size_t n) noexcept {
 bool try_case(const select_case_desc& cs, const lockset& ls) {
   chan_impl* c = impl(cs.ch);
   fiber* wake = nullptr;
-  if (cs.is_send) {
-    if (c->closed_) {
-      ls.unlock();
-      throw_closed("send on closed channel");
-    }
-    if (chan_waiter* r = c->recvq_.dequeue()) {
-      wake = give_to(r, c->ops_, cs.elem);
-    } else if (c->count() < c->cap_) {
-      buf_put(c, cs.elem);
-    } else {
-      return false;
-    }
-  } else {
-    if (chan_waiter* s = c->sendq_.dequeue()) {
-      wake = take_from(c, s, cs.elem);
-    } else if (c->count() > 0) {
-      buf_take(c, cs.elem);
-    } else if (!c->closed_) {
-      return false;
-    }  // closed and drained: proceeds with the optional left empty
-  }
+  const attempt a = cs.is_send ? send_locked(c, cs.elem, wake) : recv_locked(c, cs.elem, wake);
+  if (a == attempt::would_block) return false;
   ls.unlock();
+  if (a == attempt::closed && cs.is_send) throw_closed("send on closed channel");
+  // A receive from a closed, drained channel proceeds with its optional empty.
   if (wake) ready(wake);
   return true;
 }

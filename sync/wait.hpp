@@ -6,7 +6,6 @@
 #pragma once
 
 #include <atomic>
-#include <exception>
 #include <mutex>
 #include <source_location>
 
@@ -37,6 +36,7 @@ inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why, const
     park(unlock, arg, why, where);
   else
     park(l, why, where);
+  guard.parked();
 }
 
 // As above with a record of its own (for waiters that ask for nothing).

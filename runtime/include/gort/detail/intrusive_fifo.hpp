@@ -10,7 +10,6 @@
 #pragma once
 
 #include <atomic>
-#include <exception>
 #include <mutex>
 
 namespace gort::detail {
@@ -69,8 +68,8 @@ class intrusive_fifo {
 // A waiter's guard around its park on record `r` in `q` (both guarded by
 // `lock`): if the park throws (the runtime unwinding at exit) while `r` is
 // still linked, unlinks it under `lock` and sets *unlinked (when given), so
-// no waker later touches a record on an unwound stack. A park that returns
-// normally was unlinked by its waker: nothing is read then.
+// no waker later touches a record on an unwound stack. Call parked() once the
+// park returned normally (its waker unlinked `r`): then nothing is read.
 template <class Record, class Lock>
 class unlink_on_unwind {
  public:
@@ -78,8 +77,9 @@ class unlink_on_unwind {
       : lock_(lock), q_(q), r_(r), unlinked_(unlinked) {}
   unlink_on_unwind(const unlink_on_unwind&) = delete;
   unlink_on_unwind& operator=(const unlink_on_unwind&) = delete;
+  void parked() noexcept { parked_ = true; }
   ~unlink_on_unwind() {
-    if (std::uncaught_exceptions() <= exceptions_) return;
+    if (parked_) return;
     // A waker that unlinked and readied us before the shutdown did so before
     // we resumed, so a plain look would do, and the owner of `q` (perhaps on
     // a finished fiber's stack) need not be touched. The atomic view only
@@ -96,7 +96,7 @@ class unlink_on_unwind {
   intrusive_fifo<Record>& q_;
   Record& r_;
   bool* unlinked_;
-  int exceptions_ = std::uncaught_exceptions();
+  bool parked_ = false;
 };
 
 }  // namespace gort::detail
