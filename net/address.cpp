@@ -133,16 +133,4 @@ std::vector<endpoint> resolve(std::string_view address, bool passive) {
   return out;
 }
 
-std::string to_string(const endpoint& e) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (e.family() == AF_INET) {
-    auto* s = reinterpret_cast<const sockaddr_in*>(&e.addr);
-    ::inet_ntop(AF_INET, &s->sin_addr, buf, sizeof buf);
-    return std::string(buf) + ":" + std::to_string(ntohs(s->sin_port));
-  }
-  auto* s = reinterpret_cast<const sockaddr_in6*>(&e.addr);
-  ::inet_ntop(AF_INET6, &s->sin6_addr, buf, sizeof buf);
-  return "[" + std::string(buf) + "]:" + std::to_string(ntohs(s->sin6_port));
-}
-
 }  // namespace gort::detail

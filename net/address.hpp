@@ -33,7 +33,4 @@ host_port split_host_port(std::string_view address);
 // std::invalid_argument (malformed) or std::system_error (lookup failed).
 std::vector<endpoint> resolve(std::string_view address, bool passive);
 
-// The printable form of an endpoint ("127.0.0.1:80", "[::1]:80").
-std::string to_string(const endpoint& e);
-
 }  // namespace gort::detail

@@ -30,7 +30,7 @@ conn& conn::operator=(conn&& o) noexcept {
   }
   return *this;
 }
-conn::~conn() = default;  // netfd's destructor closes
+conn::~conn() = default;  // fd_'s disposer closes the socket (netfd::dispose)
 
 // The owner's fiber or thread (and one concurrent writer).
 std::size_t conn::read(std::span<std::byte> buf, std::source_location where) {

@@ -40,11 +40,9 @@ inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why, const
 }
 
 // As above with a record of its own (for waiters that ask for nothing).
-inline void wait_on(spinlock& l, wait_list& q, wait_reason why, const std::source_location& where,
-                    std::int64_t value = 0, bool lifo = false) {
+inline void wait_on(spinlock& l, wait_list& q, wait_reason why, const std::source_location& where) {
   waiter w;
-  w.value = value;
-  wait_on(l, q, w, why, where, lifo);
+  wait_on(l, q, w, why, where);
 }
 
 // Lock held: unlinks the oldest waiter; the caller readies it after unlocking
