@@ -111,21 +111,50 @@ void worker::prepare_first_run(fiber* f) {
   f->tsan_fiber_ = tsan_create_fiber();
 }
 
+// This worker, just before switching to `n` (from g0 or from another fiber
+// whose exception state was saved): `n` becomes the running fiber and its
+// exception state the thread's.
+inline void worker::enter(fiber* n) {
+  if (!n->ctx_) prepare_first_run(n);
+  current_ = n;
+  n->state_.store(fiber_state::running, std::memory_order_relaxed);
+  auto* eh = static_cast<eh_globals*>(eh_globals_);
+  eh->caught = n->eh_caught_;
+  eh->uncaught = n->eh_uncaught_;
+  switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// This worker, as `f` switches out: keeps the thread's exception state with
+// `f` (so it may block inside a catch block and migrate).
+inline void worker::save_eh(fiber* f) noexcept {
+  auto* eh = static_cast<eh_globals*>(eh_globals_);
+  f->eh_caught_ = eh->caught;
+  f->eh_uncaught_ = eh->uncaught;
+}
+
+// `f` has switched out with request `r` and its registers are in `ctx`;
+// carries the request out (on g0, or on the fiber it handed the worker to).
+inline void worker::switched_out(fiber* f, void* ctx, request r) noexcept {
+  f->ctx_ = ctx;
+  check_canary(f);
+  switch (r) {
+    case request::park: parked(f); break;
+    case request::yield: yielded(f); break;
+    case request::exit: finish(f); break;
+    case request::none: fatal("gort: a fiber switched out without a request");
+  }
+}
+
 // Traced: GORT_TRACE is on. Two instances, so that the untraced hot path
 // carries no trace test at all.
 template <bool Traced>
 void worker::execute(fiber* f) {
-  if (!f->ctx_) prepare_first_run(f);
   handoffs_ = 0;  // this switch comes from g0
-  current_ = f;
-  f->state_.store(fiber_state::running, std::memory_order_relaxed);
   // The fiber's exception state replaces g0's for the duration (run() may
   // have been called inside a catch block).
   auto* eh = static_cast<eh_globals*>(eh_globals_);
   eh_globals g0_eh = *eh;
-  eh->caught = f->eh_caught_;
-  eh->uncaught = f->eh_uncaught_;
-  switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  enter(f);
 
   if constexpr (Traced) trace_->run_begin(*f, now_ns());
   asan_start_switch(&asan_fake_stack_, f->stack_.base, f->stack_.size);
@@ -142,18 +171,10 @@ void worker::execute(fiber* f) {
   }
 
   // Back on g0. `f` has switched out (or exited) and its registers are in t.
-  f->eh_caught_ = eh->caught;
-  f->eh_uncaught_ = eh->uncaught;
+  save_eh(f);
   *eh = g0_eh;
   current_ = nullptr;
-  f->ctx_ = t.fctx;
-  check_canary(f);
-  switch (std::exchange(request_, request::none)) {
-    case request::park: parked(f); break;
-    case request::yield: yielded(f); break;
-    case request::exit: finish(f); break;
-    case request::none: fatal("gort: a fiber switched out without a request");
-  }
+  switched_out(f, t.fctx, std::exchange(request_, request::none));
 }
 
 // `f` has switched out to park and its context is saved (on g0, or on the
@@ -196,15 +217,8 @@ void worker::finish(fiber* f) noexcept {
 // find_runnable. The side that arrives finishes f's park or yield (see
 // arrived()). Returns the worker that later resumes `f`.
 worker* worker::handoff(worker* w, fiber* f, fiber* n, request r) {
-  if (!n->ctx_) w->prepare_first_run(n);
-  auto* eh = static_cast<eh_globals*>(w->eh_globals_);
-  f->eh_caught_ = eh->caught;
-  f->eh_uncaught_ = eh->uncaught;
-  eh->caught = n->eh_caught_;
-  eh->uncaught = n->eh_uncaught_;
-  w->current_ = n;
-  n->state_.store(fiber_state::running, std::memory_order_relaxed);
-  w->switches.store(w->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  w->save_eh(f);
+  w->enter(n);
   w->handoff_from_ = f;
   w->request_ = r;
   asan_start_switch(&f->asan_fake_stack_, n->stack_.base, n->stack_.size);
@@ -220,13 +234,7 @@ worker* worker::arrived(fiber* self, bctx::transfer_t t) noexcept {
   auto* now = static_cast<worker*>(t.data);
   if (fiber* prev = std::exchange(now->handoff_from_, nullptr)) {
     asan_finish_switch(self->asan_fake_stack_, nullptr, nullptr);
-    prev->ctx_ = t.fctx;
-    check_canary(prev);
-    if (std::exchange(now->request_, request::none) == request::park) {
-      now->parked(prev);
-    } else {
-      now->yielded(prev);
-    }
+    now->switched_out(prev, t.fctx, std::exchange(now->request_, request::none));
   } else {
     now->g0_ctx_ = t.fctx;
     asan_finish_switch(self->asan_fake_stack_, &now->g0_stack_bottom_, &now->g0_stack_size_);

@@ -87,6 +87,9 @@ class worker {
   static constexpr std::uint32_t k_spawn_burst = 256;
   friend void fiber_entry_(void*, void*);
   void prepare_first_run(fiber* f);
+  void enter(fiber* n);
+  void save_eh(fiber* f) noexcept;
+  void switched_out(fiber* f, void* ctx, request r) noexcept;
   static worker* handoff(worker* w, fiber* f, fiber* n, request r);
   static worker* arrived(fiber* self, boost::context::detail::transfer_t t) noexcept;
   void parked(fiber* f) noexcept;
