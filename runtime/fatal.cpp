@@ -53,10 +53,18 @@ void append_location(std::string& out, const std::source_location& loc) {
 }  // namespace
 
 std::uint64_t wait_holder_of(const fiber& f) noexcept {
-  // Acquire: pairs with the release store in set_wait_target().
+  // Acquire: pairs with the release store in set_wait_target(), so the
+  // holder function written before it is seen.
   const void* obj = f.wait_obj_.load(std::memory_order_acquire);
-  if (!obj || !f.wait_holder_ || f.state_.load(std::memory_order_acquire) != fiber_state::waiting) return 0;
-  return f.wait_holder_(obj);
+  if (!obj || f.state_.load(std::memory_order_acquire) != fiber_state::waiting) return 0;
+  auto* holder = f.wait_holder_.load(std::memory_order_relaxed);
+  // The fiber may have moved on to another wait (another kind of lock) in
+  // between: the holder function is only good for `obj` if obj is unchanged
+  // after it was read (a seqlock-style re-check; the same object means the
+  // same kind of lock, so the same function).
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (!holder || f.wait_obj_.load(std::memory_order_relaxed) != obj) return 0;
+  return holder(obj);
 }
 
 void append_fiber_block(std::string& out, const fiber& f, std::string_view state) {

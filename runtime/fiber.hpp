@@ -63,9 +63,10 @@ struct alignas(64) fiber : sched_node {
   std::source_location created_at_;
 
   // What the fiber waits for, when it is a lock (see set_wait_target): the
-  // holder function is written before the object (release), read by
-  // deadlock reports and the partial-deadlock monitor (acquire).
-  std::uint64_t (*wait_holder_)(const void*) = nullptr;
+  // holder function is written before the object (both release), read by
+  // deadlock reports and the partial-deadlock monitor (wait_holder_of, which
+  // re-checks the object after reading the function).
+  std::atomic<std::uint64_t (*)(const void*)> wait_holder_{nullptr};
   std::atomic<const void*> wait_obj_{nullptr};
 
   bool is_main_ = false;

@@ -91,8 +91,9 @@ bool in_fiber() noexcept {
 
 void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noexcept {
   fiber* f = self();
-  if (obj) f->wait_holder_ = holder;
-  // Release: pairs with the acquire load in wait_holder_of().
+  // Release (both): pair with the acquires in wait_holder_of(); the holder's
+  // also publishes the clearing of an earlier target to its re-check.
+  if (obj) f->wait_holder_.store(holder, std::memory_order_release);
   f->wait_obj_.store(obj, std::memory_order_release);
 }
 
