@@ -14,18 +14,19 @@ void print_table(const char* title, const gort::sched_stats& s) {
       "workers %u  spawned %llu  exited %llu  live %zu  runnable %zu  blocked %zu  global queue %zu\n",
       s.workers, (unsigned long long)s.spawned, (unsigned long long)s.exited, s.live, s.runnable, s.blocked,
       s.global_queue);
-  std::printf("switches %llu  steals %llu\n", (unsigned long long)s.switches, (unsigned long long)s.steals);
+  std::printf("switches %llu  steals %llu  migrations %llu\n", (unsigned long long)s.switches,
+              (unsigned long long)s.steals, (unsigned long long)s.migrations);
   for (const auto& [reason, n] : s.blocked_by_reason)
     std::printf("  blocked on %-22s %zu\n", reason.c_str(), n);
-  std::printf("%-7s %10s %8s %10s %8s %8s %6s %10s %10s\n", "worker", "switches", "steals", "attempts",
-              "parks", "wakeups", "queue", "busy ms", "idle ms");
+  std::printf("%-7s %10s %8s %10s %8s %8s %10s %6s %10s %10s\n", "worker", "switches", "steals", "attempts",
+              "parks", "wakeups", "migrations", "queue", "busy ms", "idle ms");
   for (std::size_t i = 0; i < s.per_worker.size(); ++i) {
     const auto& w = s.per_worker[i];
-    std::printf("%-7zu %10llu %8llu %10llu %8llu %8llu %6zu %10.1f %10.1f\n", i,
+    std::printf("%-7zu %10llu %8llu %10llu %8llu %8llu %10llu %6zu %10.1f %10.1f\n", i,
                 (unsigned long long)w.switches, (unsigned long long)w.steals,
                 (unsigned long long)w.steal_attempts, (unsigned long long)w.parks,
-                (unsigned long long)w.wakeups, w.run_queue, double(w.busy.count()) / 1e6,
-                double(w.idle.count()) / 1e6);
+                (unsigned long long)w.wakeups, (unsigned long long)w.migrations, w.run_queue,
+                double(w.busy.count()) / 1e6, double(w.idle.count()) / 1e6);
   }
 }
 

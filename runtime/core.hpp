@@ -96,10 +96,10 @@ class runtime final : public sched_hooks {
                       const std::source_location& where);
   void discard_fiber(worker* w, fiber* f) noexcept;
   void start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept;
-  // Any thread: make `f` runnable (see park.hpp). `w` is the calling thread's
-  // worker (worker_of_thread(), read once by the caller), or null.
-  // `spawned`: f is new (start_fiber), so an idle worker is woken for it.
-  void ready(fiber* f, worker* w, bool spawned = false) noexcept;
+  // Any thread: make the parked `f` runnable (see park.hpp). `w` is the
+  // calling thread's worker (worker_of_thread(), read once by the caller), or
+  // null.
+  void ready(fiber* f, worker* w) noexcept;
   // Worker `w`, on g0: `f` exited.
   void fiber_exited(worker& w, fiber& f) noexcept;
 

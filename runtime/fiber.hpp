@@ -47,6 +47,10 @@ struct alignas(64) fiber : sched_node {
   // switches (so a fiber may block inside a catch block and migrate).
   void* eh_caught_ = nullptr;
   unsigned eh_uncaught_ = 0;
+  // The worker that last switched the fiber in (meaningless before its first
+  // run). Written by that worker in enter(); read by a waker in ready(), after
+  // the park's unlock step (the park protocol orders the two).
+  std::uint16_t last_worker_ = 0;
   std::atomic<fiber_state> state_{fiber_state::free};
   std::atomic<wait_reason> reason_{wait_reason::none};
   bool is_thread_ = false;           // an OS thread's stand-in (never scheduled)

@@ -46,7 +46,8 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_l
 
 // Any thread. Makes `f`, parked (or about to park) by a protocol that pairs
 // this call with its park, runnable again. From a worker the fiber goes to
-// that worker's runnext slot: it runs next and inherits the time slice.
+// that worker's runnext slot: it runs next and inherits the time slice (if it
+// last ran on another worker, only when the slot is free; see runtime::ready).
 void ready(fiber* f) noexcept;
 
 // Any thread, before waiting for a lock: records what the caller is about to

@@ -216,23 +216,37 @@ void runtime::discard_fiber(worker* w, fiber* f) noexcept {
   }
 }
 
+// A new fiber goes to the spawner's runnext and, unlike a woken one, wakes
+// an idle worker even alone there (`go f(); compute();` runs f in parallel).
 void runtime::start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept {
   f->fn_ = fn;
+  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
   if (w) {
     w->spawned.store(w->spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sched_.push_local(w->index(), f, place::next, /*wake_alone=*/true);
   } else {
     foreign_spawned_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ready(f, w, /*spawned=*/true);
-}
-
-void runtime::ready(fiber* f, worker* w, bool spawned) noexcept {
-  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-  if (w) {  // only this runtime's workers exist while it runs
-    sched_.push_local(w->index(), f, true, /*wake_alone=*/spawned);
-  } else {
     sched_.push_global(f);
   }
+}
+
+// Cache affinity of wake-ups: a fiber that last ran on this worker goes to
+// runnext, as in Go. One that last ran on another worker takes
+// runnext only if it is free: it does not displace a fiber woken here, whose
+// stack is in this core's cache, while its own stack is in another's. Without
+// this rule two workers running one pipeline fall into lockstep, each waking
+// and running the stages the other just ran, so that almost every switch
+// pulled a stack across cores (sieve at 2 workers: 40-80 % of switches were
+// such migrations; now ~1 %, median time per prime 36 -> 31 us, and single
+// runs no longer reach 60). docs/architecture.md has the measurements.
+void runtime::ready(fiber* f, worker* w) noexcept {
+  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  if (!w) {
+    sched_.push_global(f);
+    return;
+  }
+  const unsigned here = w->index();  // only this runtime's workers exist while it runs
+  sched_.push_local(here, f, f->last_worker_ == here ? place::next : place::next_if_free);
 }
 
 void runtime::fiber_exited(worker& w, fiber& f) noexcept {

@@ -63,6 +63,7 @@ sched_stats detail::runtime::snapshot() {
     worker_stats ws;
     ws.switches = w.switches.load(std::memory_order_relaxed);
     ws.parks = w.parks.load(std::memory_order_relaxed);
+    ws.migrations = w.migrations.load(std::memory_order_relaxed);
     ws.steals = sched_.steals(i);
     ws.steal_attempts = sched_.steal_attempts(i);
     ws.wakeups = sched_.wakeups(i);
@@ -74,6 +75,7 @@ sched_stats detail::runtime::snapshot() {
     s.exited += w.exited.load(std::memory_order_relaxed);
     s.switches += ws.switches;
     s.steals += ws.steals;
+    s.migrations += ws.migrations;
     s.runnable += ws.run_queue;
     s.per_worker.push_back(ws);
   }
@@ -128,6 +130,7 @@ std::string sched_stats::to_json() const {
   field(out, "exited", exited);
   field(out, "switches", switches);
   field(out, "steals", steals);
+  field(out, "migrations", migrations);
   field(out, "live", live);
   field(out, "runnable", runnable);
   field(out, "blocked", blocked);
@@ -150,6 +153,7 @@ std::string sched_stats::to_json() const {
     field(out, "steals", w.steals);
     field(out, "steal_attempts", w.steal_attempts);
     field(out, "parks", w.parks);
+    field(out, "migrations", w.migrations);
     field(out, "wakeups", w.wakeups);
     field(out, "run_queue", w.run_queue);
     field(out, "busy_ns", w.busy.count());

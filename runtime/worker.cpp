@@ -105,6 +105,7 @@ void worker::prepare_first_run(fiber* f) {
   // At most 4 KiB (one page: every L1 set) and a sixteenth of the stack.
   constexpr std::size_t k_line = 64;
   f->stack_ = stacks_.get(rt_.stacks_);
+  f->last_worker_ = std::uint16_t(index_);  // a first run is no migration
   const std::size_t span = std::min<std::size_t>(2048, f->stack_.size / 16);
   const std::size_t colour = (f->id_ * k_line) % span;
   f->ctx_ = bctx::make_fcontext(f->stack_.top() - colour, f->stack_.size - colour, &fiber_entry);
@@ -117,6 +118,10 @@ void worker::prepare_first_run(fiber* f) {
 inline void worker::enter(fiber* n) {
   if (!n->ctx_) prepare_first_run(n);
   current_ = n;
+  if (n->last_worker_ != index_) {
+    migrations.store(migrations.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    n->last_worker_ = std::uint16_t(index_);
+  }
   n->state_.store(fiber_state::running, std::memory_order_relaxed);
   auto* eh = static_cast<eh_globals*>(eh_globals_);
   eh->caught = n->eh_caught_;
@@ -192,7 +197,7 @@ void worker::parked(fiber* f) noexcept {
 // tail of the local queue (and may be stolen from there at once).
 void worker::yielded(fiber* f) noexcept {
   f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-  rt_.sched_.push_local(index_, f, false);
+  rt_.sched_.push_local(index_, f, place::tail);
 }
 
 void worker::check_canary(fiber* f) noexcept {

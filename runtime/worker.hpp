@@ -80,8 +80,9 @@ class alignas(64) worker {
   fiber* alloc_fiber();
   void free_fiber(fiber* f) noexcept;
 
-  // Counters (owner writes, anyone reads).
-  std::atomic<std::uint64_t> switches{0}, spawned{0}, exited{0}, parks{0};
+  // Counters (owner writes, anyone reads). migrations: fibers switched in
+  // here that last ran on another worker.
+  std::atomic<std::uint64_t> switches{0}, spawned{0}, exited{0}, parks{0}, migrations{0};
 
  private:
   enum class request : std::uint8_t { none, park, yield, exit };

@@ -39,10 +39,12 @@ scheduler::scheduler(unsigned workers, sched_hooks& hooks) : hooks_(hooks) {
   on_idle_stack_.assign(workers, 0);
 }
 
-void scheduler::push_local(unsigned w, sched_node* n, bool next, bool wake_alone) noexcept {
+void scheduler::push_local(unsigned w, sched_node* n, place where, bool wake_alone) noexcept {
   slot& me = *slots_[w];
   bool stealable = true;
-  if (next) {
+  // Only this worker fills its runnext (thieves only empty it), so a free
+  // slot seen here stays free until put_next fills it.
+  if (where == place::next || (where == place::next_if_free && !me.queue.has_next())) {
     // A fiber woken alone into runnext is not worth a wake-up: it runs as
     // soon as the current fiber parks, which in a channel handoff is at
     // once (Tokio's LIFO-slot rule; waking here would cost every handoff a

@@ -62,6 +62,13 @@ class sched_hooks {
   ~sched_hooks() = default;
 };
 
+// Where push_local puts a node on its worker's queue.
+enum class place : std::uint8_t {
+  tail,          // the ring's tail (a yield: everything else runs first)
+  next,          // runnext; the node it displaces goes to the tail
+  next_if_free,  // runnext if it is empty, else the tail (never displaces)
+};
+
 class scheduler {
  public:
   scheduler(unsigned workers, sched_hooks& hooks);
@@ -70,13 +77,12 @@ class scheduler {
 
   unsigned size() const noexcept { return unsigned(slots_.size()); }
 
-  // Worker `w` only. Queues `n` on w's own queue; with `next`, in runnext (the
-  // node runs next and the one it displaces goes to the tail). Wakes an idle
-  // worker if work may now be stealable: a node pushed to the ring or
+  // Worker `w` only. Queues `n` on w's own queue, `where` says where. Wakes an
+  // idle worker if work may now be stealable: a node pushed to the ring or
   // displaced from runnext; with `wake_alone`, also a node alone in runnext
   // (new work: the woken worker takes it if w keeps running its fiber past
   // the runnext grace period).
-  void push_local(unsigned w, sched_node* n, bool next, bool wake_alone = false) noexcept;
+  void push_local(unsigned w, sched_node* n, place where, bool wake_alone = false) noexcept;
   // Any thread. Queues `n` on the inject queue and wakes an idle worker.
   void push_global(sched_node* n) noexcept;
 

@@ -65,14 +65,20 @@ TEST(Stats, CountsMatchAKnownWorkload) {
           EXPECT_EQ(s.blocked, 10u);
           EXPECT_EQ(s.blocked_by_reason["sync.WaitGroup.Wait"], 10u);
           ASSERT_EQ(s.per_worker.size(), w);
-          std::uint64_t switches = 0, steals = 0;
+          std::uint64_t switches = 0, steals = 0, migrations = 0;
           for (const auto& pw : s.per_worker) {
             switches += pw.switches;
             steals += pw.steals;
+            migrations += pw.migrations;
             EXPECT_LE(pw.steals, pw.steal_attempts);
+            EXPECT_LE(pw.migrations, pw.switches);
           }
           EXPECT_EQ(switches, s.switches);
           EXPECT_EQ(steals, s.steals);
+          EXPECT_EQ(migrations, s.migrations);
+          if (w == 1) {
+            EXPECT_EQ(s.migrations, 0u);  // nowhere else to have run
+          }
           EXPECT_GE(s.switches, 111u);
           gate.done();
           left.wait();  // they use our locals: let them leave first
@@ -81,27 +87,57 @@ TEST(Stats, CountsMatchAKnownWorkload) {
   }
 }
 
+namespace {
+// From a fiber of a 2-worker runtime: bursts of 2000 fibers, each computing
+// ~tens of µs (work that cannot be folded away) and yielding halfway, pile up
+// on the spawning worker, so the other one must steal to help. On a loaded
+// machine its thread may get no CPU during one burst, so bursts repeat (at
+// most 200) until `seen()` holds.
+template <class Seen>
+void imbalanced_bursts(Seen seen) {
+  std::atomic<unsigned long> sink{0};
+  for (int burst = 0; burst < 200 && !seen(); ++burst) {
+    gort::wait_group wg;
+    for (int i = 0; i < 2000; ++i) {
+      wg.add();
+      gort::go([&] {
+        volatile unsigned long x = 0;
+        for (int half = 0; half < 2; ++half) {
+          for (int k = 0; k < 10000; ++k) x = x * 31 + k;
+          if (half == 0) gort::yield();  // to the queue's tail: may be stolen there
+        }
+        sink += x;
+        wg.done();
+      });
+    }
+    wg.wait();
+  }
+}
+}  // namespace
+
 TEST(Stats, StealsHappenUnderImbalance) {
   gort::run(
       [] {
-        std::atomic<unsigned long> sink{0};
-        // Fibers pile up on the spawning worker; the other one must steal to
-        // help. On a loaded machine its thread may get no CPU during one burst,
-        // so bursts repeat (a bounded number of times) until a steal is counted.
-        for (int burst = 0; burst < 200 && gort::stats().steals == 0; ++burst) {
-          gort::wait_group wg;
-          for (int i = 0; i < 2000; ++i) {
-            wg.add();
-            gort::go([&] {
-              volatile unsigned long x = 0;  // ~tens of µs of work that cannot be folded away
-              for (int k = 0; k < 20000; ++k) x = x * 31 + k;
-              sink += x;
-              wg.done();
-            });
-          }
-          wg.wait();
-        }
+        imbalanced_bursts([] { return gort::stats().steals > 0; });
         EXPECT_GT(gort::stats().steals, 0u);
+      },
+      {.workers = 2});
+}
+
+// A fiber that ran on one worker, yielded to the tail of its queue and was
+// stolen there resumes on the other: a migration.
+TEST(Stats, MigrationsCountFibersResumedElsewhere) {
+  gort::run(
+      [] {
+        imbalanced_bursts([] { return gort::stats().migrations > 0; });
+        const gort::sched_stats s = gort::stats();
+        EXPECT_GT(s.migrations, 0u);
+        EXPECT_LE(s.migrations, s.switches);
+        auto j = nlohmann::json::parse(s.to_json());
+        EXPECT_EQ(j["migrations"].get<std::uint64_t>(), s.migrations);
+        EXPECT_EQ(j["per_worker"][0]["migrations"].get<std::uint64_t>() +
+                      j["per_worker"][1]["migrations"].get<std::uint64_t>(),
+                  s.migrations);
       },
       {.workers = 2});
 }

@@ -21,6 +21,9 @@ struct worker_stats {
   std::size_t run_queue = 0;         // fibers queued on it now (runnext included)
   std::chrono::nanoseconds busy{0};  // time not asleep
   std::chrono::nanoseconds idle{0};  // time asleep waiting for work or timers
+  // Fibers resumed on this worker that last ran on another one (their stacks
+  // came across from another core's cache).
+  std::uint64_t migrations = 0;
 };
 
 struct sched_stats {
@@ -35,6 +38,7 @@ struct sched_stats {
   std::size_t global_queue = 0;
   std::map<std::string, std::size_t> blocked_by_reason;  // wait reason -> fibers
   std::vector<worker_stats> per_worker;
+  std::uint64_t migrations = 0;  // sum of per_worker migrations
 
   // The statistics as one JSON object (fields as above; durations in ns).
   std::string to_json() const;
