@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "chan_util.hpp"
+#include "test_util.hpp"
 
 using namespace std::chrono_literals;
 using chan_test::Workers;
@@ -126,6 +127,29 @@ TEST_P(Time, TickerStopEndsTicks) {
     gort::ticker moved = std::move(t);
     moved.stop();
   });
+}
+
+// The deterministic half of TickerStopEndsTicks: once stop() returns, no
+// timer of the ticker is left, so a receive on its channel waits for nothing
+// and the runtime reports the deadlock at once (Go's timers keep a program
+// alive the same way; a stopped one does not). A stop() that left the timer
+// running would let the receive return, and the process would not die.
+TEST(TimeDeathTest, StoppedTickerLeavesNoTimerBehind) {
+  gort_test::threadsafe_death_tests();
+  for (unsigned w : gort_test::k_worker_counts) {
+    EXPECT_EXIT(gort::run(
+                    [] {
+                      gort::ticker t(1ms);
+                      auto c = t.c();
+                      c.recv();
+                      t.stop();
+                      c.try_recv();  // a tick that raced with stop()
+                      c.recv();
+                    },
+                    {.workers = w}),
+                testing::ExitedWithCode(2), "fatal error: all goroutines are asleep - deadlock!")
+        << "workers=" << w;
+  }
 }
 
 TEST(TimeTicker, NonPositivePeriodThrows) {
