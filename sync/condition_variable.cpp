@@ -80,25 +80,21 @@ bool condition_variable::wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadl
   return !r.timed_out;  // ordered by the ready() that woke us
 }
 
-void condition_variable::notify_one() noexcept {
+void condition_variable::wake(bool all) noexcept {
   // A waiter incremented nwait_ before releasing the user's mutex; a notifier
   // that holds (or acquired) the mutex sees it. Without the mutex there is no
   // promise anyway, as with std::condition_variable.
   if (nwait_.load(std::memory_order_acquire) == 0) return;
   std::lock_guard g(lock_);
-  if (detail::waiter* w = q_.pop_front()) {
+  while (detail::waiter* w = q_.pop_front()) {
     nwait_.fetch_sub(1, std::memory_order_relaxed);
     detail::ready(w->who);  // the fiber stays parked until this call
+    if (!all) break;
   }
 }
 
-void condition_variable::notify_all() noexcept {
-  if (nwait_.load(std::memory_order_acquire) == 0) return;
-  std::lock_guard g(lock_);
-  while (detail::waiter* w = q_.pop_front()) {
-    nwait_.fetch_sub(1, std::memory_order_relaxed);
-    detail::ready(w->who);
-  }
-}
+void condition_variable::notify_one() noexcept { wake(false); }
+
+void condition_variable::notify_all() noexcept { wake(true); }
 
 }  // namespace gort

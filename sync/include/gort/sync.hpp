@@ -241,6 +241,8 @@ class condition_variable {
   bool wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns, const std::source_location& where);
   static void unlock_step(void* record) noexcept;
   static void timer_fired(detail::timer* t) noexcept;
+  // Readies the oldest waiter, or with `all` every waiter.
+  void wake(bool all) noexcept;
 
   std::atomic<std::uint32_t> nwait_{0};
   detail::spinlock lock_;
