@@ -24,6 +24,27 @@ namespace {
 void await_exited(std::uint64_t n) {
   for (int i = 0; i < 1'000'000 && gort::stats().exited < n; ++i) gort::yield();
 }
+
+// One fiber blocked in wait_group::wait until release(), which also waits
+// for it to leave (it uses the object's members).
+class gated_fiber {
+ public:
+  gated_fiber() {
+    gate_.add();
+    left_.add();
+    gort::go([this] {
+      gate_.wait();
+      left_.done();
+    });
+  }
+  void release() {
+    gate_.done();
+    left_.wait();
+  }
+
+ private:
+  gort::wait_group gate_, left_;
+};
 }  // namespace
 
 TEST(Stats, OutsideRunThrows) { EXPECT_THROW(gort::stats(), std::logic_error); }
@@ -145,13 +166,7 @@ TEST(Stats, MigrationsCountFibersResumedElsewhere) {
 TEST(Stats, ToJsonParses) {
   gort::run(
       [] {
-        gort::wait_group gate, left;
-        gate.add();
-        left.add();
-        gort::go([&] {
-          gate.wait();
-          left.done();
-        });
+        gated_fiber blocked;
         gort::yield();
         auto s = gort::stats();
         auto j = nlohmann::json::parse(s.to_json());
@@ -160,8 +175,7 @@ TEST(Stats, ToJsonParses) {
         EXPECT_TRUE(j["blocked_by_reason"].is_object());
         ASSERT_EQ(j["per_worker"].size(), 2u);
         EXPECT_TRUE(j["per_worker"][0].contains("busy_ns"));
-        gate.done();
-        left.wait();
+        blocked.release();
       },
       {.workers = 2});
 }
@@ -181,13 +195,7 @@ TEST(Stats, CallableFromForeignThread) {
 TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
   gort::run(
       [] {
-        gort::wait_group gate, left;
-        gate.add();
-        left.add();
-        gort::go([&] {
-          gate.wait();
-          left.done();
-        });
+        gated_fiber blocked;
         gort::go([] { gort::sleep_for(1h); });  // unwound at exit: uses nothing of ours
         for (int i = 0; i < 10000 && gort::stats().blocked < 2; ++i)
           gort::sleep_for(std::chrono::microseconds(500));
@@ -199,8 +207,7 @@ TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
         EXPECT_NE(d.find("[sleep]:\n\t"), std::string::npos) << d;
         EXPECT_NE(d.find("created by goroutine 1 at"), std::string::npos) << d;
         EXPECT_NE(d.find("stats_test.cpp:"), std::string::npos) << d;
-        gate.done();
-        left.wait();
+        blocked.release();
       },
       {.workers = 1, .on_deadlock = gort::deadlock_policy::raise});
 }
