@@ -214,6 +214,9 @@ void worker::finish(fiber* f) noexcept {
   stacks_.put(rt_.stacks_, f->stack_);
   f->stack_ = {};
   f->ctx_ = nullptr;
+  // Its first jump (arrived() in fiber_entry_) hands this to ASan: the next
+  // fiber made from this object must not inherit the freed fake stack.
+  f->asan_fake_stack_ = nullptr;
   rt_.fiber_exited(*this, *f);
 }
 

@@ -2,14 +2,20 @@
 // released stacks past the warm bound give their pages back, from release()
 // and from trim_excess() (called by workers going idle). Residency is read
 // with mincore(), so the tests assert what the system holds, not counters.
+// Also: fiber objects recycled with their stacks carry nothing of the fiber
+// before (AddressSanitizer's fake stack).
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
+#include "gort/gort.hpp"
 #include "runtime/stack.hpp"
+#include "test_util.hpp"
 
 namespace {
 using gort::detail::stack_allocator;
@@ -93,4 +99,46 @@ TEST(StackAllocator, TrimmedStacksAreReusedZeroed) {
   }
   EXPECT_EQ(zero_tops, k_keep);
   for (const stack_mem& s : again) a.release(s);
+}
+
+namespace {
+// Frames ASan moves to its fake stack (a local array whose address escapes).
+int deep(int n) {
+  volatile char buf[256];
+  buf[0] = char(n);
+  return n ? deep(n - 1) + buf[0] : 0;
+}
+}  // namespace
+
+// A fiber object reused from the free list must not hand ASan the fake stack
+// of the fiber that last used it (freed at that one's exit): with
+// detect_stack_use_after_return, ASan then crashed in FakeStack::Allocate on
+// the new fiber's first frame. The child process runs with that option
+// (ASAN_OPTIONS is read at start-up); outside ASan builds it is a plain run.
+TEST(StackDeathTest, RecycledFiberStartsWithoutTheOldFakeStack) {
+  gort_test::threadsafe_death_tests();
+  const char* old = std::getenv("ASAN_OPTIONS");
+  const std::string opts = std::string(old ? old : "") + (old ? ":" : "") + "detect_stack_use_after_return=1";
+  gort_test::scoped_env asan("ASAN_OPTIONS", opts.c_str());
+  EXPECT_EXIT(
+      {
+        long sum = 0;
+        gort::run(
+            [&] {
+              for (int round = 0; round < 200; ++round) {
+                std::vector<gort::task<int>> ts;
+                for (int i = 0; i < 50; ++i)
+                  ts.push_back(gort::spawn([i] {
+                    int x = deep(8);
+                    gort::yield();  // parked once, so its fake stack is saved and restored
+                    return x + deep(8) + i;
+                  }));
+                for (auto& t : ts) sum += t.join();
+              }
+            },
+            {.workers = 1});
+        constexpr long k_deep8 = 8 + 7 + 6 + 5 + 4 + 3 + 2 + 1;  // deep(8)
+        std::exit(sum == 200 * (50 * 2 * k_deep8 + 50 * 49 / 2) ? 0 : 1);
+      },
+      testing::ExitedWithCode(0), "");
 }
