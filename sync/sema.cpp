@@ -65,13 +65,11 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
   } catch (...) {
     // Unwinding at exit. No switch happens in here.
     if (w.cancelled) {
-      woken_list woken;
       {
         std::lock_guard g(lock_);
         nwait_.fetch_sub(1, std::memory_order_relaxed);
-        grant_locked(woken);  // we may have blocked smaller requests behind us
       }
-      woken.each([](fiber* f) { ready(f); });
+      grant_and_wake();  // we may have blocked smaller requests behind us
     } else if (granted_at_unwind) {
       *granted_at_unwind = true;
     } else {
@@ -82,15 +80,25 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
   wait_releases();
 }
 
-// Lock held. Grants units to waiters from the front while the front fits and
-// appends their fibers to `woken`; the caller readies them after unlocking.
-void sema::grant_locked(woken_list& woken) noexcept {
-  while (waiter* w = q_.front()) {
-    if (!take(w->value)) break;
-    fiber* f = w->who;
-    q_.remove(*w);  // after this the record may vanish at any time
-    nwait_.fetch_sub(1, std::memory_order_relaxed);
-    woken.push_back(f);
+bool sema::grant_and_wake() noexcept {
+  constexpr std::size_t k_batch = 8;
+  bool any = false;
+  for (;;) {
+    fiber* batch[k_batch];
+    std::size_t n = 0;
+    {
+      std::lock_guard g(lock_);
+      while (n < k_batch) {
+        waiter* w = q_.front();
+        if (!w || !take(w->value)) break;
+        batch[n++] = w->who;
+        q_.remove(*w);  // after this the record may vanish at any time
+        nwait_.fetch_sub(1, std::memory_order_relaxed);
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) ready(batch[i]);  // touches the fibers only
+    any = any || n > 0;
+    if (n < k_batch) return any;
   }
 }
 
@@ -101,16 +109,12 @@ void sema::release(std::int64_t n, bool handoff) noexcept {
   // seq_cst: pairs with the nwait_ increment in acquire(); also releases the
   // caller's writes to whoever takes these units.
   count_.fetch_add(n, std::memory_order_seq_cst);
-  woken_list woken;
-  if (nwait_.load(std::memory_order_seq_cst) != 0) {
-    std::lock_guard g(lock_);
-    grant_locked(woken);
-  }
+  const bool woke = nwait_.load(std::memory_order_seq_cst) != 0 && grant_and_wake();
   // Release: our last touch of *this; pairs with wait_releases(). Takers
-  // (woken ones included) may destroy the primitive from here on.
+  // (woken ones included: one running elsewhere already waits for this) may
+  // destroy the primitive from here on.
   releasing_.fetch_sub(1, std::memory_order_release);
-  woken.each([](fiber* f) { ready(f); });
-  if (!woken.empty() && handoff && in_fiber()) {
+  if (woke && handoff && in_fiber()) {
     // Let the waiter (now in our runnext slot) run at once. yield() throws
     // fiber_unwind during shutdown before switching; nothing to hand off then.
     try {

@@ -5,8 +5,6 @@
 // the list's lock only after the switch).
 #pragma once
 
-#include <atomic>
-#include <mutex>
 #include <source_location>
 
 #include "gort/detail/spinlock.hpp"

@@ -23,7 +23,6 @@
 #include <atomic>
 #include <cstdint>
 #include <source_location>
-#include <vector>
 
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/wait_list.hpp"
@@ -57,30 +56,10 @@ class sema {
 
  private:
   bool take(std::int64_t n) noexcept;
-  // Fibers granted units, readied once the lock is released (usually one;
-  // more grow the vector).
-  class woken_list {
-   public:
-    void push_back(fiber* f) {
-      if (n_ < k_inline)
-        inline_[n_++] = f;
-      else
-        more_.push_back(f);
-    }
-    bool empty() const noexcept { return n_ == 0; }
-    template <class F>
-    void each(F&& fn) const {
-      for (std::size_t i = 0; i < n_; ++i) fn(inline_[i]);
-      for (fiber* f : more_) fn(f);
-    }
-
-   private:
-    static constexpr std::size_t k_inline = 8;
-    fiber* inline_[k_inline];
-    std::size_t n_ = 0;
-    std::vector<fiber*> more_;
-  };
-  void grant_locked(woken_list& woken) noexcept;
+  // Grants units to queued waiters in order while the front one fits and
+  // readies them, a bounded batch per lock hold (ready() runs unlocked and
+  // nothing is allocated). True if any waiter was granted.
+  bool grant_and_wake() noexcept;
   void wait_releases() const noexcept;
 
   std::atomic<std::int64_t> count_;
