@@ -17,8 +17,8 @@
 // Shutdown: when run() returns with fibers still parked, each is resumed once
 // more and park() throws fiber_unwind so that its stack unwinds (destructors
 // run). A primitive must therefore unlink its waiter record when park()
-// throws: make the record's destructor unlink it (under the lock) if it is
-// still linked.
+// throws: guard the park with unlink_on_unwind (gort/detail/intrusive_fifo.hpp),
+// which unlinks a record still linked, under the lock.
 #pragma once
 
 #include <atomic>

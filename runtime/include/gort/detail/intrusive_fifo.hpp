@@ -51,7 +51,8 @@ class intrusive_fifo {
     else
       tail_ = r.prev;
     r.prev = r.next = nullptr;
-    r.linked = false;
+    // Atomic (release): unlink_on_unwind reads it without the lock.
+    std::atomic_ref<bool>(r.linked).store(false, std::memory_order_release);
   }
   // The oldest record, unlinked, or nullptr.
   Record* pop_front() noexcept {
@@ -80,10 +81,14 @@ class unlink_on_unwind {
   void parked() noexcept { parked_ = true; }
   ~unlink_on_unwind() {
     if (parked_) return;
-    // A waker that unlinked and readied us before the shutdown did so before
-    // we resumed, so a plain look would do, and the owner of `q` (perhaps on
-    // a finished fiber's stack) need not be touched. The atomic view only
-    // matters for a plain thread still waking us.
+    // Unlinked already: a waker took the record and readied us before the
+    // shutdown resumed us, so the owner of `q` must not be touched (it may be
+    // gone, e.g. a wait_group on an exited fiber's stack). The look is atomic
+    // (acquire, pairing with remove()'s release) because it is made without
+    // the lock. Not covered: a plain thread that dequeued the record and is
+    // still completing the wake while run() unwinds; it would also ready a
+    // fiber being unwound (run()'s shutdown assumes plain threads have
+    // stopped operating on the runtime's objects).
     if (!std::atomic_ref<bool>(r_.linked).load(std::memory_order_acquire)) return;
     std::lock_guard g(lock_);
     if (!r_.linked) return;
