@@ -89,4 +89,12 @@ struct alignas(64) fiber : sched_node {
   alignas(std::max_align_t) std::byte inline_fn_[k_inline_fn];
 };
 
+// The layout rule above, checked (offsetof on a class with a base is only
+// "conditionally supported": GCC and Clang give the plain offset, and warn).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+static_assert(offsetof(fiber, blocked_at_) + sizeof(std::source_location) <= 64,
+              "fiber: the switch-hot fields must fit the first cache line");
+#pragma GCC diagnostic pop
+
 }  // namespace gort::detail

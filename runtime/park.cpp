@@ -158,7 +158,8 @@ void fiber_discard(fiber* f) noexcept {
 // once: gort has no preemption, so without it a spawn loop would queue every
 // child (a million-fiber loop: a million fiber objects, 340 MB) before any
 // ran. Go gets the same effect from preempting the spawner every 10 ms. The
-// children just spawned run first; not while the runtime stops or unwinds.
+// children just spawned run first; not while the runtime unwinds (a yield
+// while it stops is an ordinary one).
 void fiber_start(fiber* f, fiber_fn* fn) noexcept {
   worker* yielder = with_runtime([f, fn](runtime* rt, worker* w) -> worker* {
     if (!rt) return nullptr;
@@ -222,10 +223,13 @@ void require_running(const char* what) {
 // ---- sleeping and yielding -------------------------------------------------
 
 namespace {
+// Timers fire on workers only (the scheduler's run_timers hook), and a
+// sleeper is always a fiber.
 void sleep_fired(timer* t) {
   fiber* f = static_cast<fiber::sleep_timer*>(t)->owner;
-  if (worker* w = worker_of_thread(); w && w->trace()) w->trace()->instant("timer wakeup", f->id_, now_ns());
-  ready(f);
+  worker* w = worker_of_thread();
+  if (w->trace()) w->trace()->instant("timer wakeup", f->id_, now_ns());
+  w->rt().ready(f, w);
 }
 void arm_sleep(void* f) {
   auto* fb = static_cast<fiber*>(f);

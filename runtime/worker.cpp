@@ -102,7 +102,7 @@ void fiber_entry(bctx::transfer_t t) { fiber_entry_(t.fctx, t.data); }
 // all land in the same cache sets (stack tops are page-aligned and a constant
 // stride apart; a 1000-fiber sieve otherwise thrashes a handful of L1 sets).
 void worker::prepare_first_run(fiber* f) {
-  // At most 4 KiB (one page: every L1 set) and a sixteenth of the stack.
+  // At most 2 KiB (half a page: half the L1 sets) and a sixteenth of the stack.
   constexpr std::size_t k_line = 64;
   f->stack_ = stacks_.get(rt_.stacks_);
   f->last_worker_ = std::uint16_t(index_);  // a first run is no migration
@@ -150,8 +150,9 @@ inline void worker::switched_out(fiber* f, void* ctx, request r) noexcept {
   }
 }
 
-// Traced: GORT_TRACE is on. Two instances, so that the untraced hot path
-// carries no trace test at all.
+// Traced: GORT_TRACE is on. Two instances, so that the untraced g0 loop
+// carries no trace test (switch_out still reads trace_: handoffs are off
+// while tracing, so every traced slice starts and ends here).
 template <bool Traced>
 void worker::execute(fiber* f) {
   handoffs_ = 0;  // this switch comes from g0
@@ -253,10 +254,11 @@ worker* worker::arrived(fiber* self, bctx::transfer_t t) noexcept {
 worker* worker::switch_out(worker* w, request r) {
   fiber* f = w->current_;
   if (r != request::exit) {
-    // Hand over to the next local fiber (a park: the one just readied into
-    // runnext; a yield: the next in the local queue), a bounded number of
-    // times in a row: every k_max_handoffs switches go through g0, which runs
-    // timers, looks at the inject queue and notices stop().
+    // Hand over to the next local fiber (a park: the one in runnext, usually
+    // just woken; a yield: the next in the local queue) when the scheduler
+    // agrees (it keeps its fairness rules), and at most k_max_handoffs times
+    // in a row: then a switch goes through g0, whose find_runnable runs due
+    // timers.
     scheduler& s = w->rt_.sched_;
     if (w->handoffs_ < k_max_handoffs && !w->trace_) {
       if (sched_node* n = s.take_for_handoff(w->index_, /*whole_queue=*/r == request::yield)) {

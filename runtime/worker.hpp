@@ -46,8 +46,9 @@ class alignas(64) worker {
   template <bool Traced = false>
   void execute(fiber* f);
 
-  // The running fiber only, on worker `self` (its current worker): switches
-  // to g0 asking it to park the fiber. Returns the worker that resumed it.
+  // The running fiber only, on worker `self` (its current worker): parks the
+  // fiber, switching to the next local fiber or to g0 (which carries the park
+  // out after the switch). Returns the worker that resumed it.
   static worker* switch_out_park(worker* self);
   // As above, putting the fiber at the tail of the run queue; returns `self`
   // at once, without switching, when nothing else could run on it.
@@ -87,7 +88,7 @@ class alignas(64) worker {
  private:
   enum class request : std::uint8_t { none, park, yield, exit };
   // Parks and yields in a row handed straight to a local fiber before one
-  // goes through g0.
+  // goes through g0 (which runs due timers).
   static constexpr std::uint32_t k_max_handoffs = 16;
   // Spawns in a row without a switch before the spawner yields.
   static constexpr std::uint32_t k_spawn_burst = 256;
@@ -108,7 +109,7 @@ class alignas(64) worker {
   runtime& rt_;
   const unsigned index_;
   fiber* current_ = nullptr;
-  void* g0_ctx_ = nullptr;  // the scheduler context, set each time a fiber is entered
+  void* g0_ctx_ = nullptr;  // the scheduler context, set each time g0 switches to a fiber
   // Why the last fiber switched out: read by g0, or with handoff_from_ by
   // the fiber it handed the worker to.
   request request_ = request::none;

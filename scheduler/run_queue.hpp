@@ -83,16 +83,23 @@ class run_queue {
   // `k`-th runnable node (runnext counts as the last), keeping the others in
   // order. For GORT_SCHED_SEED's reproducible random schedules.
   sched_node* take_kth(std::size_t k) noexcept;
+  // Owner only. Puts `n` in runnext if it is empty; false (and nothing done)
+  // otherwise.
+  bool try_put_next(sched_node* n) noexcept {
+    if (runnext_.load(std::memory_order_relaxed) != nullptr) return false;
+    // A plain store: thieves only ever replace a node with null, so an empty
+    // slot stays empty until we fill it. Release: pairs with the exchange in
+    // a thief's take_next(), which then sees n's fields.
+    runnext_.store(n, std::memory_order_release);
+    return true;
+  }
   // Owner only. Puts `n` in runnext; returns the node it displaced (or nullptr),
   // which the caller must push.
   sched_node* put_next(sched_node* n) noexcept {
-    sched_node* old = runnext_.load(std::memory_order_relaxed);
-    // Empty, or no thief to race with: a plain store. Thieves only ever
-    // replace a node with null, so an empty slot stays empty until we fill
-    // it. Release: pairs with the exchange in a thief's take_next(), which
-    // then sees n's fields.
-    if (old == nullptr || solo_) {
-      runnext_.store(n, std::memory_order_release);
+    if (try_put_next(n)) return nullptr;
+    if (solo_) {  // no thief to race with
+      sched_node* old = runnext_.load(std::memory_order_relaxed);
+      runnext_.store(n, std::memory_order_relaxed);
       return old;
     }
     // acq_rel: pairs with the exchange in take_next() by a thief.

@@ -6,9 +6,6 @@
 namespace gort::detail {
 
 namespace {
-// runnext picks in a row before the ring gets a turn (Tokio caps LIFO polls
-// the same way), so two fibers that keep waking each other cannot starve it.
-constexpr std::uint32_t k_max_next_streak = 32;
 // Every this many schedules the inject queue goes first (Go: 61, a prime, so
 // it does not resonate with workload periods).
 constexpr std::uint32_t k_global_check_period = 61;
@@ -41,33 +38,30 @@ scheduler::scheduler(unsigned workers, sched_hooks& hooks) : hooks_(hooks) {
 
 void scheduler::push_local(unsigned w, sched_node* n, place where, bool wake_alone) noexcept {
   slot& me = *slots_[w];
+  // A fiber woken alone into runnext is not worth a wake-up: it runs as soon
+  // as the current fiber parks, which in a channel handoff is at once
+  // (Tokio's LIFO-slot rule; waking here would cost every handoff a futex
+  // call while a worker idles). A displaced one is. A new fiber is too
+  // (wake_alone): `go f(); compute();` must run f on an idle worker, as Go
+  // does, not when compute() ends.
   bool stealable = true;
-  // Only this worker fills its runnext (thieves only empty it), so a free
-  // slot seen here stays free until put_next fills it.
-  if (where == place::next || (where == place::next_if_free && !me.queue.has_next())) {
-    // A fiber woken alone into runnext is not worth a wake-up: it runs as
-    // soon as the current fiber parks, which in a channel handoff is at
-    // once (Tokio's LIFO-slot rule; waking here would cost every handoff a
-    // futex call while a worker idles). A displaced one is. A new fiber is
-    // too (wake_alone): `go f(); compute();` must run f on an idle worker,
-    // as Go does, not when compute() ends.
+  if (where == place::next) {
     n = me.queue.put_next(n);
     stealable = n != nullptr || wake_alone;
+  } else if (where == place::next_if_free && me.queue.try_put_next(n)) {
+    n = nullptr;
+    stealable = wake_alone;
   }
-  if (n && !me.queue.try_push(n)) push_overflow(me, n);
+  if (n) {
+    node_batch overflow;  // the ring was full: half of it and n go to the inject queue
+    if (!me.queue.push(n, overflow)) inject_.push_batch(overflow);
+  }
   // No fence here, unlike push_global: this worker drains its own queue, so a
   // wake-up missed in a race with a worker going idle costs parallelism until
   // the next push, never progress.
   if (stealable && n_idle_.load(std::memory_order_relaxed) > 0 &&
       n_spinning_.load(std::memory_order_relaxed) == 0)
     wake_one();
-}
-
-// Owner only: `me`'s ring is full; half of it and `n` go to the inject queue.
-void scheduler::push_overflow(slot& me, sched_node* n) noexcept {
-  node_batch overflow;
-  me.queue.push(n, overflow);
-  inject_.push_batch(overflow);
 }
 
 void scheduler::push_global(sched_node* n) noexcept {
@@ -118,16 +112,12 @@ sched_node* scheduler::find_local(slot& me) noexcept {
     std::size_t n = me.queue.size();
     return n ? me.queue.take_kth(std::size_t(xorshift(random_seed_) % n)) : nullptr;
   }
-  if (me.next_streak < k_max_next_streak || me.queue.size() <= 1) {
-    if (sched_node* n = me.queue.take_next()) {
-      ++me.next_streak;
-      return n;
-    }
-  }
+  if (sched_node* n = take_next_fair(me)) return n;
   me.next_streak = 0;
   if (sched_node* n = me.queue.pop()) return n;
   return me.queue.take_next();
 }
+
 
 // Owner only, with work in hand. Leaving the spinning state: the last spinner
 // to find work wakes another, so a burst of new work fans out (Go's

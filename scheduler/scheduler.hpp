@@ -109,17 +109,14 @@ class scheduler {
   }
 
   // Worker `w` only, from its running fiber about to switch out: the node to
-  // switch to directly. A park takes w's runnext (the fiber it just woke); a
-  // yield (`whole_queue`) takes runnext, else the ring's head (no streak count
-  // as in find_local: a yield never refills runnext, so the ring cannot
-  // starve behind it). nullptr when there is none, when stopping, or under a
-  // seeded random schedule.
-  sched_node* take_for_handoff(unsigned w, bool whole_queue) noexcept {
-    if (random_seed_ || stopping()) return nullptr;
-    run_queue& q = slots_[w]->queue;
-    if (sched_node* n = q.take_next()) return n;
-    return whole_queue ? q.pop() : nullptr;
-  }
+  // switch to directly, without a trip through find_runnable. A park takes
+  // w's runnext; a yield (`whole_queue`) takes runnext, else the ring's head.
+  // It counts as a schedule like one of find_runnable's (tick, runnext
+  // streak, inject-queue countdown), and declines (nullptr) where that one
+  // would do something else: the inject queue's turn, or runnext having
+  // had its streak while the ring waits. nullptr too when there is nothing,
+  // when stopping, or under a seeded random schedule.
+  inline sched_node* take_for_handoff(unsigned w, bool whole_queue) noexcept;
 
   // Before the workers start, 1-worker schedulers only: pick the next node
   // pseudo-randomly among all runnable ones, from `seed` (GORT_SCHED_SEED).
@@ -155,6 +152,10 @@ class scheduler {
   bool all_queues_empty() const noexcept;
 
  private:
+  // runnext picks in a row before the ring gets a turn (Tokio caps LIFO polls
+  // the same way), so two fibers that keep waking each other cannot starve it.
+  static constexpr std::uint32_t k_max_next_streak = 32;
+
   struct slot {
     run_queue queue;
     parker park;
@@ -177,7 +178,7 @@ class scheduler {
   };
 
   sched_node* find_local(slot& me) noexcept;
-  void push_overflow(slot& me, sched_node* n) noexcept;
+  inline sched_node* take_next_fair(slot& me) noexcept;
   sched_node* steal_work(unsigned w) noexcept;
   sched_node* found(slot& me, sched_node* n) noexcept;
   bool work_visible(unsigned w) const noexcept;
@@ -199,5 +200,32 @@ class scheduler {
   std::atomic<int> poller_{-1};              // worker holding the poller role, or -1
   std::atomic<std::int64_t> poll_until_{0};  // the poller's deadline (0: none or no poller)
 };
+
+// Inline: both are on every handoff.
+
+// Owner only: runnext, unless it has had k_max_next_streak turns in a row
+// while the ring waited.
+sched_node* scheduler::take_next_fair(slot& me) noexcept {
+  if (me.next_streak >= k_max_next_streak && me.queue.ring_size() > 0) return nullptr;
+  sched_node* n = me.queue.take_next();
+  if (n) ++me.next_streak;
+  return n;
+}
+
+sched_node* scheduler::take_for_handoff(unsigned w, bool whole_queue) noexcept {
+  if (random_seed_ || stopping()) return nullptr;
+  slot& me = *slots_[w];
+  if (me.global_countdown == 1) return nullptr;  // find_runnable's turn for the inject queue
+  sched_node* n = take_next_fair(me);
+  if (!n && whole_queue) {
+    me.next_streak = 0;
+    n = me.queue.pop();
+  }
+  if (!n) return nullptr;
+  --me.global_countdown;
+  // Thieves read it to tell a worker stuck in one fiber from a busy one.
+  me.tick_pub.store(++me.tick, std::memory_order_relaxed);
+  return n;
+}
 
 }  // namespace gort::detail

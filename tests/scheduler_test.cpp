@@ -64,3 +64,24 @@ TEST(SchedulerPlace, NextIfFreeTakesAnEmptyRunnext) {
 TEST(SchedulerPlace, NextIfFreeNeverDisplaces) {
   EXPECT_EQ(order_of({place::next, place::next_if_free, place::next_if_free}), (std::vector<int>{0, 1, 2}));
 }
+
+// Handoffs (a parking fiber switching straight to runnext) obey the same
+// fairness as find_runnable: after a bounded streak of runnext picks, the
+// handoff is declined and the worker's next schedule takes the ring's node.
+TEST(SchedulerHandoff, RunnextStreakLetsTheRingIn) {
+  no_hooks hooks;
+  scheduler s(1, hooks);
+  item waiting;  // in the ring the whole time
+  waiting.value = -1;
+  s.push_local(0, &waiting, place::tail);
+  std::vector<item> woken(100);
+  int handoffs = 0;
+  for (item& w : woken) {
+    s.push_local(0, &w, place::next);
+    if (s.take_for_handoff(0, /*whole_queue=*/false) != &w) break;
+    ++handoffs;
+  }
+  EXPECT_GT(handoffs, 0);
+  EXPECT_LE(handoffs, 60);  // within the streak bound and the inject-queue countdown
+  EXPECT_EQ(static_cast<item*>(s.find_runnable(0))->value, -1) << "the ring waited past the streak";
+}
