@@ -107,12 +107,12 @@ void mutex::lock_slow(detail::wait_reason why, const std::source_location& where
 
 // Any thread; unlock() when the state was not plainly "locked". `now` is the
 // state after clearing the locked bit.
-void mutex::unlock_slow(std::int32_t now) noexcept {
+void mutex::unlock_slow(std::int32_t now, bool may_yield) noexcept {
   if (((now + k_locked) & k_locked) == 0) detail::fatal("sync: unlock of unlocked mutex");
   if (now & k_starving) {
-    // Hand the lock to the front waiter and let it run now; it sets the
-    // locked bit itself, and nobody barges meanwhile (starving bit).
-    sema_.release(1, /*handoff=*/true);
+    // Hand the lock to the front waiter and (may_yield) let it run now; it
+    // sets the locked bit itself, and nobody barges meanwhile (starving bit).
+    sema_.release(1, /*handoff=*/may_yield);
     return;
   }
   wake_one(now);

@@ -24,15 +24,12 @@ bool sema::take(std::int64_t n) noexcept {
 bool sema::try_acquire(std::int64_t n) noexcept {
   // seq_cst: pairs with the nwait_ increment in acquire().
   if (nwait_.load(std::memory_order_seq_cst) != 0 || !take(n)) return false;
-  wait_releases();
+  releasing_.wait();
   return true;
 }
 
-// Any thread that just took units: returns once no release() is still
-// touching *this (a few instructions: releases grant and unlock, they never
-// block). Acquire: pairs with the releasers' final decrement.
-void sema::wait_releases() const noexcept {
-  for (unsigned spins = 0; releasing_.load(std::memory_order_acquire) != 0; ++spins) {
+void releases_in_flight::wait() const noexcept {
+  for (unsigned spins = 0; n_.load(std::memory_order_acquire) != 0; ++spins) {
     if (spins < 64) {
       cpu_relax();
     } else {
@@ -45,7 +42,7 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
                    bool* granted_at_unwind) {
   sched_point();  // GORT_SCHED_SEED may yield here
   if (nwait_.load(std::memory_order_relaxed) == 0 && take(n)) {
-    wait_releases();
+    releasing_.wait();
     return;
   }
   lock_.lock();
@@ -55,7 +52,7 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
   if ((lifo || q_.empty()) && take(n)) {
     nwait_.fetch_sub(1, std::memory_order_relaxed);
     lock_.unlock();
-    wait_releases();
+    releasing_.wait();
     return;
   }
   waiter w;
@@ -77,7 +74,7 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
     }
     throw;
   }
-  wait_releases();
+  releasing_.wait();
 }
 
 bool sema::grant_and_wake() noexcept {
@@ -105,15 +102,14 @@ bool sema::grant_and_wake() noexcept {
 void sema::release(std::int64_t n, bool handoff) noexcept {
   // Raised before the units become takeable: the seq_cst add below publishes
   // it to any taker of these units (see the invariants).
-  releasing_.fetch_add(1, std::memory_order_relaxed);
+  releasing_.begin();
   // seq_cst: pairs with the nwait_ increment in acquire(); also releases the
   // caller's writes to whoever takes these units.
   count_.fetch_add(n, std::memory_order_seq_cst);
   const bool woke = nwait_.load(std::memory_order_seq_cst) != 0 && grant_and_wake();
-  // Release: our last touch of *this; pairs with wait_releases(). Takers
-  // (woken ones included: one running elsewhere already waits for this) may
-  // destroy the primitive from here on.
-  releasing_.fetch_sub(1, std::memory_order_release);
+  // Our last touch of *this. Takers (woken ones included: one running
+  // elsewhere already waits for this) may destroy the primitive from here on.
+  releasing_.end();
   if (woke && handoff && in_fiber()) {
     // Let the waiter (now in our runnext slot) run at once. yield() throws
     // fiber_unwind during shutdown before switching; nothing to hand off then.

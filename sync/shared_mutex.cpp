@@ -9,6 +9,10 @@
 //     not left yet; the one that brings it to 0 releases writer_sem_ once.
 //   - The writer's unlock releases exactly one reader_sem_ unit per reader
 //     that arrived while it was announced.
+//   - unlock() admits readers, then unlocks w_: a reader it admitted may
+//     return, unlock and destroy the object before w_.unlock(). unlocking_
+//     covers that window; every way to take the lock waits for it before
+//     returning (found by sync_Lifetime.SharedMutexFreedAsSoonAsLockReturns).
 #include <cstdint>
 
 #include "gort/sync.hpp"
@@ -24,14 +28,17 @@ void shared_mutex::lock_shared(std::source_location where) {
     // sema's seq_cst grant carries the writer's writes).
     reader_sem_.acquire(1, detail::wait_reason::rwmutex_rlock, where);
   }
+  unlocking_.wait();
 }
 
 bool shared_mutex::try_lock_shared() noexcept {
   std::int32_t c = reader_count_.load(std::memory_order_relaxed);
   while (c >= 0) {
     // Acquire: pairs with the release in unlock().
-    if (reader_count_.compare_exchange_weak(c, c + 1, std::memory_order_acquire, std::memory_order_relaxed))
+    if (reader_count_.compare_exchange_weak(c, c + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+      unlocking_.wait();
       return true;
+    }
   }
   return false;
 }
@@ -54,6 +61,7 @@ void shared_mutex::lock(std::source_location where) {
   // Wait for the active readers (those that leave meanwhile count down).
   if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0)
     writer_sem_.acquire(1, detail::wait_reason::rwmutex_lock, where);
+  unlocking_.wait();
 }
 
 bool shared_mutex::try_lock() noexcept {
@@ -65,16 +73,21 @@ bool shared_mutex::try_lock() noexcept {
     w_.unlock();
     return false;
   }
+  unlocking_.wait();
   return true;
 }
 
 void shared_mutex::unlock() noexcept {
+  unlocking_.begin();  // published by the release below
   // Release: pairs with the acquire in lock_shared()/try_lock_shared().
   std::int32_t r = reader_count_.fetch_add(k_max_readers, std::memory_order_release) + k_max_readers;
   if (r >= k_max_readers) detail::fatal("sync: Unlock of unlocked RWMutex");
   // Admit the readers that queued behind us, then the next writer.
   if (r > 0) reader_sem_.release(r);
-  w_.unlock();
+  // No yield inside the window: a waiter admitted above, run on this worker,
+  // would spin in unlocking_.wait() for a window that never closes.
+  w_.unlock_as(false);
+  unlocking_.end();  // our last touch of *this
 }
 
 }  // namespace gort

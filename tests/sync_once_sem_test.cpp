@@ -285,3 +285,121 @@ TEST(sync_WaitGroup, WaitersFromThreadsAndFibers) {
         {.workers = w});
   }
 }
+
+// ---- lifetime: the taker may destroy the primitive at once -----------------
+
+namespace {
+
+// The lifetime rule of mutex, semaphore, shared_mutex and wait_group: a taker
+// may destroy the primitive as soon as its lock / acquire / wait returns, even
+// while the releasing call on another fiber or plain thread is still
+// returning. Each iteration heap-allocates one primitive; a releaser (a fiber,
+// every fourth iteration a plain std::thread) runs hold(), then yields a
+// seeded number of times and runs release(); the taker, once hold() is done,
+// runs take() (which blocks until the release) and deletes the primitive at
+// once. AddressSanitizer reports a releaser that touches it after that.
+template <class Make, class Hold, class Release, class Take>
+void taker_destroys_at_once(int iterations, Make make, Hold hold, Release release, Take take) {
+  const std::uint64_t seed = gort_test::test_seed();
+  SCOPED_TRACE(gort_test::seed_note(seed));
+  for (unsigned w : k_worker_counts) {
+    SCOPED_TRACE("workers=" + std::to_string(w));
+    std::atomic<int> released{0};
+    int taken = 0, by_threads = 0;
+    gort::run(
+        [&] {
+          // The taker parks while a plain std::thread is its only releaser.
+          sync_test::keep_threads_visible visible;
+          sync_test::rng r{seed ^ (std::uint64_t(w) << 32)};
+          for (int i = 0; i < iterations; ++i) {
+            const bool on_thread = i % 4 == 3;
+            const unsigned yields = r.below(4);
+            const bool alt = r.below(2) == 0;  // take()'s variant, where it has one
+            auto* p = make();
+            std::atomic<bool> held{false};
+            auto body = [p, &held, &released, hold, release, yields, on_thread] {
+              hold(*p);
+              held.store(true, std::memory_order_release);
+              for (unsigned k = 0; k < yields; ++k) {
+                if (on_thread)
+                  std::this_thread::yield();
+                else
+                  gort::yield();
+              }
+              release(*p);  // *p may be gone before this returns
+              released.fetch_add(1, std::memory_order_relaxed);
+            };
+            std::thread thread;
+            gort::task<void> fiber;
+            if (on_thread) {
+              thread = std::thread(body);
+              ++by_threads;
+            } else {
+              fiber = gort::spawn(body);
+            }
+            while (!held.load(std::memory_order_acquire)) gort::yield();
+            take(*p, alt);
+            delete p;
+            ++taken;
+            if (on_thread)
+              thread.join();
+            else
+              fiber.join();
+          }
+        },
+        {.workers = w});
+    EXPECT_EQ(taken, iterations);
+    EXPECT_EQ(released.load(), iterations);
+    EXPECT_EQ(by_threads, iterations / 4);
+  }
+}
+
+// Enough for hundreds of releases on plain threads per worker count, and
+// well under 10 s per worker count under AddressSanitizer.
+constexpr int k_lifetime_iterations = 3000;
+
+}  // namespace
+
+TEST(sync_Lifetime, MutexFreedAsSoonAsLockReturns) {
+  taker_destroys_at_once(
+      k_lifetime_iterations, [] { return new gort::mutex; }, [](gort::mutex& m) { m.lock(); },
+      [](gort::mutex& m) { m.unlock(); },
+      [](gort::mutex& m, bool) {
+        m.lock();  // parks (or spins) until the releaser's unlock
+        m.unlock();
+      });
+}
+
+TEST(sync_Lifetime, SemaphoreFreedAsSoonAsAcquireReturns) {
+  taker_destroys_at_once(
+      k_lifetime_iterations, [] { return new gort::semaphore(0); }, [](gort::semaphore&) {},
+      [](gort::semaphore& s) { s.release(); }, [](gort::semaphore& s, bool) { s.acquire(); });
+}
+
+// The taker is a writer or (alt) a reader admitted by the writer's unlock.
+TEST(sync_Lifetime, SharedMutexFreedAsSoonAsLockReturns) {
+  taker_destroys_at_once(
+      k_lifetime_iterations, [] { return new gort::shared_mutex; }, [](gort::shared_mutex& m) { m.lock(); },
+      [](gort::shared_mutex& m) { m.unlock(); },
+      [](gort::shared_mutex& m, bool reader) {
+        if (reader) {
+          m.lock_shared();
+          m.unlock_shared();
+        } else {
+          m.lock();
+          m.unlock();
+        }
+      });
+}
+
+TEST(sync_Lifetime, WaitGroupFreedAsSoonAsWaitReturns) {
+  taker_destroys_at_once(
+      k_lifetime_iterations,
+      [] {
+        auto* wg = new gort::wait_group;
+        wg->add(1);
+        return wg;
+      },
+      [](gort::wait_group&) {}, [](gort::wait_group& wg) { wg.done(); },
+      [](gort::wait_group& wg, bool) { wg.wait(); });
+}

@@ -93,12 +93,7 @@ class mutex {
   // Any thread. Releases the lock and wakes (or hands it to) a waiter.
   // Unlocking an unlocked mutex is a fatal error ("fatal error: sync: unlock
   // of unlocked mutex", exit status 2).
-  void unlock() noexcept {
-    owner_.store(0, std::memory_order_relaxed);
-    // Release: pairs with the acquiring CAS in lock()/try_lock()/lock_slow().
-    std::int32_t now = state_.fetch_sub(k_locked, std::memory_order_release) - k_locked;
-    if (now != 0) unlock_slow(now);
-  }
+  void unlock() noexcept { unlock_as(true); }
   // Any thread. The holder's fiber id (0: unlocked or held by a plain
   // thread); a racy snapshot for the deadlock detector and dumps.
   std::uint64_t owner() const noexcept { return owner_.load(std::memory_order_relaxed); }
@@ -119,7 +114,15 @@ class mutex {
     owner_.store(fiber_id(), std::memory_order_relaxed);
   }
   void lock_slow(detail::wait_reason why, const std::source_location& where);
-  void unlock_slow(std::int32_t now) noexcept;
+  // unlock(); with `may_yield` false a fiber handing the lock to a starving
+  // waiter does not yield to it (shared_mutex: it still has work on itself).
+  void unlock_as(bool may_yield) noexcept {
+    owner_.store(0, std::memory_order_relaxed);
+    // Release: pairs with the acquiring CAS in lock()/try_lock()/lock_slow().
+    std::int32_t now = state_.fetch_sub(k_locked, std::memory_order_release) - k_locked;
+    if (now != 0) unlock_slow(now, may_yield);
+  }
+  void unlock_slow(std::int32_t now, bool may_yield) noexcept;
   void wake_one(std::int32_t old) noexcept;
   void abandon_wait(bool granted) noexcept;
 
@@ -168,6 +171,9 @@ class shared_mutex {
   detail::sema reader_sem_{0};
   std::atomic<std::int32_t> reader_count_{0};
   std::atomic<std::int32_t> reader_wait_{0};
+  // unlock() calls in flight: it admits readers (and the next writer) before
+  // its last touch of *this, and any of them may destroy the object at once.
+  detail::releases_in_flight unlocking_;
 };
 
 // sync.Cond with std::condition_variable's interface, for

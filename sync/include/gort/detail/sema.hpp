@@ -15,9 +15,9 @@
 //     least one of them sees the other and the units reach a waiter.
 //   - No use after free: a releaser still touches *this after its units are
 //     takeable, and the taker may own the primitive and destroy it as soon
-//     as it returns. releasing_ counts releases in flight (raised before the
-//     units appear, lowered at the releaser's last touch); every acquire and
-//     successful try_acquire waits for it to drop to zero before returning.
+//     as it returns. releasing_ counts releases in flight (see
+//     releases_in_flight); every acquire and successful try_acquire waits for
+//     it before returning.
 #pragma once
 
 #include <atomic>
@@ -29,6 +29,26 @@
 #include "gort/detail/wait_reason.hpp"
 
 namespace gort::detail {
+
+// Releases in flight on a primitive whose taker may destroy it as soon as its
+// acquire returns, while the releasing call is still returning (the rule of
+// std::mutex and POSIX). A release calls begin() before its operation makes
+// anything takeable and end() at its last touch of the primitive; a taker
+// calls wait() before returning.
+class releases_in_flight {
+ public:
+  // Relaxed: published by the release operation that follows (a taker that
+  // reads from that operation sees the count raised).
+  void begin() noexcept { n_.fetch_add(1, std::memory_order_relaxed); }
+  // Release: the releaser's last touch; pairs with wait().
+  void end() noexcept { n_.fetch_sub(1, std::memory_order_release); }
+  // Returns once no release is in flight (releases never block: a few
+  // instructions, or a ready() call). Acquire: pairs with end().
+  void wait() const noexcept;
+
+ private:
+  std::atomic<std::uint32_t> n_{0};
+};
 
 class sema {
  public:
@@ -60,11 +80,10 @@ class sema {
   // readies them, a bounded batch per lock hold (ready() runs unlocked and
   // nothing is allocated). True if any waiter was granted.
   bool grant_and_wake() noexcept;
-  void wait_releases() const noexcept;
 
   std::atomic<std::int64_t> count_;
   std::atomic<std::uint32_t> nwait_{0};
-  std::atomic<std::uint32_t> releasing_{0};  // releases in flight (see the invariants)
+  releases_in_flight releasing_;
   spinlock lock_;
   wait_list q_;  // guarded by lock_
 };
