@@ -19,10 +19,6 @@ using gort::chan;
 
 namespace {
 
-// Gives other fibers a moment to run and block. Only ever used to make a
-// path more likely; no assertion depends on how long it is.
-void let_others_block() { gort::sleep_for(1ms); }
-
 // ---- compile-time surface ---------------------------------------------------
 
 static_assert(std::is_constructible_v<chan<int>, int>);
@@ -102,7 +98,7 @@ void test_chan_capacity(int cap) {
       recv2 = true;
       wg.done();
     });
-    let_others_block();
+    gort_test::wait_blocked("chan receive", 2);  // both receivers parked on c
     EXPECT_FALSE(recv1 || recv2) << "chan: receive from empty chan";
     EXPECT_EQ(c.try_recv(), std::nullopt);
     EXPECT_EQ(gort::select(gort::recv_case(c), gort::default_case()), 1u);
@@ -121,7 +117,7 @@ void test_chan_capacity(int cap) {
       sent = true;
       wg.done();
     });
-    let_others_block();
+    gort_test::wait_blocked("chan send", 1);  // the sender parked on c
     EXPECT_FALSE(sent) << "chan: send to full chan";
     EXPECT_FALSE(c.try_send(0));
     EXPECT_EQ(gort::select(gort::send_case(c, 0), gort::default_case()), 1u);
@@ -140,7 +136,7 @@ void test_chan_capacity(int cap) {
     chan<int> c(cap);
     chan<bool> done;
     gort::go([&] { done.send(!c.recv().has_value()); });
-    let_others_block();
+    gort_test::wait_blocked("chan receive", 1);  // close() wakes a parked receiver
     c.close();
     EXPECT_EQ(done.recv(), true);
   }
@@ -236,7 +232,7 @@ TEST_P(ChanClose, BlockedSendersThrow) {
       for (int i = 0; i < n; ++i) {
         gort::go([c, out]() mutable { out.send(closed_what([&] { c.send(42); })); });
       }
-      let_others_block();
+      gort_test::wait_blocked("chan send", n);  // close() wakes n parked senders
       c.close();
       for (int i = 0; i < n; ++i) EXPECT_EQ(out.recv(), "send on closed channel");
       for (int i = 0; i < cap; ++i) EXPECT_EQ(c.recv(), i);  // buffered values survive the close
@@ -253,19 +249,22 @@ TEST_P(ChanClose, WakesEveryReceiverAndSelect) {
     std::atomic<int> nullopts{0};
     gort::wait_group wg;
     wg.add(2 * n);
+    // The fibers hold their own handles: should wait_blocked throw, run()
+    // unwinds them after this frame's channels are gone.
     for (int i = 0; i < n; ++i) {
-      gort::go([&] {
+      gort::go([c, &nullopts, &wg]() mutable {
         if (!c.recv()) ++nullopts;
         wg.done();
       });
-      gort::go([&] {
+      gort::go([c, other, &nullopts, &wg]() mutable {
         gort::select(gort::recv_case(other), gort::recv_case(c, [&](std::optional<int> v) {
                        if (!v) ++nullopts;
                      }));
         wg.done();
       });
     }
-    let_others_block();
+    gort_test::wait_blocked("chan receive", n);  // close() wakes n parked receivers
+    gort_test::wait_blocked("select", n);        // and n parked selects
     c.close();
     wg.wait();
     EXPECT_EQ(nullopts.load(), 2 * n);
@@ -286,8 +285,8 @@ TEST_P(ChanGo, FullBufferWithParkedSenderStaysFifo) {
       gort::go([&] {
         c.send(3);
         wg.done();
-      });  // parks (or finds room later)
-      let_others_block();
+      });
+      gort_test::wait_blocked("chan send", 1);  // the third value waits behind a full buffer
       EXPECT_EQ(c.recv(), 1);
       EXPECT_EQ(c.recv(), 2);
       EXPECT_EQ(c.recv(), 3);
@@ -385,7 +384,13 @@ TEST_P(ChanGo, ParkedFibersUnwindAtExit) {
       chan<counted> cc;
       cc.send(counted{});
     });
-    let_others_block();
+    // Every one of them parked before run() returns and unwinds them.
+    gort_test::wait_blocked("chan receive (nil chan)", 1);
+    gort_test::wait_blocked("chan send (nil chan)", 1);
+    gort_test::wait_blocked("select (no cases)", 1);
+    gort_test::wait_blocked("chan receive", 1);
+    gort_test::wait_blocked("chan send", 2);  // full.send and cc.send
+    gort_test::wait_blocked("select", 1);
   });
   EXPECT_EQ(counted::live.load(), 0);
 }

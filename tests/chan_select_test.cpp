@@ -18,8 +18,6 @@ using gort::chan;
 
 namespace {
 
-void let_others_block() { gort::sleep_for(1ms); }
-
 class Select : public Workers {};
 
 TEST_P(Select, ChoosesTheReadyCaseAndRunsItsFunction) {
@@ -67,7 +65,7 @@ TEST_P(Select, ClosedChannels) {
         threw.send(std::string(x.what()) == "send on closed channel");
       }
     });
-    let_others_block();
+    gort_test::wait_blocked("select", 1);  // the select is queued on e and d
     e.close();
     EXPECT_EQ(threw.recv(), true);
   });
@@ -95,7 +93,7 @@ TEST_P(Select, WokenSelectLeavesNoStaleRecords) {
         gort::select(gort::recv_case(a), gort::recv_case(b), gort::send_case(c, 1), gort::recv_case(a));
         done.send(1);
       });
-      let_others_block();
+      gort_test::wait_blocked("select", 1);  // queued on a, b and c (this round's only select)
       b.send(1);
       done.recv();
       EXPECT_FALSE(a.try_send(1)) << "stale receiver on a";
@@ -133,10 +131,10 @@ TEST_P(Select, DuplicateChannel) {
       e.send(9);
       return got;
     });
-    let_others_block();  // A queues on c first (best effort; the outcome holds either way)
+    gort_test::wait_blocked("select", 1);  // A queues on c (twice) and d first
     auto b = gort::spawn([=]() mutable { return c.recv(); });
-    let_others_block();
-    d.send(7);  // wakes A, which dequeues itself from c
+    gort_test::wait_blocked("chan receive", 1);  // then B queues on c, behind A
+    d.send(7);                                   // wakes A, which dequeues itself from c
     EXPECT_EQ(e.recv(), 9);
     c.send(8);  // must wake B
     EXPECT_EQ(b.join(), 8);

@@ -95,13 +95,15 @@ TEST_P(Time, TickerTicksAtItsPeriod) {
 // Ticks a slow receiver missed are dropped: the channel holds one.
 TEST_P(Time, TickerDropsMissedTicks) {
   run([] {
+    constexpr auto period = 1ms;
+    constexpr auto missed = 40 * period;
     auto t0 = clock_type::now();
-    gort::ticker t(1ms);
+    gort::ticker t(period);
     auto c = t.c();
-    // Miss at least 30 periods, and wait (bounded) until a tick is buffered:
+    // Miss at least 40 periods, and wait (bounded) until a tick is buffered:
     // a state, not a guess at how long the first tick takes on a busy machine.
     auto give_up = t0 + 10s;
-    while ((clock_type::now() - t0 < 30ms || c.size() == 0) && clock_type::now() < give_up)
+    while ((clock_type::now() - t0 < missed || c.size() == 0) && clock_type::now() < give_up)
       gort::sleep_for(1ms);
     EXPECT_EQ(c.size(), 1u);
     auto first = c.try_recv();
@@ -111,6 +113,13 @@ TEST_P(Time, TickerDropsMissedTicks) {
     auto next = c.recv();
     ASSERT_TRUE(next);
     EXPECT_GT(*next, *first);
+    // ... and it is a fresh one. A tick's value is the time it fired, and the
+    // channel was full from the first tick until `first` was taken, at least
+    // `missed` after t0. A ticker that queued the ticks it missed would hand
+    // over one that fired a period or two after t0. The bound leaves half the
+    // wait as slack for a worker preempted between reading the clock and
+    // sending.
+    EXPECT_GE(*next - t0, missed / 2) << "a missed tick was queued instead of dropped";
   });
 }
 

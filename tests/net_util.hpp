@@ -1,4 +1,5 @@
-// Helpers shared by the net_* and http_* tests.
+// Helpers shared by the net_* and http_* tests. wait_blocked comes from
+// test_util.hpp.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,23 +13,9 @@
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "test_util.hpp"  // wait_blocked
 
 namespace gort_test {
-
-// A fiber: waits (polling the scheduler's statistics, never guessing with a
-// fixed sleep) until at least `n` fibers are blocked with `reason`. Throws
-// after 15 s so that a hang fails the test instead of timing it out.
-inline void wait_blocked(const std::string& reason, std::size_t n) {
-  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  for (;;) {
-    auto s = gort::stats();
-    auto it = s.blocked_by_reason.find(reason);
-    if (it != s.blocked_by_reason.end() && it->second >= n) return;
-    if (std::chrono::steady_clock::now() > give_up)
-      throw std::runtime_error("gave up waiting for " + std::to_string(n) + " fibers in [" + reason + "]");
-    gort::sleep_for(std::chrono::milliseconds(1));
-  }
-}
 
 // Reads until end of stream.
 inline std::string read_all(gort::net::conn& c) {

@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "test_util.hpp"
 
 namespace {
 // Three fibers taking turns through a buffered channel and a wait_group; the
 // order in which they record themselves is the interleaving.
 std::vector<int> interleaving(const char* seed) {
-  setenv("GORT_SCHED_SEED", seed, 1);
+  gort_test::scoped_env env("GORT_SCHED_SEED", seed);
   std::vector<int> order;
   gort::run(
       [&] {
@@ -34,7 +35,6 @@ std::vector<int> interleaving(const char* seed) {
         wg.wait();
       },
       {.workers = 1});
-  unsetenv("GORT_SCHED_SEED");
   return order;
 }
 }  // namespace
@@ -53,30 +53,31 @@ TEST(SchedSeed, DifferentSeedsExploreDifferentInterleavings) {
 }
 
 TEST(SchedSeed, RejectsBadSeedNamingIt) {
-  setenv("GORT_SCHED_SEED", "x9", 1);
+  gort_test::scoped_env env("GORT_SCHED_SEED", "x9");
   try {
     gort::run([] {}, {.workers = 1});
     ADD_FAILURE() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("\"x9\""), std::string::npos) << e.what();
   }
-  unsetenv("GORT_SCHED_SEED");
 }
 
 TEST(SchedSeed, MultiWorkerRuntimeStillCorrect) {
-  setenv("GORT_SCHED_SEED", "7", 1);
-  long sum = gort::run(
-      [] {
-        gort::chan<int> ch;
-        gort::go([ch]() mutable {
-          for (int i = 1; i <= 1000; ++i) ch.send(i);
-          ch.close();
-        });
-        long s = 0;
-        for (int v : ch) s += v;
-        return int(s);
-      },
-      {.workers = 2});
-  unsetenv("GORT_SCHED_SEED");
+  long sum = 0;
+  {
+    gort_test::scoped_env env("GORT_SCHED_SEED", "7");
+    sum = gort::run(
+        [] {
+          gort::chan<int> ch;
+          gort::go([ch]() mutable {
+            for (int i = 1; i <= 1000; ++i) ch.send(i);
+            ch.close();
+          });
+          long s = 0;
+          for (int v : ch) s += v;
+          return int(s);
+        },
+        {.workers = 2});
+  }
   EXPECT_EQ(sum, 500500);
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -151,12 +152,15 @@ __attribute__((noinline)) long current_tid() { return syscall(SYS_gettid); }
 TEST(Sched, TlsAndErrnoAfterMigration) {
   for (unsigned w : {2u, 4u}) {
     std::atomic<long> migrations{0};
-    std::mutex m;
-    std::map<long, int*> tls_of_thread;
-    bool consistent = true;
     // Rounds repeat (bounded) until a migration was seen: on a loaded machine
-    // one round may run entirely on one worker.
-    for (int round = 0; round < 100 && migrations.load() == 0; ++round)
+    // one round may run entirely on one worker. Each gort::run starts new
+    // worker threads, and glibc may hand a new thread an old one's stack and
+    // TLS block, or an old tid, so the thread -> TLS map is per round.
+    for (int round = 0; round < 100 && migrations.load() == 0; ++round) {
+      SCOPED_TRACE("workers=" + std::to_string(w) + " round=" + std::to_string(round));
+      std::mutex m;
+      std::map<long, int*> tls_of_thread;
+      bool consistent = true;
       gort::run(
           [&] {
             gort::wait_group wg;
@@ -184,11 +188,12 @@ TEST(Sched, TlsAndErrnoAfterMigration) {
             wg.wait();
           },
           {.workers = w});
-    EXPECT_TRUE(consistent) << "a TLS address was read from another thread";
-    // Distinct threads have distinct TLS blocks.
-    std::set<int*> addrs;
-    for (auto& [tid, a] : tls_of_thread) addrs.insert(a);
-    EXPECT_EQ(addrs.size(), tls_of_thread.size());
+      EXPECT_TRUE(consistent) << "a TLS address was read from another thread";
+      // Distinct threads of one run (all alive together) have distinct TLS blocks.
+      std::set<int*> addrs;
+      for (auto& [tid, a] : tls_of_thread) addrs.insert(a);
+      EXPECT_EQ(addrs.size(), tls_of_thread.size());
+    }
     // Meaningful only if fibers migrated; 8 yielding fibers on several
     // workers do, through stealing.
     EXPECT_GT(migrations.load(), 0) << "workers=" << w;

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "gort/gort.hpp"
 #include "test_util.hpp"
@@ -213,10 +214,11 @@ TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
 }
 
 TEST(SchedtraceDeathTest, PrintsSchedLinesAtThePeriod) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  gort_test::threadsafe_death_tests();
+  constexpr long period_ms = 20;
   EXPECT_EXIT(
       {
-        setenv("GORT_SCHEDTRACE", "20", 1);
+        setenv("GORT_SCHEDTRACE", std::to_string(period_ms).c_str(), 1);
         // Capture stderr in a file while running, until two SCHED lines are
         // there (bounded: 10 s), then replay it on the real stderr. No guess
         // at how many periods a busy machine fits into a fixed sleep.
@@ -246,6 +248,36 @@ TEST(SchedtraceDeathTest, PrintsSchedLinesAtThePeriod) {
         std::string out = read_back();
         ::unlink(path.c_str());
         std::fputs(out.c_str(), stderr);
+        // The stamps ("SCHED <ms since start>ms:"): the monitor prints a line
+        // only once a period has passed since the previous one (it waits a
+        // full period between looks at the clock), so consecutive stamps are
+        // at least a period apart. Load can only make the gaps longer.
+        std::vector<long> stamps;
+        for (std::size_t at = out.find("SCHED "); at != std::string::npos; at = out.find("SCHED ", at + 1)) {
+          std::size_t end = 0;
+          long ms = std::stol(out.substr(at + 6), &end);
+          if (out.compare(at + 6 + end, 3, "ms:") != 0) {
+            std::fprintf(stderr, "malformed SCHED stamp at offset %zu\n", at);
+            std::exit(3);
+          }
+          stamps.push_back(ms);
+        }
+        if (stamps.size() < 2) {
+          std::fprintf(stderr, "%zu SCHED lines, wanted 2\n", stamps.size());
+          std::exit(3);
+        }
+        if (stamps[0] < period_ms) {
+          std::fprintf(stderr, "first SCHED line at %ldms, before one period (%ldms)\n", stamps[0],
+                       period_ms);
+          std::exit(3);
+        }
+        for (std::size_t i = 1; i < stamps.size(); ++i) {
+          if (stamps[i] - stamps[i - 1] < period_ms) {
+            std::fprintf(stderr, "SCHED lines at %ldms and %ldms: less than the period (%ldms) apart\n",
+                         stamps[i - 1], stamps[i], period_ms);
+            std::exit(3);
+          }
+        }
         std::fflush(stderr);
         std::exit(0);
       },
@@ -266,23 +298,24 @@ TEST(Schedtrace, RejectsBadPeriod) {
 
 TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
   std::string path = testing::TempDir() + "gort_trace_test.json";
-  setenv("GORT_TRACE", path.c_str(), 1);
-  gort::run(
-      [] {
-        gort::wait_group wg;
-        for (int i = 0; i < 400; ++i) {
-          wg.add();
-          gort::go([&] {
-            volatile unsigned long x = 0;
-            for (int k = 0; k < 20000; ++k) x = x * 31 + k;
-            gort::sleep_for(100us);
-            wg.done();
-          });
-        }
-        wg.wait();
-      },
-      {.workers = 2});
-  unsetenv("GORT_TRACE");
+  {
+    gort_test::scoped_env trace("GORT_TRACE", path.c_str());
+    gort::run(
+        [] {
+          gort::wait_group wg;
+          for (int i = 0; i < 400; ++i) {
+            wg.add();
+            gort::go([&] {
+              volatile unsigned long x = 0;
+              for (int k = 0; k < 20000; ++k) x = x * 31 + k;
+              gort::sleep_for(100us);
+              wg.done();
+            });
+          }
+          wg.wait();
+        },
+        {.workers = 2});
+  }
   std::ifstream f(path);
   ASSERT_TRUE(f.good());
   auto j = nlohmann::json::parse(f);

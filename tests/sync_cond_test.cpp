@@ -19,11 +19,12 @@ TEST(sync_Cond, NotifyOneWakesOneNotifyAllWakesAll) {
     SCOPED_TRACE("workers=" + std::to_string(w));
     gort::run(
         [] {
+          constexpr int n = 5;
           gort::mutex mu;
           gort::condition_variable cv;
           int waiting = 0, woken = 0;
           gort::wait_group wg;
-          for (int i = 0; i < 5; ++i) {
+          for (int i = 0; i < n; ++i) {
             wg.add();
             gort::go([&] {
               std::unique_lock lk(mu);
@@ -37,16 +38,25 @@ TEST(sync_Cond, NotifyOneWakesOneNotifyAllWakesAll) {
             std::lock_guard g(mu);
             return v;
           };
+          auto cond_waiters = [] {
+            auto s = gort::stats();
+            auto it = s.blocked_by_reason.find("sync.Cond.Wait");
+            return it == s.blocked_by_reason.end() ? std::size_t(0) : it->second;
+          };
           // Once a waiter counted itself under the lock it is in wait() (it
           // only releases the lock by parking), so no notify below is lost.
-          EXPECT_TRUE(sync_test::eventually([&] { return count(waiting) == 5; }));
+          EXPECT_TRUE(sync_test::eventually([&] { return count(waiting) == n; }));
+          EXPECT_EQ(cond_waiters(), std::size_t(n));
           cv.notify_one();
+          // notify_one readied exactly one waiter before returning: the others
+          // are still parked in wait(), and only a notify can take them out.
+          EXPECT_EQ(cond_waiters(), std::size_t(n - 1));
           EXPECT_TRUE(sync_test::eventually([&] { return count(woken) == 1; }));
-          gort::sleep_for(2ms);
+          EXPECT_EQ(cond_waiters(), std::size_t(n - 1));
           EXPECT_EQ(count(woken), 1);
           cv.notify_all();
           wg.wait();
-          EXPECT_EQ(woken, 5);
+          EXPECT_EQ(woken, n);
         },
         {.workers = w});
   }

@@ -296,7 +296,7 @@ TEST(sync_Mutex, PlainThreadWithoutRuntime) {
 }
 
 TEST(sync_MutexDeathTest, UnlockOfUnlockedIsFatal) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  gort_test::threadsafe_death_tests();
   EXPECT_EXIT(gort::run(
                   [] {
                     gort::mutex mu;

@@ -174,7 +174,7 @@ TEST(sync_SharedMutex, ForeignThreadsAndFibers) {
 }
 
 TEST(sync_SharedMutexDeathTest, UnlockOfUnlockedIsFatal) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  gort_test::threadsafe_death_tests();
   EXPECT_EXIT(
       {
         gort::shared_mutex mu;

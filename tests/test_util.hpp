@@ -4,11 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
+
+#include "gort/gort.hpp"
 
 namespace gort_test {
 
@@ -58,5 +63,23 @@ class scoped_env {
   std::string name_;
   std::optional<std::string> old_;
 };
+
+// A fiber: waits (polling the scheduler's statistics, never guessing with a
+// fixed sleep) until at least `n` fibers are blocked with `reason` (the text
+// of gort::stats().blocked_by_reason, e.g. "chan receive"). Throws after 15 s
+// so that a hang fails the test instead of timing it out. Pass the number of
+// fibers the test itself parked with that reason, not fewer: it returns once
+// every one of them is queued on what it waits for.
+inline void wait_blocked(const std::string& reason, std::size_t n) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (;;) {
+    auto s = gort::stats();
+    auto it = s.blocked_by_reason.find(reason);
+    if (it != s.blocked_by_reason.end() && it->second >= n) return;
+    if (std::chrono::steady_clock::now() > give_up)
+      throw std::runtime_error("gave up waiting for " + std::to_string(n) + " fibers in [" + reason + "]");
+    gort::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 }  // namespace gort_test
