@@ -32,7 +32,7 @@ fi
 
 # Boost.Fiber: bench/CMakeLists.txt adds the target only when Boost.Fiber is found.
 if [ -f "$GORT_ROOT/bench/boostfiber/CMakeLists.txt" ] &&
-   cmake --build "$bin" --target help 2>/dev/null | grep -q '^boostfiber-bench:'; then
+   cmake --build "$bin" --target help 2>/dev/null | grep '^boostfiber-bench:' >/dev/null; then
   cmake --build "$bin" -j "$GORT_JOBS" --target boostfiber-bench
   bf="$(find "$bin" -name boostfiber-bench -type f -perm -u+x | head -1)"
   [ -n "$bf" ] && args+=(--boostfiber "$bf")
