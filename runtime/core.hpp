@@ -103,7 +103,10 @@ class runtime final : public sched_hooks {
   // Worker `w`, on g0: `f` exited.
   void fiber_exited(worker& w, fiber& f) noexcept;
 
+  // Live fibers, the runtime's service fibers not counted.
   std::size_t live_fibers() const noexcept;
+  // The running fiber `f` only: it becomes a service fiber (see park.hpp).
+  void mark_system(fiber& f) noexcept;
   // Any thread (runtime held alive by the caller): statistics and dumps.
   sched_stats snapshot();
   void dump(std::string& out);
@@ -125,6 +128,7 @@ class runtime final : public sched_hooks {
   std::vector<timer_heap> heaps_;
   std::atomic<std::uint64_t> next_id_{2};  // 1 is the main fiber
   std::atomic<std::uint64_t> foreign_spawned_{0};
+  std::atomic<std::uint64_t> system_live_{0};  // live service fibers (mark_system)
   std::atomic<bool> unwinding_{false};
   std::exception_ptr main_error_;  // written by the main fiber, read after join
   std::string deadlock_report_;    // set by all_idle under the raise policy

@@ -73,6 +73,7 @@ void append_fiber_block(std::string& out, const fiber& f, std::string_view state
   out += " [";
   if (state.empty()) state = wait_reason_text(f.reason_.load(std::memory_order_relaxed));
   out += state;
+  if (f.system_) out += ", system";
   out += "]:\n";
   if (state != "running" || f.reason_.load(std::memory_order_relaxed) != wait_reason::none) {
     out += '\t';

@@ -75,6 +75,11 @@ struct alignas(64) fiber : sched_node {
 
   bool is_main_ = false;
   bool abandoned_ = false;  // blocked inside a destructor while unwinding at exit
+  // One of the runtime's service fibers (mark_system_fiber): not counted by
+  // num_fibers(), never keeps the deadlock check from firing. Written by the
+  // fiber itself, before its first park; read by reports after the park's
+  // release of state_.
+  bool system_ = false;
 
   parker* thread_parker_ = nullptr;  // is_thread_ only
 

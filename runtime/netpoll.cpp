@@ -240,19 +240,23 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
   w.deadline.w = &w;
   w.deadline.when = deadline_ns;
   pd->slot(mode) = &w;
-  waiters_.fetch_add(1, std::memory_order_acq_rel);
+  // A service fiber's wait (a debug listener) never keeps the deadlock
+  // check quiet: only the user's I/O counts.
+  const bool counted = !w.who->system_;
+  if (counted) waiters_.fetch_add(1, std::memory_order_acq_rel);
   struct cleanup {
     io_waiter& w;
     netpoller& np;
+    bool counted;
     ~cleanup() {
       w.deadline.stop();  // waits for a callback in flight
       {
         std::lock_guard g(w.pd->lock_);
         if (w.pd->slot(w.mode) == &w) w.pd->slot(w.mode) = nullptr;  // unwound at exit
       }
-      np.waiters_.fetch_sub(1, std::memory_order_acq_rel);
+      if (counted) np.waiters_.fetch_sub(1, std::memory_order_acq_rel);
     }
-  } guard{w, *this};
+  } guard{w, *this, counted};
   park(&arm_and_unlock, &w, wait_reason::io_wait, where);
   return w.result;
 }

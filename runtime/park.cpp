@@ -89,6 +89,11 @@ bool in_fiber() noexcept {
   return w && w->current();
 }
 
+void mark_system_fiber() noexcept {
+  worker* w = worker_of_thread();
+  if (fiber* f = w ? w->current() : nullptr) w->rt().mark_system(*f);
+}
+
 void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noexcept {
   fiber* f = self();
   // Release (both): pair with the acquires in wait_holder_of(); the holder's

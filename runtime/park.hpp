@@ -72,4 +72,12 @@ inline void sched_point() {
 // Any thread: true when the caller is a fiber (not a plain OS thread).
 bool in_fiber() noexcept;
 
+// The calling fiber only (a no-op elsewhere): marks it as one of the
+// runtime's service fibers (gort::debug's server, signal delivery), as Go
+// treats its system goroutines: num_fibers() does not count it, its parks
+// and I/O waits never keep the deadlock check from reporting the user's
+// fibers, and dumps mark it (`[IO wait, system]`). Call it before the
+// fiber's first park.
+void mark_system_fiber() noexcept;
+
 }  // namespace gort::detail

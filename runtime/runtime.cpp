@@ -193,6 +193,7 @@ fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, voi
   f->blocked_at_ = where;
   f->is_main_ = false;
   f->abandoned_ = false;
+  f->system_ = false;
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
   return f;
 }
@@ -255,6 +256,7 @@ void runtime::fiber_exited(worker& w, fiber& f) noexcept {
   w.exited.store(w.exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   bool main = f.is_main_;
   f.is_main_ = false;
+  if (std::exchange(f.system_, false)) system_live_.fetch_sub(1, std::memory_order_relaxed);
   f.state_.store(fiber_state::free, std::memory_order_relaxed);
   w.free_fiber(&f);
   if (main) sched_.stop();  // shutdown step 1
@@ -266,7 +268,14 @@ std::size_t runtime::live_fibers() const noexcept {
     spawned += w->spawned.load(std::memory_order_relaxed);
     exited += w->exited.load(std::memory_order_relaxed);
   }
+  exited += system_live_.load(std::memory_order_relaxed);  // service fibers do not count
   return spawned > exited ? std::size_t(spawned - exited) : 0;
+}
+
+void runtime::mark_system(fiber& f) noexcept {
+  if (f.system_) return;
+  f.system_ = true;
+  system_live_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void runtime::run(main_fn& fn) {

@@ -25,8 +25,8 @@ void write_block_raw(const fiber& f, fiber_state st) {
                       : st == fiber_state::runnable
                           ? "runnable"
                           : wait_reason_text(f.reason_.load(std::memory_order_relaxed)).data();
-  int n = std::snprintf(buf, sizeof buf, "goroutine %llu [%s]:\n\t%s:%u\n", (unsigned long long)f.id_, state,
-                        f.blocked_at_.file_name(), unsigned(f.blocked_at_.line()));
+  int n = std::snprintf(buf, sizeof buf, "goroutine %llu [%s%s]:\n\t%s:%u\n", (unsigned long long)f.id_, state,
+                        f.system_ ? ", system" : "", f.blocked_at_.file_name(), unsigned(f.blocked_at_.line()));
   if (n > 0 && !f.is_main_ && std::size_t(n) < sizeof buf) {
     n += std::snprintf(buf + n, sizeof buf - std::size_t(n), "created by goroutine %llu at %s:%u\n",
                        (unsigned long long)f.creator_id_, f.created_at_.file_name(),

@@ -12,6 +12,7 @@
 
 #include "gort/gort.hpp"
 #include "runtime/netpoll.hpp"
+#include "runtime/park.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -273,4 +274,36 @@ TEST(Deadlock, PartialCheckReportsNoCycleWhenLockOrderResolves) {
       {.workers = 2, .on_deadlock = gort::deadlock_policy::raise});
   EXPECT_GE(expected.load(), 4 * 2000);
   EXPECT_EQ(total, expected.load());  // the locks excluded each other
+}
+
+// A service fiber (gort::debug's server, signal delivery) parked in accept()
+// does not make a program look alive: the user's fibers, all blocked for
+// good, are still a deadlock; the report shows the service fiber marked as
+// such, and num_fibers() never counted it.
+TEST(Deadlock, ServiceFiberInAcceptDoesNotHideIt) {
+  gort_test::for_each_worker_count([](unsigned w) {
+    std::size_t counted = 0;
+    std::string report = deadlock_report_of(
+        [&] {
+          gort::net::listener l = gort::net::listen("127.0.0.1:0");
+          gort::chan<int> marked;
+          gort::go([&] {
+            gort::detail::mark_system_fiber();
+            marked.send(1);
+            try {
+              l.accept();
+            } catch (const std::system_error&) {
+            }
+          });
+          marked.recv();
+          counted = gort::num_fibers();
+          gort::chan<int> never;
+          never.recv();
+        },
+        w);
+    EXPECT_EQ(counted, 1u);
+    EXPECT_EQ(report.find(k_header), 0u) << report;
+    EXPECT_NE(report.find("goroutine 1 [chan receive]:"), std::string::npos) << report;
+    EXPECT_NE(report.find("[IO wait, system]:"), std::string::npos) << report;
+  });
 }

@@ -21,6 +21,28 @@ namespace gort_test {
 // 4 oversubscribes a 2-core machine on purpose).
 inline constexpr unsigned k_worker_counts[] = {1, 2, 4};
 
+// The one way a test sweeps worker counts: calls body(workers) for 1, 2 and
+// 4 workers, each under SCOPED_TRACE("workers=N"), stopping at the first
+// count whose body recorded a fatal failure.
+template <class F>
+void for_each_worker_count(F&& body) {
+  for (unsigned w : k_worker_counts) {
+    SCOPED_TRACE("workers=" + std::to_string(w));
+    body(w);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+// As for_each_worker_count, running body(workers) as the main fiber of a
+// gort::run with that many workers (and the rest of `cfg`).
+template <class F>
+void run_at_each_worker_count(F&& body, gort::config cfg = {}) {
+  for_each_worker_count([&](unsigned w) {
+    cfg.workers = w;
+    gort::run([&] { body(w); }, cfg);
+  });
+}
+
 // A seed from $GORT_TEST_SEED, else a random one. Tests print it
 // (SCOPED_TRACE) so that a failure can be replayed.
 inline std::uint64_t test_seed() {
