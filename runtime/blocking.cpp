@@ -166,7 +166,7 @@ void wait_unwound(call& c) noexcept {
 // Any thread (see gort/blocking.hpp).
 void run_blocking(blocking_job& job, const std::source_location& where) {
   worker* w = worker_of_thread();
-  if (!w || !in_fiber() || w->rt().unwinding_.load(std::memory_order_relaxed)) {
+  if (!w || !in_fiber() || w->rt().unwinding()) {
     job.invoke(&job);
     return;
   }

@@ -266,20 +266,20 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
 poll_desc* io_register(int fd) {
   return with_runtime([fd](runtime* rt, worker*) {
     if (!rt) throw std::logic_error("gort::net: no gort::run() is active");
-    return rt->netpoll_.open(fd);
+    return rt->poller().open(fd);
   });
 }
 
 void io_unregister(poll_desc* pd) noexcept {
   with_runtime([pd](runtime* rt, worker*) {
-    if (rt) rt->netpoll_.close(pd);
+    if (rt) rt->poller().close(pd);
   });
 }
 
 void io_evict(poll_desc* pd) noexcept { netpoller::evict(pd); }
 
 io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const std::source_location& where) {
-  return current_runtime("gort::net").netpoll_.wait(pd, mode, deadline_ns, where);
+  return current_runtime("gort::net").poller().wait(pd, mode, deadline_ns, where);
 }
 
 }  // namespace gort::detail

@@ -1,5 +1,6 @@
 #include "runtime/timer.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "runtime/core.hpp"
@@ -117,8 +118,7 @@ void timer::start(std::int64_t when_ns) noexcept {
   }
   with_runtime([&](runtime* rt, worker* w) {
     if (!rt) return;  // no runtime: nothing would ever fire it
-    // A plain thread's timers go to worker 0's heap.
-    if (rt->heaps_[w ? w->index() : 0].add(*this, when_ns)) rt->sched_.timer_added(when_ns);
+    rt->add_timer(*this, when_ns, w);
   });
 }
 
@@ -135,6 +135,32 @@ bool timer::stop() noexcept {
     // Firing: its callback runs on another thread; it is short.
     cpu_relax();
   }
+}
+
+}  // namespace gort::detail
+
+namespace gort::detail {
+
+// ---- the runtime's timer heaps ----------------------------------------------
+
+void runtime::add_timer(timer& t, std::int64_t when_ns, worker* w) noexcept {
+  // A plain thread's timers go to worker 0's heap.
+  if (heaps_[w ? w->index() : 0].add(t, when_ns)) sched_.timer_added(when_ns);
+}
+
+std::int64_t runtime::next_timer_deadline() {
+  std::int64_t best = INT64_MAX;
+  for (auto& h : heaps_) best = std::min(best, h.earliest());
+  return best == INT64_MAX ? -1 : best;
+}
+
+void runtime::run_timers(unsigned, unsigned victim) {
+  timer_heap& h = heaps_[victim];
+  std::int64_t when = h.earliest();
+  if (when == INT64_MAX) return;
+  std::int64_t now = now_ns();
+  if (when > now) return;
+  h.run_due(now);
 }
 
 }  // namespace gort::detail
