@@ -22,51 +22,20 @@
 #include <cstdint>
 
 #include "gort/detail/chan_core.hpp"
-#include "gort/detail/intrusive_fifo.hpp"
+#include "gort/detail/waiter.hpp"
 #include "gort/detail/spinlock.hpp"
-#include "runtime/park.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort::detail {
 
-struct chan_impl;
-
-// The shared state of one blocked select: the one-shot winner decision.
-struct select_state {
-  // 0 until a waker claims the select: the acq_rel CAS in waitq::dequeue,
-  // made by wakers holding different channel locks, picks exactly one winner
-  // (pairs with the other wakers' CAS on the same flag).
-  std::atomic<std::uint32_t> done{0};
-  struct chan_waiter* winner = nullptr;  // written by the winner before ready()
-};
-
-// A fiber (or thread) blocked on one channel (Go's sudog).
-struct chan_waiter {
-  fiber* who = nullptr;
-  chan_waiter* prev = nullptr;
-  chan_waiter* next = nullptr;  // also links close()'s wake list once unlinked
-  void* elem = nullptr;         // send: the T to take; receive: the std::optional<T> to fill
-  select_state* sel = nullptr;  // null for a plain send or receive
-  chan_impl* ch = nullptr;
-  std::uint32_t index = 0;  // the select case's position
-  bool is_send = false;
-  bool success = false;  // set by the waker: true when a value moved, false when closed
-  bool linked = false;
-};
-
-// A FIFO of waiters. The owning channel's lock held for every call.
-class waitq : public intrusive_fifo<chan_waiter> {
+// A FIFO of channel waiters. The owning channel's lock held for every call.
+class waitq : public wait_list {
  public:
   // The oldest waiter that can be taken, unlinked; selects already claimed by
-  // another channel are dropped on the way. Claims a select's record (winner).
-  chan_waiter* dequeue() noexcept {
-    while (chan_waiter* w = pop_front()) {
-      if (!w->sel) return w;
-      std::uint32_t expect = 0;
-      if (w->sel->done.compare_exchange_strong(expect, 1, std::memory_order_acq_rel,
-                                               std::memory_order_relaxed)) {
-        w->sel->winner = w;
-        return w;
-      }
+  // another channel are dropped on the way. Claims a select's record.
+  waiter* dequeue() noexcept {
+    while (waiter* w = pop_front()) {
+      if (!w->group || w->group->claim(w)) return w;
     }
     return nullptr;
   }
@@ -136,7 +105,7 @@ inline void buf_take(chan_impl* c, void* dst) noexcept {
 
 // Direct handoff to a dequeued receiver `r`. Returns the fiber to ready once
 // the caller has unlocked.
-inline fiber* give_to(chan_waiter* r, const elem_ops* ops, void* src) noexcept {
+inline fiber* give_to(waiter* r, const elem_ops* ops, void* src) noexcept {
   ops->emplace(r->elem, src);
   r->success = true;
   return r->who;
@@ -146,7 +115,7 @@ inline fiber* give_to(chan_waiter* r, const elem_ops* ops, void* src) noexcept {
 // when unbuffered; otherwise (the buffer is full) the head goes to `dst` and
 // the sender's value to the tail, keeping FIFO order. Returns the fiber to
 // ready once the caller has unlocked.
-inline fiber* take_from(chan_impl* c, chan_waiter* s, void* dst) noexcept {
+inline fiber* take_from(chan_impl* c, waiter* s, void* dst) noexcept {
   if (c->cap_ == 0) {
     c->ops_->emplace(dst, s->elem);
   } else {
@@ -174,7 +143,7 @@ enum class attempt : std::uint8_t {
 // body of every send path, and an out-of-line call cost pingpong 15 %.
 [[gnu::always_inline]] inline attempt send_locked(chan_impl* c, void* src, fiber*& wake) noexcept {
   if (c->closed_) return attempt::closed;
-  if (chan_waiter* r = c->recvq_.dequeue()) {  // a parked receiver: hand over directly
+  if (waiter* r = c->recvq_.dequeue()) {  // a parked receiver: hand over directly
     wake = give_to(r, c->ops_, src);
     return attempt::done;
   }
@@ -187,7 +156,7 @@ enum class attempt : std::uint8_t {
 
 // lock_ held: a receive into `dst` (an empty std::optional<T>).
 [[gnu::always_inline]] inline attempt recv_locked(chan_impl* c, void* dst, fiber*& wake) noexcept {
-  if (chan_waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
+  if (waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
     wake = take_from(c, s, dst);
     return attempt::done;
   }

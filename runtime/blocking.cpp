@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "gort/blocking.hpp"
+#include "gort/detail/scope_exit.hpp"
 #include "runtime/core.hpp"
 #include "runtime/park.hpp"
 
@@ -185,13 +186,10 @@ void run_blocking(blocking_job& job, const std::source_location& where) {
     return;
   }
   c.waiter = self();
-  struct unwound {  // park() throws fiber_unwind when run() unwinds us at exit
-    call& c;
-    int before = std::uncaught_exceptions();
-    ~unwound() {
-      if (std::uncaught_exceptions() > before) wait_unwound(c);
-    }
-  } guard{c};
+  // park() throws fiber_unwind when run() unwinds us at exit.
+  scope_exit unwound([&c, before = std::uncaught_exceptions()] {
+    if (std::uncaught_exceptions() > before) wait_unwound(c);
+  });
   park(c.lock, wait_reason::blocking_call, where);
 }
 

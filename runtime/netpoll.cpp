@@ -11,6 +11,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "gort/detail/scope_exit.hpp"
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/park.hpp"
@@ -244,19 +245,14 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
   // check quiet: only the user's I/O counts.
   const bool counted = !w.who->system_;
   if (counted) waiters_.fetch_add(1, std::memory_order_acq_rel);
-  struct cleanup {
-    io_waiter& w;
-    netpoller& np;
-    bool counted;
-    ~cleanup() {
-      w.deadline.stop();  // waits for a callback in flight
-      {
-        std::lock_guard g(w.pd->lock_);
-        if (w.pd->slot(w.mode) == &w) w.pd->slot(w.mode) = nullptr;  // unwound at exit
-      }
-      if (counted) np.waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  scope_exit cleanup([&] {
+    w.deadline.stop();  // waits for a callback in flight
+    {
+      locked g(w.pd->lock_);
+      if (w.pd->slot(w.mode) == &w) w.pd->slot(w.mode) = nullptr;  // unwound at exit
     }
-  } guard{w, *this, counted};
+    if (counted) waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  });
   park(&arm_and_unlock, &w, wait_reason::io_wait, where);
   return w.result;
 }

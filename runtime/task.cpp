@@ -1,8 +1,7 @@
 // task_state_base (gort/detail/fiber_start.hpp): how a spawn()ed fiber hands
 // its result to the fiber or thread that joins it.
 #include "gort/detail/fiber_start.hpp"
-#include "gort/detail/scope_exit.hpp"
-#include "runtime/park.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort::detail {
 
@@ -11,7 +10,7 @@ void task_state_base::complete() noexcept {
   {
     locked g(lock_);
     done_ = true;
-    joiner = std::exchange(joiner_, nullptr);
+    joiner = take_one(joiners_);
   }
   if (joiner) ready(joiner);
 }
@@ -22,15 +21,8 @@ void task_state_base::wait_done(int reason, const std::source_location& where) {
     lock_.unlock();
     return;
   }
-  fiber* me = self();
-  joiner_ = me;
-  // Normally complete() took the record; if park() threw (unwinding at
-  // exit), take it back ourselves.
-  scope_exit unlink([&] {
-    locked g(lock_);
-    if (joiner_ == me) joiner_ = nullptr;
-  });
-  park(lock_, wait_reason(reason), where);
+  waiter w;
+  wait_on(lock_, joiners_, w, wait_reason(reason), where);
 }
 
 void task_state_base::wait(const std::source_location& where) {

@@ -12,9 +12,10 @@
 #include <mutex>
 #include <system_error>
 
+#include "gort/detail/scope_exit.hpp"
 #include "gort/sync.hpp"
 #include "runtime/timer.hpp"
-#include "sync/wait.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort {
 
@@ -60,10 +61,7 @@ bool condition_variable::wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadl
   r.cv = this;
   r.m = lk.mutex();
   r.deadline = deadline_ns;
-  struct stop_timer {
-    wait_record& r;
-    ~stop_timer() { r.stop(); }  // before r leaves the stack, normally or not
-  } stopper{r};
+  detail::scope_exit stop_timer([&r] { r.stop(); });  // before r leaves the stack, normally or not
   lock_.lock();
   nwait_.fetch_add(1, std::memory_order_relaxed);
   try {

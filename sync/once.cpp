@@ -2,7 +2,7 @@
 #include <mutex>
 
 #include "gort/sync.hpp"
-#include "sync/wait.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort::detail {
 
@@ -21,7 +21,8 @@ bool once_enter(once_flag& f, const std::source_location& where) {
     }
     // Running elsewhere: park until it finishes, then look again (it may
     // have thrown, and then one of us runs it).
-    wait_on(f.lock_, f.waiters_, wait_reason::mutex_lock, where);
+    waiter w;
+    wait_on(f.lock_, f.waiters_, w, wait_reason::mutex_lock, where);
   }
 }
 

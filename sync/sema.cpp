@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "gort/runtime.hpp"
-#include "sync/wait.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort::detail {
 

@@ -17,9 +17,10 @@
 #include <source_location>
 #include <utility>
 
+#include "gort/detail/scope_exit.hpp"
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
-#include "gort/detail/wait_list.hpp"
+#include "gort/detail/waiter.hpp"
 #include "gort/runtime.hpp"
 
 namespace gort {
@@ -296,13 +297,10 @@ void call_once(once_flag& flag, F&& f, Args&&... args) {
   // Acquire: pairs with the release store of k_done in once_exit().
   if (flag.state_.load(std::memory_order_acquire) == once_flag::k_done) return;
   if (!detail::once_enter(flag, std::source_location::current())) return;
-  struct finish {
-    once_flag& flag;
-    bool ok = false;
-    ~finish() { detail::once_exit(flag, ok); }
-  } guard{flag};
+  detail::scope_exit failed([&flag] { detail::once_exit(flag, false); });  // f threw: someone may retry
   std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
-  guard.ok = true;
+  failed.release();
+  detail::once_exit(flag, true);
 }
 
 // A counting semaphore (x/sync/semaphore's Weighted without a bound; the

@@ -25,7 +25,7 @@
 #include <source_location>
 
 #include "gort/detail/spinlock.hpp"
-#include "gort/detail/wait_list.hpp"
+#include "gort/detail/waiter.hpp"
 #include "gort/detail/wait_reason.hpp"
 
 namespace gort::detail {
