@@ -13,10 +13,10 @@ namespace gort::detail {
 
 namespace {
 // An OS thread's stand-in record, so primitives can queue plain threads like
-// fibers (api.md section 2: blocking calls block a plain thread).
+// fibers (docs/api.md: blocking calls block a plain thread).
 //
 // A plain thread that has called into gort counts as alive for the deadlock
-// check from then until it exits (api.md: a plain std::thread is invisible
+// check from then until it exits (docs/api.md: a plain std::thread is invisible
 // only until it calls into gort), except while it is itself running run().
 struct thread_stand_in {
   parker park;
