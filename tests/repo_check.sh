@@ -54,7 +54,8 @@ hits=$(list_files | grep -zv -x -F "$self" | xargs -0 -r grep -nHIisE "${args[@]
 if [[ -n "$hits" ]]; then
   printf '%s\n' "$hits"
   n=$(printf '%s\n' "$hits" | wc -l)
-  echo "repo_check: $n stale reference(s) above: name the repository's own files (docs/api.md), commits and dates instead" >&2
+  echo "repo_check: $n stale reference(s) above; name the repository's own files" \
+    "(docs/api.md), commits and dates instead" >&2
   exit 1
 fi
 echo "repo_check: no stale references in $root"
