@@ -1,5 +1,5 @@
 // gort runtime: run, go, spawn, yield, sleep, and the fiber-aware thread.
-// The contract is ../shared/api.md section 1.
+// Reference: docs/api.md, "Runtime".
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,5 @@
-// gort sync: Go's sync package for fibers. The contract is ../shared/api.md
-// section 4. Every blocking call parks a fiber (never its worker) and blocks
+// gort sync: Go's sync package for fibers. Reference: docs/api.md, "sync".
+// Every blocking call parks a fiber (never its worker) and blocks
 // a plain OS thread, so fibers and threads may share one primitive.
 //
 // Shutdown: when run() unwinds fibers still blocked on a primitive, the
