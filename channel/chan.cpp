@@ -23,7 +23,7 @@ std::size_t core_align(const elem_ops* ops) noexcept {
 // lock is not held on return. If park() throws (unwinding at exit), the
 // record is unlinked before the exception leaves.
 bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason why,
-                  const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
+                  const std::source_location& where) GORT_RELEASE(c->lock_) {
   waiter w;
   w.elem = elem;
   w.is_send = is_send;
@@ -54,7 +54,8 @@ chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
   return c;
 }
 
-void chan_destroy(chan_core* core) noexcept {
+// Not analysed: the last reference is gone, so nothing else can hold the lock.
+void chan_destroy(chan_core* core) noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
   chan_impl* c = impl(core);
   if (c->timer_) drop_after_timer(c->timer_);
   // The last reference is gone: no waiter can be linked and no one else can
@@ -70,7 +71,7 @@ void chan_destroy(chan_core* core) noexcept {
 
 namespace {
 // lock_ held: unlocks, then readies the partner an attempt woke (if any).
-void unlock_and_wake(chan_impl* c, fiber* wake) noexcept {
+void unlock_and_wake(chan_impl* c, fiber* wake) noexcept GORT_RELEASE(c->lock_) {
   c->lock_.unlock();
   if (wake) ready(wake);
 }

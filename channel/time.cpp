@@ -40,7 +40,7 @@ struct ticker_state {
   chan_handle ch;
   std::int64_t period = 0;
   spinlock lock_;
-  bool stopped_ = false;  // guarded by lock_
+  bool stopped_ GORT_GUARDED_BY(lock_) = false;
 };
 
 namespace {
@@ -67,7 +67,7 @@ void tick_fired(timer* t) {
   std::int64_t n = now_ns();
   std::int64_t next = t->when + s->period;
   if (next <= n) next += ((n - next) / s->period + 1) * s->period;
-  std::lock_guard g(s->lock_);
+  locked g(s->lock_);
   if (s->stopped_) return;
   // The other timer's callback started us and has returned, but its worker
   // may not yet have left the firing state (a few instructions): wait for
@@ -135,7 +135,7 @@ recv_chan<tick_time> ticker::c() const { return s_ ? recv_chan<tick_time>(s_->ch
 void ticker::stop() noexcept {
   if (!s_) return;
   {
-    std::lock_guard g(s_->lock_);
+    detail::locked g(s_->lock_);
     s_->stopped_ = true;  // from here on no callback starts a timer
   }
   // Each waits for its own callback in flight; neither can be restarted now.

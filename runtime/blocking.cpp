@@ -41,8 +41,8 @@ constexpr auto k_idle_retire = std::chrono::seconds(10);
 struct call {
   blocking_job* job = nullptr;
   spinlock lock;
-  bool done = false;        // guarded by lock
-  fiber* waiter = nullptr;  // guarded by lock; the parked fiber, if any
+  bool done GORT_GUARDED_BY(lock) = false;
+  fiber* waiter GORT_GUARDED_BY(lock) = nullptr;  // the parked fiber, if any
 };
 
 class pool {
@@ -77,7 +77,7 @@ void finish(call* c) noexcept {
   c->job->invoke(c->job);
   fiber* w;
   {
-    std::lock_guard g(c->lock);
+    locked g(c->lock);
     c->done = true;
     w = std::exchange(c->waiter, nullptr);
   }
@@ -154,7 +154,7 @@ void pool::helper_main() {
 void wait_unwound(call& c) noexcept {
   for (;;) {
     {
-      std::lock_guard g(c.lock);
+      locked g(c.lock);
       if (c.done) return;
       c.waiter = nullptr;
     }

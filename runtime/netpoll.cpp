@@ -32,15 +32,17 @@ struct io_waiter {
 struct poll_desc {
   int fd = -1;
   spinlock lock_;
-  bool read_ready_ = false;   // an edge arrived while no reader waited
-  bool write_ready_ = false;  // likewise for writers
-  bool evicted_ = false;
-  io_waiter* reader_ = nullptr;
-  io_waiter* writer_ = nullptr;
+  bool read_ready_ GORT_GUARDED_BY(lock_) = false;   // an edge arrived while no reader waited
+  bool write_ready_ GORT_GUARDED_BY(lock_) = false;  // likewise for writers
+  bool evicted_ GORT_GUARDED_BY(lock_) = false;
+  io_waiter* reader_ GORT_GUARDED_BY(lock_) = nullptr;
+  io_waiter* writer_ GORT_GUARDED_BY(lock_) = nullptr;
   poll_desc* next_free_ = nullptr;  // netpoller::free_ list
 
-  io_waiter*& slot(io_mode m) noexcept { return m == io_mode::read ? reader_ : writer_; }
-  bool& ready_flag(io_mode m) noexcept { return m == io_mode::read ? read_ready_ : write_ready_; }
+  io_waiter*& slot(io_mode m) noexcept GORT_REQUIRES(lock_) { return m == io_mode::read ? reader_ : writer_; }
+  bool& ready_flag(io_mode m) noexcept GORT_REQUIRES(lock_) {
+    return m == io_mode::read ? read_ready_ : write_ready_;
+  }
 };
 
 namespace {
@@ -89,7 +91,7 @@ poll_desc* netpoller::open(int fd) {
     }
   }
   {
-    std::lock_guard g(pd->lock_);
+    locked g(pd->lock_);
     pd->fd = fd;
     pd->read_ready_ = pd->write_ready_ = pd->evicted_ = false;
     pd->reader_ = pd->writer_ = nullptr;
@@ -127,7 +129,7 @@ void netpoller::release(poll_desc* pd) noexcept {
 void netpoller::evict(poll_desc* pd) noexcept {
   io_waiter* woken[2];
   {
-    std::lock_guard g(pd->lock_);
+    locked g(pd->lock_);
     pd->evicted_ = true;
     woken[0] = std::exchange(pd->reader_, nullptr);
     woken[1] = std::exchange(pd->writer_, nullptr);
@@ -143,7 +145,7 @@ void netpoller::evict(poll_desc* pd) noexcept {
 void netpoller::deliver(poll_desc* pd, io_mode mode) noexcept {
   io_waiter* w;
   {
-    std::lock_guard g(pd->lock_);
+    locked g(pd->lock_);
     w = std::exchange(pd->slot(mode), nullptr);
     if (!w) {
       pd->ready_flag(mode) = true;
@@ -195,7 +197,7 @@ void on_deadline(timer* t) {
   io_waiter* w = static_cast<io_waiter::deadline_timer*>(t)->w;
   poll_desc* pd = w->pd;
   {
-    std::lock_guard g(pd->lock_);
+    locked g(pd->lock_);
     if (pd->slot(w->mode) != w) return;  // already woken by I/O or eviction
     pd->slot(w->mode) = nullptr;
   }
@@ -205,15 +207,17 @@ void on_deadline(timer* t) {
 
 // The park's unlock step: the deadline timer starts only once we are
 // switched out, so it cannot ready us early.
-void arm_and_unlock(void* arg) {
+void arm_and_unlock(void* arg) GORT_NO_THREAD_SAFETY_ANALYSIS {  // pd's lock, taken by wait()
   auto* w = static_cast<io_waiter*>(arg);
   if (w->deadline.when >= 0) w->deadline.start(w->deadline.when);
   w->pd->lock_.unlock();
 }
 }  // namespace
 
+// Not analysed: the descriptor's lock is released by park's unlock step
+// (arm_and_unlock), on the other side of the switch.
 io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
-                          const std::source_location& where) {
+                          const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   pd->lock_.lock();
   if (pd->evicted_) {
     pd->lock_.unlock();

@@ -53,7 +53,8 @@ void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noex
   f->wait_obj_.store(obj, std::memory_order_release);
 }
 
-void park(spinlock& lock, wait_reason why, const std::source_location& where) {
+// Not analysed: `lock` is released by the unlock step, after the switch.
+void park(spinlock& lock, wait_reason why, const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   park(&unlock_spinlock, &lock, why, where);
 }
 

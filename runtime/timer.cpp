@@ -10,7 +10,7 @@
 namespace gort::detail {
 
 bool timer_heap::add(timer& t, std::int64_t when) noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   t.when = when;
   t.heap_index_ = std::uint32_t(items_.size());
   t.heap_.store(this, std::memory_order_relaxed);
@@ -24,7 +24,7 @@ bool timer_heap::add(timer& t, std::int64_t when) noexcept {
 }
 
 bool timer_heap::remove(timer& t) noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   if (t.status_.load(std::memory_order_relaxed) != timer::k_pending ||
       t.heap_.load(std::memory_order_relaxed) != this)
     return false;
@@ -35,16 +35,16 @@ bool timer_heap::remove(timer& t) noexcept {
 }
 
 void timer_heap::run_due(std::int64_t now) noexcept {
-  std::unique_lock g(lock_);
+  locked g(lock_);
   while (!items_.empty() && items_[0]->when <= now) {
     timer* t = items_[0];
     remove_at(0);
     t->status_.store(timer::k_firing, std::memory_order_relaxed);
     publish();
     t->rearm_ = false;
-    g.unlock();
+    lock_.unlock();  // the callback runs unlocked: it may ready fibers, send, re-arm
     t->fn(t);
-    g.lock();
+    lock_.lock();
     // Our last touch of `t`: once it is idle, stop() may return and its owner
     // free it. A re-arm requested by the callback lands in this heap.
     if (t->rearm_) {
@@ -64,7 +64,7 @@ void timer_heap::run_due(std::int64_t now) noexcept {
 }
 
 void timer_heap::clear() noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   for (timer* t : items_) t->status_.store(timer::k_idle, std::memory_order_release);
   items_.clear();
   publish();

@@ -27,7 +27,7 @@ bool once_enter(once_flag& f, const std::source_location& where) {
 }
 
 void once_exit(once_flag& f, bool ok) noexcept {
-  std::lock_guard g(f.lock_);
+  locked g(f.lock_);
   // Release: pairs with the acquire load in call_once()'s fast path.
   f.state_.store(ok ? once_flag::k_done : once_flag::k_idle, std::memory_order_release);
   while (fiber* w = take_one(f.waiters_)) ready(w);

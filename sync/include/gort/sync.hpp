@@ -253,7 +253,7 @@ class condition_variable {
 
   std::atomic<std::uint32_t> nwait_{0};
   detail::spinlock lock_;
-  detail::wait_list q_;
+  detail::wait_list q_ GORT_GUARDED_BY(lock_);
 };
 
 class once_flag;
@@ -285,7 +285,7 @@ class once_flag {
 
   std::atomic<std::uint8_t> state_{k_idle};
   detail::spinlock lock_;
-  detail::wait_list waiters_;
+  detail::wait_list waiters_ GORT_GUARDED_BY(lock_);
 };
 
 // Any thread. Runs std::invoke(f, args...) exactly once per flag: concurrent

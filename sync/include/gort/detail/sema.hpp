@@ -85,7 +85,7 @@ class sema {
   std::atomic<std::uint32_t> nwait_{0};
   releases_in_flight releasing_;
   spinlock lock_;
-  wait_list q_;  // guarded by lock_
+  wait_list q_ GORT_GUARDED_BY(lock_);
 };
 
 }  // namespace gort::detail
