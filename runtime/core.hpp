@@ -24,10 +24,12 @@
 //
 // Locks, in the order they may nest (outer first; docs/architecture.md has
 // the whole runtime's list):
-//   g_runtime_lock (shared) > a primitive's spinlock (channel, sema, timer
-//   heap, netpoll descriptor) > the scheduler's idle lock, the inject queue's
-//   lock > fiber_table::lock_. monitor_mu_ is taken only by the monitor
-//   thread and run(), with nothing else held.
+//   a primitive's spinlock (channel, sema, cond, task) > g_runtime_lock
+//   (shared, in ready() from a plain thread; exclusive only in run_main with
+//   nothing held) > a timer heap's or netpoll descriptor's lock > the inject
+//   queue's lock, the scheduler's idle lock > fiber_table::lock_.
+//   monitor_mu_ is taken only by the monitor thread and run(), with nothing
+//   else held.
 #pragma once
 
 #include <atomic>
