@@ -25,6 +25,7 @@
 #include "channel/chan_impl.hpp"
 #include "gort/runtime.hpp"
 #include "runtime/timer.hpp"
+#include "scheduler/clock.hpp"
 #include "scheduler/futex.hpp"
 
 namespace gort::detail {
@@ -52,7 +53,7 @@ struct after_timer : timer {
 // A worker, on its scheduler stack: the deadline passed. The channel has one
 // slot and this is its only sender, so the send cannot block or throw.
 void after_fired(timer* t) {
-  tick_time now = std::chrono::steady_clock::now();
+  tick_time now = as_time_point(now_ns());
   chan_try_send(static_cast<after_timer*>(t)->ch, &now);
 }
 
@@ -62,7 +63,7 @@ void after_fired(timer* t) {
 void tick_fired(timer* t) {
   auto* me = static_cast<ticker_state::tick_timer*>(t);
   ticker_state* s = me->owner;
-  tick_time now = std::chrono::steady_clock::now();
+  tick_time now = as_time_point(now_ns());
   chan_try_send(s->ch.get(), &now);
   std::int64_t n = now_ns();
   std::int64_t next = t->when + s->period;
@@ -94,7 +95,7 @@ using detail::tick_time;
 recv_chan<tick_time> after(std::chrono::nanoseconds d) {
   detail::chan_handle h(detail::chan_make(&detail::elem_ops_of<tick_time>::value, 1));
   if (d.count() <= 0) {
-    tick_time now = std::chrono::steady_clock::now();
+    tick_time now = detail::as_time_point(detail::now_ns());
     detail::chan_try_send(h.get(), &now);
     return recv_chan<tick_time>(std::move(h));
   }

@@ -70,33 +70,23 @@ void timer_heap::clear() noexcept {
   publish();
 }
 
+// Moves the timer at `i` towards the root while it is due before its parent.
 void timer_heap::sift_up(std::size_t i) noexcept {
   timer* t = items_[i];
-  while (i > 0) {
-    std::size_t p = (i - 1) / 2;
-    if (items_[p]->when <= t->when) break;
-    items_[i] = items_[p];
-    items_[i]->heap_index_ = std::uint32_t(i);
-    i = p;
-  }
-  items_[i] = t;
-  t->heap_index_ = std::uint32_t(i);
+  for (std::size_t p; i > 0 && items_[p = (i - 1) / 2]->when > t->when; i = p) put(i, items_[p]);
+  put(i, t);
 }
 
+// Moves the timer at `i` towards the leaves while a child is due before it.
 void timer_heap::sift_down(std::size_t i) noexcept {
   const std::size_t n = items_.size();
   timer* t = items_[i];
-  for (;;) {
-    std::size_t c = 2 * i + 1;
-    if (c >= n) break;
+  for (std::size_t c; (c = 2 * i + 1) < n; i = c) {
     if (c + 1 < n && items_[c + 1]->when < items_[c]->when) ++c;
     if (t->when <= items_[c]->when) break;
-    items_[i] = items_[c];
-    items_[i]->heap_index_ = std::uint32_t(i);
-    i = c;
+    put(i, items_[c]);
   }
-  items_[i] = t;
-  t->heap_index_ = std::uint32_t(i);
+  put(i, t);
 }
 
 void timer_heap::remove_at(std::size_t i) noexcept {

@@ -40,6 +40,11 @@ class timer_heap {
   void sift_up(std::size_t i) noexcept GORT_REQUIRES(lock_);
   void sift_down(std::size_t i) noexcept GORT_REQUIRES(lock_);
   void remove_at(std::size_t i) noexcept GORT_REQUIRES(lock_);
+  // Stores `t` at position `i`, keeping its heap_index_ in step.
+  void put(std::size_t i, timer* t) noexcept GORT_REQUIRES(lock_) {
+    items_[i] = t;
+    t->heap_index_ = std::uint32_t(i);
+  }
   void publish() noexcept GORT_REQUIRES(lock_) {
     // Release: pairs with the acquire in earliest().
     when0_.store(items_.empty() ? INT64_MAX : items_[0]->when, std::memory_order_release);
