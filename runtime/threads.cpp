@@ -27,7 +27,7 @@ struct thread_stand_in {
     self.is_thread_ = true;
     self.thread_parker_ = &park;
     self.state_.store(fiber_state::running, std::memory_order_relaxed);
-    if (!worker_of_thread()) set_counted(true);
+    if (!machine_of_thread()) set_counted(true);
   }
   ~thread_stand_in() { set_counted(false); }
   void set_counted(bool on) noexcept {
