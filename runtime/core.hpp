@@ -138,6 +138,9 @@ class runtime final : public sched_hooks {
   // ---- reports (any thread; the runtime held alive by the caller)
   sched_stats snapshot();   // stats.cpp
   void dump(std::string& out);
+  // How long the running fiber `f` has run without switching, as far as the
+  // monitor saw (0: not known to be stuck).
+  std::int64_t running_for(const fiber& f);
   // Signal handlers only: every fiber object, without taking a lock.
   template <class F>
   void for_each_fiber_unlocked(F&& fn) const {

@@ -114,6 +114,16 @@ class alignas(64) machine {
   // The monitor: CPU time this machine's thread has used (ns), -1 if unknown.
   std::int64_t cpu_time_ns() const noexcept;
   parker& spare_parker() noexcept { return spare_park_; }
+  // The monitor: `f` has run on this machine without switching since
+  // `since_ns` (published for dumps). Any thread: that time for `f`, or 0.
+  void note_stall(const fiber* f, std::int64_t since_ns) noexcept {
+    stall_since_.store(since_ns, std::memory_order_relaxed);
+    stall_fiber_.store(f, std::memory_order_release);  // pairs with stalled_since()'s acquire
+  }
+  std::int64_t stalled_since(const fiber& f) const noexcept {
+    if (stall_fiber_.load(std::memory_order_acquire) != &f || current() != &f) return 0;
+    return stall_since_.load(std::memory_order_relaxed);
+  }
   void give_worker(worker* p) noexcept { p_ = p; }
   std::thread& os_thread() noexcept { return thread_; }
 
@@ -162,6 +172,8 @@ class alignas(64) machine {
   clockid_t cpu_clock_{};
   bool has_cpu_clock_ = false;
   parker spare_park_;   // where it sleeps as a spare
+  std::atomic<const fiber*> stall_fiber_{nullptr};  // the monitor's last stall note
+  std::atomic<std::int64_t> stall_since_{0};
   std::thread thread_;  // empty for machine 0 (the thread that called run)
 };
 

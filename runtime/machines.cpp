@@ -137,6 +137,14 @@ void runtime::stop() noexcept {
   for (machine* m : spares_) m->spare_parker().notify();
 }
 
+std::int64_t runtime::running_for(const fiber& f) {
+  std::lock_guard g(machines_mu_);
+  for (auto& m : machines_) {
+    if (std::int64_t since = m->stalled_since(f)) return now_ns() - since;
+  }
+  return 0;
+}
+
 // run(), after machine 0 left its loop: joins every other machine's thread.
 // A machine that became a spare after stop() notified the spares sees
 // stopping() before it sleeps (wait_as_spare), so none sleeps through it.

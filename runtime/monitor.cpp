@@ -147,6 +147,7 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
       continue;
     }
     suspect = true;
+    if (s.cpu < 0) m->note_stall(f, s.since);  // first look at this suspect
     const std::int64_t ran = now - s.since;
     if (ran < k_blocked_ns) continue;
     const std::int64_t cpu = m->cpu_time_ns();
@@ -220,7 +221,7 @@ void runtime::report_stall(const fiber& f, std::int64_t ran_ns, bool handed_off)
   std::string out = "gort: stall: goroutine " + std::to_string(f.id_) + " has run " +
                     std::to_string(ran_ns / 1'000'000) + " ms without switching; " +
                     (handed_off ? "its worker's queue moved to another thread"
-                                : "its worker's queue waits for it (nothing else was ready)") +
+                                : "nothing else is waiting for its worker") +
                     "\n";
   append_fiber_block(out, f, "running");
   write_stderr(out);
