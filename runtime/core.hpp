@@ -167,7 +167,7 @@ class runtime final : public sched_hooks {
   machine& new_machine(worker* p);
   void machine_main(machine& m);
   bool wait_as_spare(machine& m);
-  machine& take_spare();
+  void give_to_spare(worker& p);
   void join_machines();
   // monitor.cpp
   struct monitor_state;

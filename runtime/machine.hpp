@@ -113,6 +113,10 @@ class alignas(64) machine {
   bool in_runtime() const noexcept { return depth_.load(std::memory_order_acquire) != 0; }
   // The monitor: CPU time this machine's thread has used (ns), -1 if unknown.
   std::int64_t cpu_time_ns() const noexcept;
+  // The monitor: is this machine's thread asleep in the kernel (a blocking
+  // system call), as opposed to running or waiting for a CPU? From
+  // /proc/self/task/<tid>/stat; false if unknown.
+  bool sleeping_in_kernel() const noexcept;
   parker& spare_parker() noexcept { return spare_park_; }
   // The monitor: `f` has run on this machine without switching since
   // `since_ns` (published for dumps). Any thread: that time for `f`, or 0.
@@ -171,6 +175,7 @@ class alignas(64) machine {
   void* tsan_g0_ = nullptr;
   clockid_t cpu_clock_{};
   bool has_cpu_clock_ = false;
+  int tid_ = 0;  // the kernel's id of this machine's thread
   parker spare_park_;   // where it sleeps as a spare
   std::atomic<const fiber*> stall_fiber_{nullptr};  // the monitor's last stall note
   std::atomic<std::int64_t> stall_since_{0};

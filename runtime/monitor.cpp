@@ -1,9 +1,10 @@
 // The monitor thread (Go's sysmon). While run() is active it
 //   - watches every worker's switch counter, and hands off a worker whose
 //     fiber has held it too long while other work waits: blocked in the
-//     kernel (its thread's CPU clock stands still) for k_blocked_ns, or
-//     running for k_running_ns (machine.hpp has the handshake, machines.cpp
-//     the spares);
+//     kernel (its thread asleep there, its CPU clock standing still) for
+//     k_blocked_ns, or computing for k_running_ns of CPU time (a thread that
+//     only waits for a CPU on a busy machine is neither); machine.hpp has the
+//     handshake, machines.cpp the spares;
 //   - reports stalls (config::stall_report / GORT_STALLREPORT);
 //   - polls the network when no worker is idle to do it;
 //   - prints GORT_SCHEDTRACE lines and runs GORT_DEADLOCK=partial's check.
@@ -37,6 +38,7 @@ constexpr int k_idle_cycles = 50;                       // before backing off (G
 // kernel, or running (Go preempts at 10 ms).
 constexpr std::int64_t k_blocked_ns = 1'000'000;
 constexpr std::int64_t k_running_ns = 10'000'000;
+constexpr std::int64_t k_held_ns = 50'000'000;
 // Poll the network when no worker has done so for this long (Go: 10 ms).
 constexpr std::int64_t k_netpoll_ns = 10'000'000;
 constexpr long k_partial_period_ms = 50;
@@ -49,7 +51,8 @@ struct runtime::monitor_state {
     const fiber* f = nullptr;  // the fiber it ran (null: on g0)
     std::uint32_t tick = 0;    // its schedule count then
     std::int64_t since = 0;    // when the monitor first saw that pair
-    std::int64_t cpu = -1;     // its machine's CPU time at the last look
+    std::int64_t cpu0 = -1;    // its machine's CPU time at the first timed look
+    std::int64_t cpu = -1;     // ... and at the last look
     bool reported = false;     // this stall was reported
   };
   // A machine whose fiber still runs after its worker was handed off.
@@ -147,17 +150,24 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
       continue;
     }
     suspect = true;
-    if (s.cpu < 0) m->note_stall(f, s.since);  // first look at this suspect
+    if (s.cpu0 < 0) m->note_stall(f, s.since);  // a first look at this suspect
     const std::int64_t ran = now - s.since;
     if (ran < k_blocked_ns) continue;
+    // Blocked in the kernel: its thread's CPU clock stood still since the
+    // last look and the kernel has it asleep (not merely waiting for a CPU,
+    // which a busy machine does to any thread). Running: its thread spent
+    // k_running_ns of CPU on the fiber, or held it k_held_ns in all (on an
+    // oversubscribed machine a computing thread gets a share of a CPU).
     const std::int64_t cpu = m->cpu_time_ns();
-    const bool blocked = cpu >= 0 && cpu == s.cpu;  // its thread's CPU clock stood still
+    if (s.cpu0 < 0) s.cpu0 = cpu;
+    const bool blocked = cpu >= 0 && cpu == s.cpu && m->sleeping_in_kernel();
+    const bool computed = (cpu >= 0 && cpu - s.cpu0 + k_blocked_ns >= k_running_ns) || ran >= k_held_ns;
     s.cpu = cpu;
     if (cfg_.stall_report_ns > 0 && !s.reported && ran >= cfg_.stall_report_ns) {
       report_stall(*f, ran, false);
       s.reported = true;
     }
-    if ((blocked || ran >= k_running_ns) && work_waiting(i, now) && hand_off(p, *m, now)) {
+    if ((blocked || computed) && work_waiting(i, now) && hand_off(p, *m, now)) {
       st.stuck_fibers.push_back({m, f, s.since, s.reported});
       s = {};
       acted = true;
@@ -204,15 +214,10 @@ bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
     return false;
   }
   // The worker is the monitor's until it names its new owner.
-  machine& to = take_spare();
   p.handoffs.add();
   if (p.trace_) p.trace_->instant("handoff", from.current() ? from.current()->id_ : 0, now);
   stuck_machines_.fetch_add(1, std::memory_order_acq_rel);
-  to.give_worker(&p);
-  // Release: the new owner (and the old one, which sees it lost the worker)
-  // see the worker's state as the monitor leaves it.
-  p.owner_.store(&to, std::memory_order_release);
-  to.spare_parker().notify();
+  give_to_spare(p);
   return true;
 }
 

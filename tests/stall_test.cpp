@@ -285,7 +285,8 @@ TEST(StallDeathTest, GortMaxthreadsIsTheLimit) {
 }
 
 // One report per stall, while the fiber is still stuck, in Go's format:
-// here after its worker moved (main's timer fell due at 10 ms).
+// here after its worker moved (main's timer fell due at 10 ms; main waits
+// for the handoff, then sleeps past the report's threshold).
 TEST(StallDeathTest, StallReportNamesTheFiber) {
   gort_test::threadsafe_death_tests();
   EXPECT_EXIT(
@@ -295,10 +296,11 @@ TEST(StallDeathTest, StallReportNamesTheFiber) {
             [&] {
               gort::go([&] { spin_until(stop); });
               gort::sleep_for(10ms);
-              gort::sleep_for(140ms);
+              while (gort::stats().handoffs == 0) gort::sleep_for(1ms);
+              gort::sleep_for(400ms);
               stop.store(true, std::memory_order_release);
             },
-            {.workers = 1, .stall_report = 40ms});
+            {.workers = 1, .stall_report = 300ms});
         std::exit(0);
       },
       testing::ExitedWithCode(0),
