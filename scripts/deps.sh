@@ -3,7 +3,8 @@
 # rerun costs one dpkg query. Idempotent; runs as root (or through sudo).
 #
 #   scripts/deps.sh          build + tests + demos
-#   scripts/deps.sh bench    the above + the benchmark peers (Go, Boost.Fiber, gnuplot)
+#   scripts/deps.sh bench    the above + the benchmark peers (Go, Boost.Fiber, Boost.Asio
+#                            and Beast, gnuplot) and wrk for scripts/http_bench.sh
 #
 # Packages of the "bench" group are best effort: a failure is a note, not an
 # error, because scripts/bench.sh skips a peer that is missing.
@@ -17,7 +18,7 @@ build_pkgs=(
   python3 gdb valgrind time procps curl
   clang libclang-rt-14-dev
 )
-bench_pkgs=(golang-go libboost-fiber-dev gnuplot-nox)
+bench_pkgs=(golang-go libboost-fiber-dev libboost-dev gnuplot-nox wrk)
 
 missing_of() {  # prints the packages of "$@" that are not installed
   local p
