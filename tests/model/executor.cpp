@@ -190,13 +190,23 @@ result classify(const std::exception& x, world& w, std::size_t f) {
   return result::unexpected;
 }
 
+// A small number naming the calling OS thread (for event::thread). Not
+// inlined: a fiber may resume on another thread, and a caller must not keep
+// the thread_local's address across a switch.
+[[gnu::noinline]] std::uint32_t thread_number() {
+  static std::atomic<std::uint32_t> next{1};
+  thread_local const std::uint32_t mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine;
+}
+
 // Fiber f's body. A fiber unwound at a deadlock leaves `pending` set to the
 // start of the call it never returned from.
 void run_fiber(world& w, std::size_t f, const std::vector<op>& ops, std::vector<event>& log,
-               std::uint64_t& pending) {
+               std::uint64_t& pending, std::uint32_t& pending_thread) {
   bool holds[k_max_mutexes] = {};
   for (const op& o : ops) {
     event e;
+    e.thread = pending_thread = thread_number();
     e.start = w.clock.fetch_add(1, std::memory_order_relaxed);
     pending = e.start;
     try {
@@ -205,6 +215,7 @@ void run_fiber(world& w, std::size_t f, const std::vector<op>& ops, std::vector<
       e.res = classify(x, w, f);
     }
     e.end = w.clock.fetch_add(1, std::memory_order_relaxed);
+    e.end_thread = thread_number();
     pending = 0;
     log.push_back(e);
   }
@@ -240,6 +251,8 @@ trace execute(const program& p, const run_config& c) {
   trace t;
   t.fibers.resize(nf);
   t.pending_start.assign(nf, 0);
+  t.pending_thread.assign(nf, 0);
+  t.sched_seeded = c.sched_seed.has_value();
   for (std::size_t f = 0; f < nf; ++f) t.fibers[f].reserve(p.fibers[f].size());
   world w;
   for (int cap : p.chans) w.chans.push_back(cap < 0 ? value_chan(nullptr) : value_chan(cap));
@@ -258,7 +271,7 @@ trace execute(const program& p, const run_config& c) {
           all.add(std::ptrdiff_t(nf));
           for (std::size_t f = 0; f < nf; ++f) {
             gort::go([&, f] {
-              run_fiber(w, f, p.fibers[f], t.fibers[f], t.pending_start[f]);
+              run_fiber(w, f, p.fibers[f], t.fibers[f], t.pending_start[f], t.pending_thread[f]);
               all.done();
             });
           }

@@ -112,6 +112,13 @@ class search {
   std::size_t budget_;
   // need_[f][k][g]: how many of g's operations ended before op k of f started.
   std::vector<std::vector<std::vector<std::uint8_t>>> need_;
+  // started_[f][k][g]: 1 + the last of g's operations that must have stepped
+  // (completed or queued) before op k of f steps; 0: none. Only in a run
+  // whose every operation ran on one OS thread without GORT_SCHED_SEED: a
+  // fiber then runs from an operation's start to its effect (or its queueing)
+  // without a switch, so operations take effect in the order they started
+  // (mutex lock and wait_group wait excepted: their waiting is not queueing).
+  std::vector<std::vector<std::vector<std::uint8_t>>> started_;
   // spurious_[f][k]: a try_lock/try_acquire that may fail on a free object.
   std::vector<std::vector<char>> spurious_;
   std::unordered_set<std::string> seen_;
@@ -131,9 +138,23 @@ std::uint64_t search::end_of(std::size_t f, std::size_t k) const {
   return k < observed_len(f) ? t_.fibers[f][k].end : k_never;
 }
 
+// True if every operation of the run started and ended on one OS thread.
+bool one_thread(const trace& t) {
+  std::uint32_t only = 0;
+  auto same = [&only](std::uint32_t th) { return th == (only ? only : (only = th)); };
+  for (std::size_t f = 0; f < t.fibers.size(); ++f) {
+    for (const event& e : t.fibers[f])
+      if (!same(e.thread) || !same(e.end_thread)) return false;
+    if (t.pending_start[f] && !same(t.pending_thread[f])) return false;
+  }
+  return true;
+}
+
 void search::prepare() {
   need_.resize(nf());
+  started_.resize(nf());
   spurious_.resize(nf());
+  const bool in_start_order = !t_.sched_seeded && one_thread(t_);
   for (std::size_t f = 0; f < nf(); ++f) {
     for (std::size_t k = 0; k < p_.fibers[f].size(); ++k) {
       const std::uint64_t start = start_of(f, k), end = end_of(f, k);
@@ -142,6 +163,14 @@ void search::prepare() {
         while (g != f && need[g] < observed_len(g) && t_.fibers[g][need[g]].end < start) ++need[g];
       }
       need_[f].push_back(std::move(need));
+      std::vector<std::uint8_t> started(nf(), 0);
+      for (std::size_t g = 0; g < nf() && in_start_order; ++g) {
+        for (std::size_t j = 0; g != f && j < p_.fibers[g].size() && start_of(g, j) < start; ++j) {
+          const op_kind kind = op_at(g, j).kind;
+          if (kind != op_kind::lock && kind != op_kind::wg_wait) started[g] = std::uint8_t(j + 1);
+        }
+      }
+      started_[f].push_back(std::move(started));
       // A try on a free object may fail while another fiber's operation on
       // that object is in flight (see model.hpp).
       const op& o = op_at(f, k);
@@ -170,6 +199,13 @@ bool search::startable(const state& s, std::size_t f, std::string* why) const {
     return false;
   }
   for (std::size_t g = 0; g < nf(); ++g) {
+    const std::size_t j = started_[f][k][g];
+    if (j > 0 && s.pc[g] < j && !(s.pc[g] == j - 1 && s.blocked[g])) {
+      if (why)
+        *why = "waits (one thread, start order) for fiber " + std::to_string(g) + "'s op " +
+               std::to_string(j - 1) + ", which started before this one";
+      return false;
+    }
     if (s.pc[g] < need_[f][k][g]) {
       if (why)
         *why = "waits (real time) for fiber " + std::to_string(g) + "'s op " +

@@ -89,14 +89,18 @@ struct event {
   std::int32_t index = -1;           // select: the case that ran (cases.size(): default); -1 if it threw
   std::uint32_t witness = 0;         // lock/try_lock: the mutex's acquisition number (1, 2, ...)
   std::uint64_t start = 0, end = 0;  // logical clock before the call and after it returned
+  std::uint32_t thread = 0;          // the OS thread at the start and at the end (see
+  std::uint32_t end_thread = 0;      // trace::one_thread)
 };
 
 struct trace {
-  std::vector<std::vector<event>> fibers;    // completed operations, in program order
-  std::vector<std::uint64_t> pending_start;  // per fiber: start of the operation that never
-                                             // completed (0: none)
-  bool deadlock = false;                     // run() threw gort::deadlock_error
-  std::string error;                         // what the harness itself saw go wrong
+  std::vector<std::vector<event>> fibers;     // completed operations, in program order
+  std::vector<std::uint64_t> pending_start;   // per fiber: start of the operation that never
+                                              // completed (0: none)
+  std::vector<std::uint32_t> pending_thread;  // and the OS thread it started on
+  bool sched_seeded = false;                  // run under GORT_SCHED_SEED (yields inside calls)
+  bool deadlock = false;                      // run() threw gort::deadlock_error
+  std::string error;                          // what the harness itself saw go wrong
   // After a run that completed, read by the main fiber:
   std::vector<std::vector<std::int32_t>> residue;  // each channel's buffered values, in order
   std::vector<char> closed;                        // each channel closed?
