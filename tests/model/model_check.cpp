@@ -225,7 +225,8 @@ int report_failure(const options& o, std::uint64_t index, int config, int kind) 
   std::fprintf(stderr, "model: minimised (%zu candidates tried) to %zu operations:\n%s", tries, p.op_count(),
                to_string(p).c_str());
   std::fprintf(stderr, "model: a failing run of the minimised program:\n");
-  reproduce(p, o, std::size_t(config), seed, true);
+  const int last = reproduce(p, o, std::size_t(config), seed, true);
+  if (last != 1) std::fprintf(stderr, "model: (%s: no trace to show)\n", outcome_name(last));
   return 1;
 }
 
