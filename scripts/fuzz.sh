@@ -39,11 +39,11 @@ if [ "$target" = all ]; then
   configure_and_build fuzz --target fuzz_targets
   mapfile -t targets <"$list"
 else
-  configure_and_build fuzz --target "fuzz_$target"
-  if ! grep -qx "$target" "$list"; then
+  if [ -f "$list" ] && ! grep -qx "$target" "$list"; then
     echo "fuzz.sh: no fuzz target \"$target\" (known: $(tr '\n' ' ' <"$list"))" >&2
     exit 2
   fi
+  configure_and_build fuzz --target "fuzz_$target"
   targets=("$target")
 fi
 
