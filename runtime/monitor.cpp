@@ -64,6 +64,9 @@ struct runtime::monitor_state {
   };
   std::vector<watch> seen;
   std::vector<stuck> stuck_fibers;
+  // The earliest timer of a worker that looks stuck (INT64_MAX: none): the
+  // monitor wakes then, so that the timer's handoff is not a period late.
+  std::int64_t suspect_timer = INT64_MAX;
 };
 
 void runtime::start_monitor() {
@@ -106,7 +109,7 @@ void runtime::monitor_loop() {
       idle_cycles = 0;
       continue;
     }
-    monitor_park_.wait(std::min({now_ns() + delay, next_trace, next_partial}));
+    monitor_park_.wait(std::min({now_ns() + delay, next_trace, next_partial, st.suspect_timer}));
     if (monitor_stop_.load(std::memory_order_acquire)) break;
     const std::int64_t now = now_ns();
     bool suspect = false, acted = false;
@@ -139,6 +142,7 @@ void runtime::monitor_loop() {
 // fiber since the last look without a schedule is a suspect; a suspect that
 // held it past the limit while work waits is handed off.
 void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, bool& acted) {
+  st.suspect_timer = INT64_MAX;
   for (unsigned i = 0; i < worker_count(); ++i) {
     worker& p = *workers_[i];
     monitor_state::watch& s = st.seen[i];
@@ -150,6 +154,7 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
       continue;
     }
     suspect = true;
+    st.suspect_timer = std::min(st.suspect_timer, heaps_[i].earliest());
     if (s.cpu0 < 0) m->note_stall(f, s.since);  // a first look at this suspect
     const std::int64_t ran = now - s.since;
     if (ran < k_blocked_ns) continue;

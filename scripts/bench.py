@@ -28,14 +28,15 @@ import sys
 import tempfile
 import time
 
-WORKLOADS = ["spawn", "yield", "skynet", "pingpong", "sieve", "mpmc", "mutex", "balance", "idle"]
+WORKLOADS = ["spawn", "yield", "skynet", "pingpong", "sieve", "mpmc", "mutex", "balance", "idle",
+             "stall_block", "stall_spin", "stall_pingpong"]
 WORKERS = [1, 2]
 # What each workload must compute (bench/go/main.go's definitions). balance: the
 # total busy work in us of 100,000 tasks drawn from splitmix64 seeded 42.
 EXPECTED_CHECK = {
     "spawn": "499500000", "yield": "2000000", "skynet": "499999500000", "pingpong": "1000000",
     "sieve": "7919", "mpmc": "12500005000000", "mutex": "10000000", "balance": "1053836",
-    "idle": "1000",
+    "idle": "1000", "stall_block": "10", "stall_spin": "20", "stall_pingpong": "1000000",
 }
 # gort / Go ns-per-op targets, at 1 and 2 workers.
 TARGET_VS_GO = {"spawn": 0.5, "skynet": 0.7, "pingpong": 0.5, "sieve": 0.7, "mpmc": 1.0,
@@ -44,7 +45,7 @@ TARGET_VS_GO = {"spawn": 0.5, "skynet": 0.7, "pingpong": 0.5, "sieve": 0.7, "mpm
 # enough that the check value is not trivial.
 VERIFY_SIZE = {
     "spawn": 10000, "yield": 1000, "skynet": 1000, "pingpong": 1000, "sieve": 100, "mpmc": 1000,
-    "mutex": 100, "balance": 1000, "idle": 20,
+    "mutex": 100, "balance": 1000, "idle": 20, "stall_block": 20, "stall_spin": 20, "stall_pingpong": 500,
 }
 BENCH_RE = re.compile(r"^BENCH name=(\S+) workers=(\d+) ops=(\d+) ns_per_op=([0-9.eE+-]+) check=(\S*)$")
 BEGIN, END = "<!-- bench.py: begin -->", "<!-- bench.py: end -->"

@@ -54,6 +54,9 @@ var workloads = map[string]func(workers int) result{
 	"mutex":    mutex,
 	"balance":  balance,
 	"idle":     idle,
+	"stall_block":    stallBlock,
+	"stall_spin":     stallSpin,
+	"stall_pingpong": stallPingpong,
 }
 
 // spawn: 1,000,000 goroutines (--size) each doing wg.Done(); every 1000th adds its
@@ -296,6 +299,77 @@ func idle(int) result {
 	time.Sleep(time.Duration(ms) * time.Millisecond)
 	used := float64(cpuNanos() - before)
 	return result{ops: 1, check: strconv.FormatUint(ms, 10), nsOverride: &used}
+}
+
+// lateness starts `workers` goroutines running stall(), sleeps `timer`, and
+// reports how late it woke (wall time from before they started, minus timer).
+func lateness(workers int, timer time.Duration, stall func()) result {
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			stall()
+			wg.Done()
+		}()
+	}
+	time.Sleep(timer)
+	late := float64(time.Since(t0) - timer)
+	wg.Wait()
+	return result{ops: 1, check: strconv.Itoa(int(timer / time.Millisecond)), nsOverride: &late}
+}
+
+// stall_block: `workers` goroutines each block their thread in nanosleep for
+// --size ms (default 200); main sleeps 10 ms. ns_per_op = how late it woke;
+// check = the timer's ms, 10.
+func stallBlock(workers int) result {
+	d := time.Duration(sizeOr(200)) * time.Millisecond
+	return lateness(workers, 10*time.Millisecond, func() {
+		ts := syscall.NsecToTimespec(int64(d))
+		for syscall.Nanosleep(&ts, &ts) != nil {
+		}
+	})
+}
+
+// stall_spin: the same with goroutines that spin for --size ms; main sleeps
+// 20 ms (check = 20).
+func stallSpin(workers int) result {
+	d := time.Duration(sizeOr(200)) * time.Millisecond
+	return lateness(workers, 20*time.Millisecond, func() { busy(d) })
+}
+
+// stall_pingpong: `workers` goroutines spin until main is done; main runs
+// --size ping-pong round trips (default 1,000,000) with a partner goroutine.
+// ns_per_op = ns per round trip; check = the round trips.
+func stallPingpong(workers int) result {
+	n := int(sizeOr(1000000))
+	var done atomic.Bool
+	var spinners sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		spinners.Add(1)
+		go func() {
+			for !done.Load() {
+			}
+			spinners.Done()
+		}()
+	}
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	sum := 0
+	for i := 0; i < n; i++ {
+		ping <- i
+		if <-pong == i {
+			sum++
+		}
+	}
+	close(ping)
+	done.Store(true)
+	spinners.Wait()
+	return result{ops: uint64(n), check: strconv.Itoa(sum)}
 }
 
 func isPowerOf10(v uint64) bool {
