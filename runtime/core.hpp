@@ -206,6 +206,7 @@ class runtime final : public sched_hooks {
   std::atomic<std::uint64_t> foreign_exited_{0};   // on workerless machines
   std::atomic<std::uint64_t> system_live_{0};  // live service fibers (mark_system)
   std::atomic<bool> unwinding_{false};
+  std::atomic<bool> deadlock_found_{false};  // all_idle acted on a deadlock (once per run)
   run_outcome outcome_;  // error: by the main fiber; report: by all_idle; read after join
   const std::int64_t started_ns_;
   // GORT_TRACE: per-worker buffers, written at exit (empty when off).

@@ -38,7 +38,7 @@ constexpr int k_idle_cycles = 50;                       // before backing off (G
 // kernel, or running (Go preempts at 10 ms).
 constexpr std::int64_t k_blocked_ns = 1'000'000;
 constexpr std::int64_t k_running_ns = 10'000'000;
-constexpr std::int64_t k_held_ns = 50'000'000;
+constexpr std::int64_t k_held_ns = 100'000'000;
 // Poll the network when no worker has done so for this long (Go: 10 ms).
 constexpr std::int64_t k_netpoll_ns = 10'000'000;
 constexpr long k_partial_period_ms = 50;

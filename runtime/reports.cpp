@@ -67,6 +67,9 @@ void runtime::all_idle(unsigned, std::uint64_t idle_epoch) {
   if (sched_.stopping() || !nothing_can_wake()) return;
   std::string report = deadlock_report();
   if (!sched_.confirm_all_idle(idle_epoch) || !nothing_can_wake()) return;
+  // Two workers may judge the same moment (the check runs unlocked): one
+  // reports. acq_rel: the loser sees the winner's report written.
+  if (deadlock_found_.exchange(true, std::memory_order_acq_rel)) return;
   gort_debug_deadlock();
   if (cfg_.on_deadlock == deadlock_policy::abort) print_and_exit(report);
   outcome_.deadlock_report = std::move(report);
