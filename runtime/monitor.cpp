@@ -121,7 +121,7 @@ void runtime::monitor_loop() {
       netpoll_.poll(0);
     if (now >= next_trace) {
       schedtrace_line(now);
-      next_trace += trace_ns;
+      next_trace = now + trace_ns;  // a late line does not make the next one early
     }
     if (now >= next_partial) {
       check_partial_deadlock();
