@@ -27,13 +27,18 @@ void write_stderr(std::string_view s) noexcept {
   }
 }
 
+void exit_now(int code) noexcept {
+  tsan_switch_to(tsan_create_fiber());
+  _exit(code);
+}
+
 void fatal(std::string_view msg) noexcept {
   std::fflush(stdout);
   std::string out = "fatal error: ";
   out.append(msg);
   out.push_back('\n');
   write_stderr(out);
-  _exit(2);
+  exit_now(2);
 }
 
 void fatal_errno(const char* what) noexcept {
@@ -117,7 +122,7 @@ void panic(const fiber& f, std::exception_ptr e) noexcept {
   std::string out = "panic: " + what + "\n\n";
   append_fiber_block(out, f, "running");
   write_stderr(out);
-  _exit(2);
+  exit_now(2);
 }
 
 void stack_overflow(const fiber& f) noexcept {
@@ -128,7 +133,7 @@ void stack_overflow(const fiber& f) noexcept {
                         unsigned(f.created_at_.line()));
   if (n > 0)
     write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
-  _exit(2);
+  exit_now(2);
 }
 
 #if GORT_ASAN || GORT_TSAN

@@ -89,6 +89,10 @@ void runtime::left_idle(unsigned) {
 
 // The monitor thread's body.
 void runtime::monitor_loop() {
+  // TSan: the monitor acts for nobody: its wake-ups order nothing and its
+  // work is ignored, as g0's (see machine::bind_thread).
+  mark_runtime_thread();
+  race_ignored runtime_work;
   monitor_state st;
   st.seen.resize(workers_.size());
   const std::int64_t trace_ns = cfg_.env.schedtrace_ms * 1'000'000;

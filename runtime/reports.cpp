@@ -42,7 +42,7 @@ std::string blocks(std::string out, const std::vector<const fiber*>& fs) {
 [[noreturn]] void print_and_exit(const std::string& report) {
   std::fflush(stdout);
   write_stderr(report);
-  _exit(2);
+  exit_now(2);
 }
 }  // namespace
 

@@ -85,6 +85,7 @@ run_outcome runtime::run(main_fn& fn) {
   main->fn_ = &fn;
   w0.spawned.add(1);
   main->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  main->race_edge_.publish();  // TSan: what the caller did before run() happens before main
 
   if (!cfg_.env.trace_path.empty()) {
     for (auto& w : workers_) {
@@ -121,6 +122,7 @@ run_outcome runtime::run(main_fn& fn) {
   m0.unbind_thread();
   uncount_os_thread();
   write_trace();
+  race_acquire(race_exits());  // TSan: every fiber's life happens before run() returns
   return std::move(outcome_);
 }
 

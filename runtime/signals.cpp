@@ -47,7 +47,7 @@ void on_sigquit(int) {
       if (st == fiber_state::runnable || st == fiber_state::running || st == fiber_state::waiting)
         write_block_raw(f, st);
     });
-  _exit(2);
+  exit_now(2);
 }
 
 }  // namespace
