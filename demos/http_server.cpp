@@ -9,7 +9,9 @@
 // 400 and oversized headers (over 8 KiB) get 431; either closes only that
 // connection. Flags: --addr HOST:PORT (default 127.0.0.1:8080; port 0 picks
 // one) and --workers N (default: $GORT_MAXPROCS or the number of CPUs).
-// Prints "listening on HOST:PORT" once it accepts connections.
+// Prints "listening on HOST:PORT" once it accepts connections. Out of
+// descriptors, it reports "http_server: Accept error: accept: Too many open
+// files; retrying in 5ms" and keeps serving (gort::net::accept_backoff).
 //
 // Invariants: `server::visits` is guarded by `server::mu`; everything else
 // belongs to one connection's fiber.
@@ -269,15 +271,14 @@ int main(int argc, char** argv) {
         std::printf("listening on %s\n", shown_address(opt.addr, ln.port()).c_str());
         std::fflush(stdout);
         server srv;
-        for (;;) {
-          try {
-            gort::go(serve, ln.accept(), &srv);
-          } catch (const std::system_error& e) {
-            // Out of descriptors or memory: back off as Go's Serve does.
-            std::fprintf(stderr, "http_server: accept: %s\n", e.what());
-            gort::sleep_for(std::chrono::milliseconds(10));
-          }
-        }
+        // Out of descriptors (EMFILE) or kernel memory: report, pause (5 ms,
+        // doubling up to 1 s) and accept again, as Go's net/http does; the
+        // connections being served meanwhile free descriptors as they close.
+        gort::net::accept_backoff backoff([](const std::system_error& e, std::chrono::milliseconds retry_in) {
+          std::fprintf(stderr, "http_server: Accept error: %s; retrying in %lldms\n", e.what(),
+                       static_cast<long long>(retry_in.count()));
+        });
+        for (;;) gort::go(serve, backoff.accept(ln), &srv);
       },
       cfg);
 }
