@@ -42,6 +42,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -254,6 +255,10 @@ decltype(auto) with_runtime(F&& fn) {
 extern std::atomic<long> g_os_threads;
 void count_os_thread(unsigned limit);
 void uncount_os_thread() noexcept;
+// A thread the runtime needs could not be started (std::thread threw, its
+// pthread_create failed): Go's "failed to create new OS thread" report and
+// "fatal error: newosproc", exit 2.
+[[noreturn]] void thread_start_failed(const std::system_error& e) noexcept;
 
 // Plain OS threads and helpers the deadlock check counts as able to wake a
 // fiber (threads.cpp, blocking.cpp).

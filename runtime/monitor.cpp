@@ -71,7 +71,11 @@ struct runtime::monitor_state {
 
 void runtime::start_monitor() {
   heavy_barrier_init();
-  monitor_ = std::thread([this] { monitor_loop(); });
+  try {
+    monitor_ = std::thread([this] { monitor_loop(); });
+  } catch (const std::system_error& e) {
+    thread_start_failed(e);
+  }
 }
 
 void runtime::stop_monitor() {
