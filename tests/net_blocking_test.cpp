@@ -19,12 +19,9 @@ using gort_test::cfg;
 
 namespace {
 
-class net_blocking : public ::testing::TestWithParam<unsigned> {};
-INSTANTIATE_TEST_SUITE_P(workers, net_blocking, ::testing::ValuesIn(gort_test::k_worker_counts));
-
-TEST_P(net_blocking, runs_on_another_thread_and_returns_its_result) {
-  gort::run(
-      [] {
+TEST(net_blocking, runs_on_another_thread_and_returns_its_result) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto me = std::this_thread::get_id();
         auto [where, value] = gort::blocking([] { return std::pair(std::this_thread::get_id(), 42); });
         EXPECT_NE(where, me);
@@ -38,12 +35,12 @@ TEST_P(net_blocking, runs_on_another_thread_and_returns_its_result) {
         gort::blocking([&] { x = 2; });
         EXPECT_EQ(x, 2);
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_blocking, rethrows_the_exception) {
-  gort::run(
-      [] {
+TEST(net_blocking, rethrows_the_exception) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         try {
           gort::blocking([]() -> int { throw std::runtime_error("boom on a helper"); });
           ADD_FAILURE() << "no exception";
@@ -51,7 +48,7 @@ TEST_P(net_blocking, rethrows_the_exception) {
           EXPECT_STREQ(e.what(), "boom on a helper");
         }
       },
-      cfg(GetParam()));
+      cfg());
 }
 
 TEST(net_blocking_park, other_fibers_run_meanwhile_on_one_worker) {

@@ -18,18 +18,15 @@ using gort_test::cfg;
 
 namespace {
 
-class net_conn : public ::testing::TestWithParam<unsigned> {};
-INSTANTIATE_TEST_SUITE_P(workers, net_conn, ::testing::ValuesIn(gort_test::k_worker_counts));
-
 // Echoes everything it reads on one accepted connection, then closes it.
 void echo_one(gort::net::conn c) {
   char buf[8192];
   while (std::size_t n = c.read(std::span<char>(buf))) c.write(std::string_view(buf, n));
 }
 
-TEST_P(net_conn, echo_1mib) {
-  gort::run(
-      [] {
+TEST(net_conn, echo_1mib) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         ASSERT_NE(ln.port(), 0);
         gort::go([&ln] { echo_one(ln.accept()); });
@@ -46,7 +43,7 @@ TEST_P(net_conn, echo_1mib) {
         ASSERT_EQ(back.size(), data.size());
         EXPECT_TRUE(back == data);
       },
-      cfg(GetParam()));
+      cfg());
 }
 
 constexpr int k_conns = 1000;
@@ -120,9 +117,9 @@ TEST(net_conn_park, read_parks_only_its_fiber) {
       cfg(1));
 }
 
-TEST_P(net_conn, deadline_throws_timeout_error) {
-  gort::run(
-      [] {
+TEST(net_conn, deadline_throws_timeout_error) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
         auto server = ln.accept();
@@ -145,12 +142,12 @@ TEST_P(net_conn, deadline_throws_timeout_error) {
         EXPECT_EQ(server.read(std::span<char>(b)), 1u);
         static_assert(std::is_base_of_v<std::system_error, gort::net::timeout_error>);
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_conn, close_wakes_accept) {
-  gort::run(
-      [] {
+TEST(net_conn, close_wakes_accept) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto acceptor = gort::spawn([&] {
           try {
@@ -166,12 +163,12 @@ TEST_P(net_conn, close_wakes_accept) {
         EXPECT_THROW(ln.accept(), std::system_error);
         ln.close();  // idempotent
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_conn, close_wakes_reader_and_writer) {
-  gort::run(
-      [] {
+TEST(net_conn, close_wakes_reader_and_writer) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
         auto server = ln.accept();
@@ -206,7 +203,7 @@ TEST_P(net_conn, close_wakes_reader_and_writer) {
         EXPECT_EQ(code_of([&] { server.write("x"); }), EBADF);
         server.close();  // idempotent
       },
-      cfg(GetParam()));
+      cfg());
 }
 
 TEST(net_conn_errors, refused_dial) {
@@ -226,9 +223,9 @@ TEST(net_conn_errors, refused_dial) {
       cfg(2));
 }
 
-TEST_P(net_conn, peer_reset) {
-  gort::run(
-      [] {
+TEST(net_conn, peer_reset) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
         auto server = ln.accept();
@@ -246,12 +243,12 @@ TEST_P(net_conn, peer_reset) {
         }
         EXPECT_THROW(client.read(std::span<char>(b)), std::system_error);  // closed: EBADF
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_conn, half_close) {
-  gort::run(
-      [] {
+TEST(net_conn, half_close) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         gort::go([&ln] {
           auto c = ln.accept();
@@ -264,12 +261,12 @@ TEST_P(net_conn, half_close) {
         EXPECT_EQ(gort_test::read_all(c), "got 5");
         EXPECT_THROW(c.write("more"), std::system_error);  // EPIPE, not SIGPIPE
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_conn, partial_writes_with_small_send_buffer) {
-  gort::run(
-      [] {
+TEST(net_conn, partial_writes_with_small_send_buffer) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
         auto server = ln.accept();
@@ -283,7 +280,7 @@ TEST_P(net_conn, partial_writes_with_small_send_buffer) {
         writer.join();
         EXPECT_TRUE(got == data);
       },
-      cfg(GetParam()));
+      cfg());
 }
 
 TEST(net_conn_misc, moved_from_and_default_conn_throw_ebadf) {

@@ -11,7 +11,6 @@
 #include "sync_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
 namespace {
 
@@ -51,14 +50,11 @@ void counter_under_contention(unsigned workers, std::uint64_t seed, int fibers, 
 TEST(sync_Mutex, CounterUnderContention) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
-    counter_under_contention(w, seed, 50, 2000);
-  }
+  gort_test::for_each_worker_count([&](unsigned w) { counter_under_contention(w, seed, 50, 2000); });
 }
 
 TEST(sync_Mutex, TryLock) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -73,7 +69,7 @@ TEST(sync_Mutex, TryLock) {
           mu.unlock();
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(sync_Mutex, OwnerIsTheHoldingFiber) {
@@ -90,7 +86,7 @@ TEST(sync_Mutex, OwnerIsTheHoldingFiber) {
 }
 
 TEST(sync_Mutex, ScopedLockOfTwo) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex a, b;
@@ -115,7 +111,7 @@ TEST(sync_Mutex, ScopedLockOfTwo) {
           EXPECT_EQ(x, 8 * 500);
         },
         {.workers = w});
-  }
+  });
 }
 
 // A fiber holds the mutex across sleeps: the single worker keeps running
@@ -169,8 +165,7 @@ TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
 // Go's TestMutexFairness: a hog that re-locks at once must not starve a
 // waiter (starvation mode hands the lock over).
 TEST(sync_Mutex, Fairness) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -200,7 +195,7 @@ TEST(sync_Mutex, Fairness) {
           wg.wait();
         },
         {.workers = w});
-  }
+  });
 }
 
 // A hog that re-locks at once after unlocking and yields only while it holds
@@ -208,8 +203,7 @@ TEST(sync_Mutex, Fairness) {
 // starve its worker whatever the mutex did): the waiter, always beaten to
 // the free lock, still gets in once starvation mode hands the lock over.
 TEST(sync_Mutex, FairnessAgainstBargingHog) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -238,13 +232,12 @@ TEST(sync_Mutex, FairnessAgainstBargingHog) {
           wg.wait();
         },
         {.workers = w});
-  }
+  });
 }
 
 // Plain threads (std::thread and gort::thread) and fibers on one mutex.
 TEST(sync_Mutex, ForeignThreadsAndFibers) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           constexpr int iters = 3000;
@@ -275,7 +268,7 @@ TEST(sync_Mutex, ForeignThreadsAndFibers) {
           EXPECT_EQ(counter, 8L * iters);
         },
         {.workers = w});
-  }
+  });
 }
 
 // A lock taken by a plain thread outside any run() and released by it.

@@ -12,13 +12,11 @@
 #include "sync_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
 // 100 concurrent callers: the function runs once, and no caller returns
 // before it finished (the slow function parks inside).
 TEST(sync_CallOnce, HundredConcurrentCallers) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::once_flag flag;
@@ -43,7 +41,7 @@ TEST(sync_CallOnce, HundredConcurrentCallers) {
           EXPECT_EQ(calls.load(), 1);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(sync_CallOnce, ArgumentsAndMemberFunctions) {
@@ -62,8 +60,7 @@ TEST(sync_CallOnce, ArgumentsAndMemberFunctions) {
 // An exception propagates to its caller and lets a later caller try again;
 // callers parked meanwhile retry too, and still exactly one succeeds.
 TEST(sync_CallOnce, ExceptionLetsALaterCallerRetry) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::once_flag flag;
@@ -91,7 +88,7 @@ TEST(sync_CallOnce, ExceptionLetsALaterCallerRetry) {
           EXPECT_EQ(successes.load(), 1);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(sync_CallOnce, ThreadsAndFibers) {
@@ -124,8 +121,7 @@ TEST(sync_CallOnce, ThreadsAndFibers) {
 TEST(sync_Semaphore, BoundsConcurrency) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [&] {
           constexpr int limit = 3;
@@ -158,13 +154,12 @@ TEST(sync_Semaphore, BoundsConcurrency) {
           EXPECT_EQ(sem.available(), limit);
         },
         {.workers = w});
-  }
+  });
 }
 
 // FIFO: a big acquire at the front is not bypassed by small ones behind it.
 TEST(sync_Semaphore, BigAcquireIsNotStarved) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::semaphore sem(2);
@@ -196,7 +191,7 @@ TEST(sync_Semaphore, BigAcquireIsNotStarved) {
           EXPECT_EQ(sem.available(), 2);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(sync_Semaphore, TryAcquireAndCounts) {
@@ -218,7 +213,7 @@ TEST(sync_Semaphore, TryAcquireAndCounts) {
 // plain std::thread between two gort calls is invisible to the deadlock
 // check, api.md section 1.)
 TEST(sync_Semaphore, ThreadsAndFibersPingPong) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::semaphore ping(0), pong(0);
@@ -237,7 +232,7 @@ TEST(sync_Semaphore, ThreadsAndFibersPingPong) {
           EXPECT_EQ(pong.available(), 0);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(sync_WaitGroup, NegativeCounterThrows) {
@@ -256,7 +251,7 @@ TEST(sync_WaitGroup, NegativeCounterThrows) {
 }
 
 TEST(sync_WaitGroup, WaitersFromThreadsAndFibers) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::wait_group work, waiters;
@@ -283,7 +278,7 @@ TEST(sync_WaitGroup, WaitersFromThreadsAndFibers) {
           EXPECT_EQ(released.load(), 4);
         },
         {.workers = w});
-  }
+  });
 }
 
 // ---- lifetime: the taker may destroy the primitive at once -----------------
@@ -302,8 +297,7 @@ template <class Make, class Hold, class Release, class Take>
 void taker_destroys_at_once(int iterations, Make make, Hold hold, Release release, Take take) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<int> released{0};
     int taken = 0, by_threads = 0;
     gort::run(
@@ -351,7 +345,7 @@ void taker_destroys_at_once(int iterations, Make make, Hold hold, Release releas
     EXPECT_EQ(taken, iterations);
     EXPECT_EQ(released.load(), iterations);
     EXPECT_EQ(by_threads, iterations / 4);
-  }
+  });
 }
 
 // Enough for hundreds of releases on plain threads per worker count, and

@@ -11,12 +11,10 @@
 #include "sync_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
 // Readers overlap: n readers each hold a shared lock until all n are inside.
 TEST(sync_SharedMutex, ReadersOverlap) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           constexpr int n = 10;
@@ -39,15 +37,14 @@ TEST(sync_SharedMutex, ReadersOverlap) {
           mu.unlock();
         },
         {.workers = w});
-  }
+  });
 }
 
 // Writers exclude writers and readers; readers see only whole updates.
 TEST(sync_SharedMutex, WritersExclude) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [&] {
           gort::shared_mutex mu;
@@ -83,7 +80,7 @@ TEST(sync_SharedMutex, WritersExclude) {
           EXPECT_EQ(a, b);
         },
         {.workers = w});
-  }
+  });
 }
 
 // Writer preference: once a writer waits, a new reader waits behind it.
