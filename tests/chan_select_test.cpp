@@ -17,7 +17,7 @@ using gort::chan;
 
 namespace {
 
-TEST(Select, ChoosesTheReadyCaseAndRunsItsFunction) {
+TEST(ChanSelect, ChoosesTheReadyCaseAndRunsItsFunction) {
   gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> a(1), b(1);
     chan<std::string> s(1);
@@ -42,7 +42,7 @@ TEST(Select, ChoosesTheReadyCaseAndRunsItsFunction) {
   });
 }
 
-TEST(Select, ClosedChannels) {
+TEST(ChanSelect, ClosedChannels) {
   gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> c, d;
     c.close();
@@ -68,7 +68,7 @@ TEST(Select, ClosedChannels) {
   });
 }
 
-TEST(Select, NilCasesNeverFire) {
+TEST(ChanSelect, NilCasesNeverFire) {
   gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> n = nullptr;
     chan<int> c;
@@ -81,7 +81,7 @@ TEST(Select, NilCasesNeverFire) {
 
 // A select woken through one channel removes its records from all others
 // (Go issue 2075): afterwards nothing waits on them.
-TEST(Select, WokenSelectLeavesNoStaleRecords) {
+TEST(ChanSelect, WokenSelectLeavesNoStaleRecords) {
   gort_test::run_at_each_worker_count([](unsigned) {
     for (int round = 0; round < 200; ++round) {
       chan<int> a, b, c;
@@ -100,7 +100,7 @@ TEST(Select, WokenSelectLeavesNoStaleRecords) {
 }
 
 // Go's test/chan/select6.go.
-TEST(Select, Select6) {
+TEST(ChanSelect, Select6) {
   gort_test::run_at_each_worker_count([](unsigned) {
     chan<bool> c1, c2, c3;
     gort::go([=]() mutable { c1.recv(); });
@@ -117,7 +117,7 @@ TEST(Select, Select6) {
 }
 
 // Go's TestSelectDuplicateChannel: one select queued twice on the same channel.
-TEST(Select, DuplicateChannel) {
+TEST(ChanSelect, DuplicateChannel) {
   gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> c, d, e;
     // A: reports which case fired (0 or 1: c, 2: d) and the value it got.
@@ -142,7 +142,7 @@ TEST(Select, DuplicateChannel) {
 }
 
 // Go's TestSelfSelect: send and receive on the same channel in one select.
-TEST(Select, SelfSelect) {
+TEST(ChanSelect, SelfSelect) {
   gort_test::run_at_each_worker_count([](unsigned) {
     for (int cap : {0, 10}) {
       chan<int> c(cap);
@@ -168,7 +168,7 @@ TEST(Select, SelfSelect) {
 }
 
 // Go's TestNonblockRecvRace.
-TEST(Select, NonblockRecvRace) {
+TEST(ChanSelect, NonblockRecvRace) {
   gort_test::run_at_each_worker_count([](unsigned) {
     std::atomic<int> bad{0};
     for (int i = 0; i < 2000; ++i) {
@@ -208,15 +208,15 @@ void nonblock_select_race(bool close_c2) {
     ASSERT_EQ(done.recv(), true) << "no chan is ready (iteration " << i << ")";
   }
 }
-TEST(Select, NonblockSelectRace) {
+TEST(ChanSelect, NonblockSelectRace) {
   gort_test::run_at_each_worker_count([](unsigned) { nonblock_select_race(false); });
 }
-TEST(Select, NonblockSelectRace2) {
+TEST(ChanSelect, NonblockSelectRace2) {
   gort_test::run_at_each_worker_count([](unsigned) { nonblock_select_race(true); });
 }
 
 // Go's TestSelectFairness: two always-ready channels, chosen about equally.
-TEST(Select, Fairness) {
+TEST(ChanSelect, Fairness) {
   gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int trials = 10000;
     chan<char> c1(trials + 1), c2(trials + 1);
@@ -255,7 +255,7 @@ TEST(Select, Fairness) {
 }
 
 // Uniform choice among three ready cases (each within generous bounds).
-TEST(Select, UniformAmongReady) {
+TEST(ChanSelect, UniformAmongReady) {
   gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int n = 6000;
     chan<int> a(1), b(1), c(1);
@@ -271,7 +271,7 @@ TEST(Select, UniformAmongReady) {
 }
 
 // Go's TestPseudoRandomSend: two send cases on one channel, both chosen.
-TEST(Select, PseudoRandomSend) {
+TEST(ChanSelect, PseudoRandomSend) {
   gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int n = 100;
     for (int cap : {0, n}) {
@@ -299,7 +299,7 @@ TEST(Select, PseudoRandomSend) {
 }
 
 // A select blocks until a partner arrives, in each direction and mixed types.
-TEST(Select, BlocksUntilPartner) {
+TEST(ChanSelect, BlocksUntilPartner) {
   gort_test::run_at_each_worker_count([](unsigned) {
     for (int round = 0; round < 300; ++round) {
       chan<int> ints;

@@ -13,7 +13,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-TEST(Time, AfterFiresOnceNoEarlierThanAsked) {
+TEST(ChanTime, AfterFiresOnceNoEarlierThanAsked) {
   gort_test::run_at_each_worker_count([](unsigned) {
     auto t0 = clock_type::now();
     auto c = gort::after(20ms);
@@ -29,14 +29,14 @@ TEST(Time, AfterFiresOnceNoEarlierThanAsked) {
   });
 }
 
-TEST(Time, AfterZeroOrNegativeIsReadyAtOnce) {
+TEST(ChanTime, AfterZeroOrNegativeIsReadyAtOnce) {
   gort_test::run_at_each_worker_count([](unsigned) {
     EXPECT_TRUE(gort::after(0ns).try_recv());
     EXPECT_TRUE(gort::after(-5ms).try_recv());
   });
 }
 
-TEST(Time, AfterAsSelectTimeout) {
+TEST(ChanTime, AfterAsSelectTimeout) {
   gort_test::run_at_each_worker_count([](unsigned) {
     gort::chan<int> never;
     auto t0 = clock_type::now();
@@ -55,7 +55,7 @@ TEST(Time, AfterAsSelectTimeout) {
 }
 
 // Dropping an after() channel cancels its timer; many pending at once work.
-TEST(Time, ManyAftersAndDroppedOnes) {
+TEST(ChanTime, ManyAftersAndDroppedOnes) {
   gort_test::run_at_each_worker_count([](unsigned) {
     for (int i = 0; i < 1000; ++i) (void)gort::after(1h);  // dropped: cancelled
     std::vector<gort::recv_chan<clock_type::time_point>> cs;
@@ -65,12 +65,12 @@ TEST(Time, ManyAftersAndDroppedOnes) {
 }
 
 // A fiber waiting only on after() is not a deadlock: the timer wakes it.
-TEST(TimeDeadlock, PendingAfterIsNotADeadlock) {
+TEST(ChanTimeDeadlock, PendingAfterIsNotADeadlock) {
   EXPECT_NO_THROW(gort::run([] { gort::after(20ms).recv(); },
                             {.workers = 1, .on_deadlock = gort::deadlock_policy::raise}));
 }
 
-TEST(Time, TickerTicksAtItsPeriod) {
+TEST(ChanTime, TickerTicksAtItsPeriod) {
   gort_test::run_at_each_worker_count([](unsigned) {
     auto t0 = clock_type::now();
     gort::ticker t(5ms);
@@ -89,7 +89,7 @@ TEST(Time, TickerTicksAtItsPeriod) {
 }
 
 // Ticks a slow receiver missed are dropped: the channel holds one.
-TEST(Time, TickerDropsMissedTicks) {
+TEST(ChanTime, TickerDropsMissedTicks) {
   gort_test::run_at_each_worker_count([](unsigned) {
     constexpr auto period = 1ms;
     constexpr auto missed = 40 * period;
@@ -119,7 +119,7 @@ TEST(Time, TickerDropsMissedTicks) {
   });
 }
 
-TEST(Time, TickerStopEndsTicks) {
+TEST(ChanTime, TickerStopEndsTicks) {
   gort_test::run_at_each_worker_count([](unsigned) {
     gort::ticker t(1ms);
     auto c = t.c();
@@ -139,7 +139,7 @@ TEST(Time, TickerStopEndsTicks) {
 // and the runtime reports the deadlock at once (Go's timers keep a program
 // alive the same way; a stopped one does not). A stop() that left the timer
 // running would let the receive return, and the process would not die.
-TEST(TimeDeathTest, StoppedTickerLeavesNoTimerBehind) {
+TEST(ChanTimeDeathTest, StoppedTickerLeavesNoTimerBehind) {
   gort_test::threadsafe_death_tests();
   gort_test::for_each_worker_count([&](unsigned w) {
     EXPECT_EXIT(gort::run(
@@ -157,7 +157,7 @@ TEST(TimeDeathTest, StoppedTickerLeavesNoTimerBehind) {
   });
 }
 
-TEST(TimeTicker, NonPositivePeriodThrows) {
+TEST(ChanTimeTicker, NonPositivePeriodThrows) {
   gort::run(
       [] {
         EXPECT_THROW(gort::ticker(0ns), std::invalid_argument);
@@ -167,7 +167,7 @@ TEST(TimeTicker, NonPositivePeriodThrows) {
 }
 
 // A ticker in a select loop with a quit channel, as Go programs use it.
-TEST(Time, TickerInSelectLoop) {
+TEST(ChanTime, TickerInSelectLoop) {
   gort_test::run_at_each_worker_count([](unsigned) {
     gort::ticker t(2ms);
     gort::chan<bool> quit;
@@ -189,7 +189,7 @@ TEST(Time, TickerInSelectLoop) {
 }
 
 // A plain OS thread can wait on after().
-TEST(Time, AfterOnThread) {
+TEST(ChanTime, AfterOnThread) {
   gort_test::run_at_each_worker_count([](unsigned) {
     gort::chan<bool> ok(1);
     gort::thread th([ok]() mutable {

@@ -19,7 +19,7 @@ using gort_test::cfg;
 
 namespace {
 
-TEST(net_blocking, runs_on_another_thread_and_returns_its_result) {
+TEST(NetBlocking, RunsOnAnotherThreadAndReturnsItsResult) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         auto me = std::this_thread::get_id();
@@ -38,7 +38,7 @@ TEST(net_blocking, runs_on_another_thread_and_returns_its_result) {
       cfg());
 }
 
-TEST(net_blocking, rethrows_the_exception) {
+TEST(NetBlocking, RethrowsTheException) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         try {
@@ -51,7 +51,7 @@ TEST(net_blocking, rethrows_the_exception) {
       cfg());
 }
 
-TEST(net_blocking_park, other_fibers_run_meanwhile_on_one_worker) {
+TEST(NetBlockingPark, OtherFibersRunMeanwhileOnOneWorker) {
   gort::run(
       [] {
         std::promise<int> p;
@@ -66,7 +66,7 @@ TEST(net_blocking_park, other_fibers_run_meanwhile_on_one_worker) {
       cfg(1));
 }
 
-TEST(net_blocking_park, waiting_in_blocking_is_not_a_deadlock) {
+TEST(NetBlockingPark, WaitingInBlockingIsNotADeadlock) {
   // Every fiber is blocked while the call runs: main waits on a channel that
   // only the blocking fiber will send to. With the raise policy a false
   // deadlock would throw out of run().
@@ -85,7 +85,7 @@ TEST(net_blocking_park, waiting_in_blocking_is_not_a_deadlock) {
       cfg(1)));
 }
 
-TEST(net_blocking_pool, many_calls_queue_beyond_the_bound_and_all_finish) {
+TEST(NetBlockingPool, ManyCallsQueueBeyondTheBoundAndAllFinish) {
   gort::run(
       [] {
         constexpr int k_calls = 150;  // more than the 64 helpers
@@ -118,7 +118,7 @@ TEST(net_blocking_pool, many_calls_queue_beyond_the_bound_and_all_finish) {
       cfg(2));
 }
 
-TEST(net_blocking_thread, plain_thread_runs_inline) {
+TEST(NetBlockingThread, PlainThreadRunsInline) {
   std::thread t([] {
     auto me = std::this_thread::get_id();
     EXPECT_EQ(gort::blocking([] { return std::this_thread::get_id(); }), me);
@@ -127,7 +127,7 @@ TEST(net_blocking_thread, plain_thread_runs_inline) {
   t.join();
 }
 
-TEST(net_blocking_exit, run_waits_for_calls_of_unwound_fibers) {
+TEST(NetBlockingExit, RunWaitsForCallsOfUnwoundFibers) {
   // A fiber still inside blocking() when main returns is unwound; its call
   // uses the fiber's stack, so run() must not return before the call did.
   std::atomic<bool> finished{false};

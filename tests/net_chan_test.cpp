@@ -13,7 +13,7 @@
 #include "net_util.hpp"
 #include "test_util.hpp"
 
-TEST(net_chan, accept_loop_hands_connections_to_workers) {
+TEST(NetChan, AcceptLoopHandsConnectionsToWorkers) {
   constexpr int k_clients = 20;
   gort_test::run_at_each_worker_count(
       [](unsigned) {

@@ -24,7 +24,7 @@ void echo_one(gort::net::conn c) {
   while (std::size_t n = c.read(std::span<char>(buf))) c.write(std::string_view(buf, n));
 }
 
-TEST(net_conn, echo_1mib) {
+TEST(NetConn, Echo1MiB) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -48,7 +48,7 @@ TEST(net_conn, echo_1mib) {
 
 constexpr int k_conns = 1000;
 
-TEST(net_conn_load, thousand_concurrent_connections) {
+TEST(NetConnLoad, ThousandConcurrentConnections) {
   if (gort_test::raise_fd_limit(2 * k_conns + 100) < rlim_t(2 * k_conns + 100))
     GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low for " << k_conns << " connections";
   gort::run(
@@ -94,7 +94,7 @@ TEST(net_conn_load, thousand_concurrent_connections) {
       cfg(2));
 }
 
-TEST(net_conn_park, read_parks_only_its_fiber) {
+TEST(NetConnPark, ReadParksOnlyItsFiber) {
   gort::run(
       [] {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -117,7 +117,7 @@ TEST(net_conn_park, read_parks_only_its_fiber) {
       cfg(1));
 }
 
-TEST(net_conn, deadline_throws_timeout_error) {
+TEST(NetConn, DeadlineThrowsTimeoutError) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -145,7 +145,7 @@ TEST(net_conn, deadline_throws_timeout_error) {
       cfg());
 }
 
-TEST(net_conn, close_wakes_accept) {
+TEST(NetConn, CloseWakesAccept) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -166,7 +166,7 @@ TEST(net_conn, close_wakes_accept) {
       cfg());
 }
 
-TEST(net_conn, close_wakes_reader_and_writer) {
+TEST(NetConn, CloseWakesReaderAndWriter) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -206,7 +206,7 @@ TEST(net_conn, close_wakes_reader_and_writer) {
       cfg());
 }
 
-TEST(net_conn_errors, refused_dial) {
+TEST(NetConnErrors, RefusedDial) {
   gort::run(
       [] {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -223,7 +223,7 @@ TEST(net_conn_errors, refused_dial) {
       cfg(2));
 }
 
-TEST(net_conn, peer_reset) {
+TEST(NetConn, PeerReset) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -246,7 +246,7 @@ TEST(net_conn, peer_reset) {
       cfg());
 }
 
-TEST(net_conn, half_close) {
+TEST(NetConn, HalfClose) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -264,7 +264,7 @@ TEST(net_conn, half_close) {
       cfg());
 }
 
-TEST(net_conn, partial_writes_with_small_send_buffer) {
+TEST(NetConn, PartialWritesWithSmallSendBuffer) {
   gort_test::run_at_each_worker_count(
       [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -283,7 +283,7 @@ TEST(net_conn, partial_writes_with_small_send_buffer) {
       cfg());
 }
 
-TEST(net_conn_misc, moved_from_and_default_conn_throw_ebadf) {
+TEST(NetConnMisc, MovedFromAndDefaultConnThrowEbadf) {
   gort::run(
       [] {
         gort::net::conn c;
@@ -305,7 +305,7 @@ TEST(net_conn_misc, moved_from_and_default_conn_throw_ebadf) {
       cfg(1));
 }
 
-TEST(net_conn_misc, plain_thread_blocks_instead_of_parking) {
+TEST(NetConnMisc, PlainThreadBlocksInsteadOfParking) {
   gort::run(
       [] {
         auto ln = gort::net::listen("127.0.0.1:0");

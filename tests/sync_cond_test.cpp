@@ -13,7 +13,7 @@
 
 using namespace std::chrono_literals;
 
-TEST(sync_Cond, NotifyOneWakesOneNotifyAllWakesAll) {
+TEST(SyncCond, NotifyOneWakesOneNotifyAllWakesAll) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -62,7 +62,7 @@ TEST(sync_Cond, NotifyOneWakesOneNotifyAllWakesAll) {
 
 // Go's TestCondSignalStealing: a notify_all that races with a new waiter
 // must still wake the waiter that was already waiting.
-TEST(sync_Cond, SignalStealing) {
+TEST(SyncCond, SignalStealing) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -108,7 +108,7 @@ TEST(sync_Cond, SignalStealing) {
   });
 }
 
-TEST(sync_Cond, WaitWithPredicate) {
+TEST(SyncCond, WaitWithPredicate) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -135,7 +135,7 @@ TEST(sync_Cond, WaitWithPredicate) {
   });
 }
 
-TEST(sync_Cond, WaitForTimesOut) {
+TEST(SyncCond, WaitForTimesOut) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -156,7 +156,7 @@ TEST(sync_Cond, WaitForTimesOut) {
   });
 }
 
-TEST(sync_Cond, WaitForNotifiedBeforeTimeout) {
+TEST(SyncCond, WaitForNotifiedBeforeTimeout) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -179,7 +179,7 @@ TEST(sync_Cond, WaitForNotifiedBeforeTimeout) {
 
 // Timers and notifies racing on many timed waiters: every waiter returns
 // exactly once, holding the lock, and nothing hangs.
-TEST(sync_Cond, TimeoutsRacingNotifies) {
+TEST(SyncCond, TimeoutsRacingNotifies) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   gort_test::for_each_worker_count([&](unsigned w) {
@@ -221,7 +221,7 @@ TEST(sync_Cond, TimeoutsRacingNotifies) {
 }
 
 // Producer/consumer queue: fibers and plain threads, every item once.
-TEST(sync_Cond, ProducerConsumerWithThreads) {
+TEST(SyncCond, ProducerConsumerWithThreads) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -271,7 +271,7 @@ TEST(sync_Cond, ProducerConsumerWithThreads) {
   });
 }
 
-TEST(sync_Cond, WaitWithoutLockThrows) {
+TEST(SyncCond, WaitWithoutLockThrows) {
   gort::run(
       [] {
         gort::mutex mu;
@@ -283,7 +283,7 @@ TEST(sync_Cond, WaitWithoutLockThrows) {
 }
 
 // A plain thread times out on, and is notified through, a gort cv.
-TEST(sync_Cond, PlainThreadWaits) {
+TEST(SyncCond, PlainThreadWaits) {
   gort::run(
       [] {
         gort::mutex mu;

@@ -47,13 +47,13 @@ void counter_under_contention(unsigned workers, std::uint64_t seed, int fibers, 
 
 }  // namespace
 
-TEST(sync_Mutex, CounterUnderContention) {
+TEST(SyncMutex, CounterUnderContention) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   gort_test::for_each_worker_count([&](unsigned w) { counter_under_contention(w, seed, 50, 2000); });
 }
 
-TEST(sync_Mutex, TryLock) {
+TEST(SyncMutex, TryLock) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -72,7 +72,7 @@ TEST(sync_Mutex, TryLock) {
   });
 }
 
-TEST(sync_Mutex, OwnerIsTheHoldingFiber) {
+TEST(SyncMutex, OwnerIsTheHoldingFiber) {
   gort::run(
       [] {
         gort::mutex mu;
@@ -85,7 +85,7 @@ TEST(sync_Mutex, OwnerIsTheHoldingFiber) {
       {.workers = 1});
 }
 
-TEST(sync_Mutex, ScopedLockOfTwo) {
+TEST(SyncMutex, ScopedLockOfTwo) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -118,7 +118,7 @@ TEST(sync_Mutex, ScopedLockOfTwo) {
 // the other fibers (a blocked locker parks, it does not block the worker).
 // The holder sleeps until the locker is parked on the mutex and the third
 // fiber has made progress, not for a fixed time.
-TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
+TEST(SyncMutex, HeldAcrossSleepOtherFibersRun) {
   gort::run(
       [] {
         gort::mutex mu;
@@ -164,7 +164,7 @@ TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
 
 // Go's TestMutexFairness: a hog that re-locks at once must not starve a
 // waiter (starvation mode hands the lock over).
-TEST(sync_Mutex, Fairness) {
+TEST(SyncMutex, Fairness) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -202,7 +202,7 @@ TEST(sync_Mutex, Fairness) {
 // the lock (fibers are not preempted, so a hog that never switches would
 // starve its worker whatever the mutex did): the waiter, always beaten to
 // the free lock, still gets in once starvation mode hands the lock over.
-TEST(sync_Mutex, FairnessAgainstBargingHog) {
+TEST(SyncMutex, FairnessAgainstBargingHog) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -236,7 +236,7 @@ TEST(sync_Mutex, FairnessAgainstBargingHog) {
 }
 
 // Plain threads (std::thread and gort::thread) and fibers on one mutex.
-TEST(sync_Mutex, ForeignThreadsAndFibers) {
+TEST(SyncMutex, ForeignThreadsAndFibers) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -272,7 +272,7 @@ TEST(sync_Mutex, ForeignThreadsAndFibers) {
 }
 
 // A lock taken by a plain thread outside any run() and released by it.
-TEST(sync_Mutex, PlainThreadWithoutRuntime) {
+TEST(SyncMutex, PlainThreadWithoutRuntime) {
   gort::mutex mu;
   long counter = 0;
   std::vector<std::thread> ts;
@@ -288,7 +288,7 @@ TEST(sync_Mutex, PlainThreadWithoutRuntime) {
   EXPECT_EQ(counter, 4 * 5000);
 }
 
-TEST(sync_MutexDeathTest, UnlockOfUnlockedIsFatal) {
+TEST(SyncMutexDeathTest, UnlockOfUnlockedIsFatal) {
   gort_test::threadsafe_death_tests();
   EXPECT_EXIT(gort::run(
                   [] {

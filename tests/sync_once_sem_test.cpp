@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 
 // 100 concurrent callers: the function runs once, and no caller returns
 // before it finished (the slow function parks inside).
-TEST(sync_CallOnce, HundredConcurrentCallers) {
+TEST(SyncCallOnce, HundredConcurrentCallers) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -44,7 +44,7 @@ TEST(sync_CallOnce, HundredConcurrentCallers) {
   });
 }
 
-TEST(sync_CallOnce, ArgumentsAndMemberFunctions) {
+TEST(SyncCallOnce, ArgumentsAndMemberFunctions) {
   struct counter {
     int n = 0;
     void add(int k) { n += k; }
@@ -59,7 +59,7 @@ TEST(sync_CallOnce, ArgumentsAndMemberFunctions) {
 
 // An exception propagates to its caller and lets a later caller try again;
 // callers parked meanwhile retry too, and still exactly one succeeds.
-TEST(sync_CallOnce, ExceptionLetsALaterCallerRetry) {
+TEST(SyncCallOnce, ExceptionLetsALaterCallerRetry) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -91,7 +91,7 @@ TEST(sync_CallOnce, ExceptionLetsALaterCallerRetry) {
   });
 }
 
-TEST(sync_CallOnce, ThreadsAndFibers) {
+TEST(SyncCallOnce, ThreadsAndFibers) {
   gort::run(
       [] {
         gort::once_flag flag;
@@ -118,7 +118,7 @@ TEST(sync_CallOnce, ThreadsAndFibers) {
 }
 
 // No more than `limit` holders at once, and all work gets done.
-TEST(sync_Semaphore, BoundsConcurrency) {
+TEST(SyncSemaphore, BoundsConcurrency) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   gort_test::for_each_worker_count([&](unsigned w) {
@@ -158,7 +158,7 @@ TEST(sync_Semaphore, BoundsConcurrency) {
 }
 
 // FIFO: a big acquire at the front is not bypassed by small ones behind it.
-TEST(sync_Semaphore, BigAcquireIsNotStarved) {
+TEST(SyncSemaphore, BigAcquireIsNotStarved) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -194,7 +194,7 @@ TEST(sync_Semaphore, BigAcquireIsNotStarved) {
   });
 }
 
-TEST(sync_Semaphore, TryAcquireAndCounts) {
+TEST(SyncSemaphore, TryAcquireAndCounts) {
   gort::semaphore sem(2);
   EXPECT_TRUE(sem.try_acquire());
   EXPECT_FALSE(sem.try_acquire(2));
@@ -212,7 +212,7 @@ TEST(sync_Semaphore, TryAcquireAndCounts) {
 // A semaphore as a signal between a thread and fibers. (A gort::thread: a
 // plain std::thread between two gort calls is invisible to the deadlock
 // check, api.md section 1.)
-TEST(sync_Semaphore, ThreadsAndFibersPingPong) {
+TEST(SyncSemaphore, ThreadsAndFibersPingPong) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -235,7 +235,7 @@ TEST(sync_Semaphore, ThreadsAndFibersPingPong) {
   });
 }
 
-TEST(sync_WaitGroup, NegativeCounterThrows) {
+TEST(SyncWaitGroup, NegativeCounterThrows) {
   gort::wait_group wg;
   try {
     wg.done();
@@ -250,7 +250,7 @@ TEST(sync_WaitGroup, NegativeCounterThrows) {
   wg.wait();  // zero: returns at once
 }
 
-TEST(sync_WaitGroup, WaitersFromThreadsAndFibers) {
+TEST(SyncWaitGroup, WaitersFromThreadsAndFibers) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -354,7 +354,7 @@ constexpr int k_lifetime_iterations = 3000;
 
 }  // namespace
 
-TEST(sync_Lifetime, MutexFreedAsSoonAsLockReturns) {
+TEST(SyncLifetime, MutexFreedAsSoonAsLockReturns) {
   taker_destroys_at_once(
       k_lifetime_iterations, [] { return new gort::mutex; }, [](gort::mutex& m) { m.lock(); },
       [](gort::mutex& m) { m.unlock(); },
@@ -364,14 +364,14 @@ TEST(sync_Lifetime, MutexFreedAsSoonAsLockReturns) {
       });
 }
 
-TEST(sync_Lifetime, SemaphoreFreedAsSoonAsAcquireReturns) {
+TEST(SyncLifetime, SemaphoreFreedAsSoonAsAcquireReturns) {
   taker_destroys_at_once(
       k_lifetime_iterations, [] { return new gort::semaphore(0); }, [](gort::semaphore&) {},
       [](gort::semaphore& s) { s.release(); }, [](gort::semaphore& s, bool) { s.acquire(); });
 }
 
 // The taker is a writer or (alt) a reader admitted by the writer's unlock.
-TEST(sync_Lifetime, SharedMutexFreedAsSoonAsLockReturns) {
+TEST(SyncLifetime, SharedMutexFreedAsSoonAsLockReturns) {
   taker_destroys_at_once(
       k_lifetime_iterations, [] { return new gort::shared_mutex; }, [](gort::shared_mutex& m) { m.lock(); },
       [](gort::shared_mutex& m) { m.unlock(); },
@@ -386,7 +386,7 @@ TEST(sync_Lifetime, SharedMutexFreedAsSoonAsLockReturns) {
       });
 }
 
-TEST(sync_Lifetime, WaitGroupFreedAsSoonAsWaitReturns) {
+TEST(SyncLifetime, WaitGroupFreedAsSoonAsWaitReturns) {
   taker_destroys_at_once(
       k_lifetime_iterations,
       [] {

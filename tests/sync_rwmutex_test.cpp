@@ -13,7 +13,7 @@
 using namespace std::chrono_literals;
 
 // Readers overlap: n readers each hold a shared lock until all n are inside.
-TEST(sync_SharedMutex, ReadersOverlap) {
+TEST(SyncSharedMutex, ReadersOverlap) {
   gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
@@ -41,7 +41,7 @@ TEST(sync_SharedMutex, ReadersOverlap) {
 }
 
 // Writers exclude writers and readers; readers see only whole updates.
-TEST(sync_SharedMutex, WritersExclude) {
+TEST(SyncSharedMutex, WritersExclude) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   gort_test::for_each_worker_count([&](unsigned w) {
@@ -84,7 +84,7 @@ TEST(sync_SharedMutex, WritersExclude) {
 }
 
 // Writer preference: once a writer waits, a new reader waits behind it.
-TEST(sync_SharedMutex, WaitingWriterBlocksNewReaders) {
+TEST(SyncSharedMutex, WaitingWriterBlocksNewReaders) {
   gort::run(
       [] {
         gort::shared_mutex mu;
@@ -120,7 +120,7 @@ TEST(sync_SharedMutex, WaitingWriterBlocksNewReaders) {
       {.workers = 2});
 }
 
-TEST(sync_SharedMutex, TryLocks) {
+TEST(SyncSharedMutex, TryLocks) {
   gort::run(
       [] {
         gort::shared_mutex mu;
@@ -138,7 +138,7 @@ TEST(sync_SharedMutex, TryLocks) {
 }
 
 // Plain threads and fibers mixed, readers and writers.
-TEST(sync_SharedMutex, ForeignThreadsAndFibers) {
+TEST(SyncSharedMutex, ForeignThreadsAndFibers) {
   gort::run(
       [] {
         gort::shared_mutex mu;
@@ -170,7 +170,7 @@ TEST(sync_SharedMutex, ForeignThreadsAndFibers) {
       {.workers = 2});
 }
 
-TEST(sync_SharedMutexDeathTest, UnlockOfUnlockedIsFatal) {
+TEST(SyncSharedMutexDeathTest, UnlockOfUnlockedIsFatal) {
   gort_test::threadsafe_death_tests();
   EXPECT_EXIT(
       {
