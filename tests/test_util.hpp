@@ -38,13 +38,11 @@ void for_each_worker_count(F&& body, unsigned min_workers = 1) {
 // As for_each_worker_count, running body(workers) as the main fiber of a
 // gort::run with that many workers (and the rest of `cfg`).
 template <class F>
-void run_at_each_worker_count(F&& body, gort::config cfg = {}, unsigned min_workers = 1) {
-  for_each_worker_count(
-      [&](unsigned w) {
-        cfg.workers = w;
-        gort::run([&] { body(w); }, cfg);
-      },
-      min_workers);
+void run_at_each_worker_count(F&& body, gort::config cfg = {}) {
+  for_each_worker_count([&](unsigned w) {
+    cfg.workers = w;
+    gort::run([&] { body(w); }, cfg);
+  });
 }
 
 // A seed from $GORT_TEST_SEED, else a random one. Tests print it
