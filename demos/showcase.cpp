@@ -41,7 +41,7 @@ const std::vector<demo> k_demos = {
     {"channels", "make(chan int, 1) and the unbuffered channel", {}},
     {"buffers", "a buffer of 2, then readThem with range and close", {}},
     {"read_them", "the final readThem program", {}},
-    {"return_channel", "a function returning <-chan int; chan<- and <-chan parameters", {}},
+    {"return_channel", "a function returns a channel its fiber reads; chan<- and <-chan parameters", {}},
     {"pipeline", "source -> square -> sink", {}},
     {"fan_out_fan_in", "one source, four workers, one sink", {}},
     {"methods", "go ms.doIt(): a member function as a fiber", {}},

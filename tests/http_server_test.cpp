@@ -147,7 +147,7 @@ class client {
   const std::string addr_var = name.address();                                         \
   ASSERT_NE(addr_var, "") << name.read_until("\n")
 
-TEST(http_server, answers_root_stats_and_404) {
+TEST(HttpServer, AnswersRootStatsAnd404) {
   START_SERVER(srv, addr);
   EXPECT_EQ(addr.rfind("127.0.0.1:", 0), 0u) << addr;
   gort::run(
@@ -166,7 +166,7 @@ TEST(http_server, answers_root_stats_and_404) {
       gort_test::cfg(2));
 }
 
-TEST(http_server, keeps_the_connection_alive_and_pipelines) {
+TEST(HttpServer, KeepsTheConnectionAliveAndPipelines) {
   START_SERVER(srv, addr);
   gort::run(
       [&] {
@@ -185,7 +185,7 @@ TEST(http_server, keeps_the_connection_alive_and_pipelines) {
       gort_test::cfg(2));
 }
 
-TEST(http_server, counts_visits_exactly_under_concurrent_load) {
+TEST(HttpServer, CountsVisitsExactlyUnderConcurrentLoad) {
   START_SERVER(srv, addr);
   constexpr int k_clients = 50, k_requests = 20;
   std::vector<int> seen;
@@ -215,7 +215,7 @@ TEST(http_server, counts_visits_exactly_under_concurrent_load) {
     ASSERT_EQ(seen[i], i + 1) << "visit numbers repeat or skip";
 }
 
-TEST(http_server, malformed_request_gets_400_and_others_are_unaffected) {
+TEST(HttpServer, MalformedRequestGets400AndOthersAreUnaffected) {
   START_SERVER(srv, addr);
   gort::run(
       [&] {
@@ -237,7 +237,7 @@ TEST(http_server, malformed_request_gets_400_and_others_are_unaffected) {
       gort_test::cfg(2));
 }
 
-TEST(http_server, oversized_headers_get_431) {
+TEST(HttpServer, OversizedHeadersGet431) {
   START_SERVER(srv, addr);
   gort::run(
       [&] {
@@ -252,7 +252,7 @@ TEST(http_server, oversized_headers_get_431) {
       gort_test::cfg(2));
 }
 
-TEST(http_server, bad_flags_exit_2_naming_them) {
+TEST(HttpServer, BadFlagsExit2NamingThem) {
   if (!std::filesystem::exists(server_path())) GTEST_SKIP() << "no " << server_path();
   struct {
     std::vector<std::string> args;
