@@ -23,7 +23,13 @@ std::atomic<runtime*> g_runtime{nullptr};
 std::atomic<long> g_threads_alive{0};
 std::atomic<long> g_foreign_blocked{0};
 std::atomic<long> g_blocking_inflight{0};
+std::atomic<long> g_external_wakers{0};  // see external_wakers_add
 std::atomic<bool> g_sched_chaos{false};
+
+// acq_rel: pairs with the acquire load in all_idle.
+void external_wakers_add(long delta) noexcept {
+  g_external_wakers.fetch_add(delta, std::memory_order_acq_rel);
+}
 
 namespace {
 std::atomic<std::uint64_t> g_chaos_state{0};  // splitmix64 counter, seeded per run
@@ -428,6 +434,7 @@ void runtime::all_idle(unsigned) {
   if (g_threads_alive.load(std::memory_order_acquire) > 0) return;
   if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return;
   if (g_blocking_inflight.load(std::memory_order_acquire) > 0) return;
+  if (g_external_wakers.load(std::memory_order_acquire) > 0) return;  // a signal may still come
   if (netpoll_.waiters() > 0) return;  // a socket may still become ready
   if (live_fibers() == 0) return;
   std::string report = deadlock_report();

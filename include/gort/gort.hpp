@@ -8,6 +8,7 @@
 #include "gort/net.hpp"
 #include "gort/runtime.hpp"
 #include "gort/select.hpp"
+#include "gort/signal.hpp"
 #include "gort/stats.hpp"
 #include "gort/sync.hpp"
 #include "gort/time.hpp"
