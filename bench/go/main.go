@@ -6,11 +6,12 @@
 //
 // As in bench/gort_bench.cpp, only the workload is timed: runtime start-up and
 // process exit are not. Definitions: issues "runtime core" (spawn, yield),
-// "channels" (skynet, pingpong, sieve, mpmc), "sync" (mutex) and "benchmark
-// suite" (balance, idle).
+// "channels" (skynet, pingpong, sieve, mpmc), "sync" (mutex), "benchmark
+// suite" (balance, idle) and "context" (context).
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -41,6 +42,7 @@ var workloads = map[string]func(workers int) result{
 	"mutex":    mutex,
 	"balance":  balance,
 	"idle":     idle,
+	"context":  contextCancel,
 }
 
 // spawn: 1,000,000 goroutines each doing wg.Done(); every 1000th adds its
@@ -279,6 +281,25 @@ func idle(int) result {
 	time.Sleep(time.Second)
 	used := float64(cpuNanos() - before)
 	return result{ops: 1, check: "1000", nsOverride: &used}
+}
+
+// context: 1,000,000 times, a child of a long-lived cancellable context is
+// made (WithCancel, which links it into the parent) and cancelled at once
+// with nobody waiting on it (which unlinks it). ops = 1,000,000; check = the
+// children whose Err() was Canceled afterwards, 1000000.
+func contextCancel(int) result {
+	const n = 1000000
+	parent, cancelParent := context.WithCancel(context.Background())
+	canceled := 0
+	for i := 0; i < n; i++ {
+		ctx, cancel := context.WithCancel(parent)
+		cancel()
+		if ctx.Err() == context.Canceled {
+			canceled++
+		}
+	}
+	cancelParent()
+	return result{ops: n, check: strconv.Itoa(canceled)}
 }
 
 func usage() {
