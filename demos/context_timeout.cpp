@@ -2,8 +2,8 @@
 // package in the style of the "Go Concurrency Patterns: Context" post).
 // Several replicas are asked at once; the first answer wins; when the
 // deadline passes first, the search gives up. Either way the replicas still
-// working are told to stop through the context, and every fiber is
-// accounted for before the program goes on.
+// working are told to stop through the context, and the search waits until
+// every one of them has returned, answered or cancelled.
 //
 //   round 1: every replica is slower than the 100 ms deadline: give up
 //   round 2: one replica answers in 10 ms; the other two are cancelled
@@ -61,13 +61,13 @@ void search(std::chrono::milliseconds deadline, const std::vector<std::chrono::m
   gort::select(
       gort::recv_case(results,
                       [&](auto r) { std::printf("  first answer after %lld ms: %s\n", ms(), r->c_str()); }),
-      gort::recv_case(ctx.done(), [&](auto) {
+      gort::recv_case(ctx.done(), [&, ctx = ctx](auto) {
         std::printf("  gave up after %lld ms: %s\n", ms(), ctx.err().message().c_str());
       }));
   cancel();   // the replicas still working stop now (defer cancel() in Go)
   wg.wait();  // and every one of them has returned
-  std::printf("  %zu searchers: %d answered, %d cancelled, %zu still running\n", latencies.size(),
-              t.answered.load(), t.cancelled.load(), gort::num_fibers() - 1);
+  std::printf("  %zu searchers returned: %d answered, %d cancelled\n", latencies.size(), t.answered.load(),
+              t.cancelled.load());
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // The background context allocates nothing: making, copying and querying it
 // (done, err, deadline, value, stop_token) never calls operator new. This
 // executable replaces the global operator new/delete with counting ones
-// (malloc underneath), so it holds only allocation-counting tests.
+// (malloc underneath; under a sanitizer, whose runtime owns them, it counts
+// through the sanitizer's allocation hook), so it holds only
+// allocation-counting tests.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,9 +11,29 @@
 
 #include "gort/gort.hpp"
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GORT_TEST_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define GORT_TEST_SANITIZER 1
+#endif
+#endif
+
 namespace {
 thread_local long t_allocations = 0;
+}  // namespace
 
+#ifdef GORT_TEST_SANITIZER
+// A sanitizer's runtime owns operator new (TSan's cannot be replaced): count
+// through its allocation hook instead, which sees every operator new too.
+#include <sanitizer/allocator_interface.h>
+namespace {
+void count_malloc(const volatile void*, std::size_t) { ++t_allocations; }
+void ignore_free(const volatile void*) {}
+const int g_hooked = __sanitizer_install_malloc_and_free_hooks(&count_malloc, &ignore_free);
+}  // namespace
+#else
+namespace {
 void* counted(std::size_t n) {
   ++t_allocations;
   if (void* p = std::malloc(n ? n : 1)) return p;
@@ -45,6 +67,7 @@ void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#endif
 
 namespace {
 
