@@ -26,7 +26,10 @@ thread_local long t_allocations = 0;
 #ifdef GORT_TEST_SANITIZER
 // A sanitizer's runtime owns operator new (TSan's cannot be replaced): count
 // through its allocation hook instead, which sees every operator new too.
-#include <sanitizer/allocator_interface.h>
+// (sanitizer/allocator_interface.h, which gcc 12 does not ship.)
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
+                                                                             std::size_t),
+                                                         void (*free_hook)(const volatile void*));
 namespace {
 void count_malloc(const volatile void*, std::size_t) { ++t_allocations; }
 void ignore_free(const volatile void*) {}
