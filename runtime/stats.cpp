@@ -61,9 +61,9 @@ sched_stats detail::runtime::snapshot() {
   for (unsigned i = 0; i < worker_count(); ++i) {
     worker& w = *workers_[i];
     worker_stats ws;
-    ws.switches = w.switches.load(std::memory_order_relaxed);
-    ws.parks = w.parks.load(std::memory_order_relaxed);
-    ws.migrations = w.migrations.load(std::memory_order_relaxed);
+    ws.switches = w.switches.load();
+    ws.parks = w.parks.load();
+    ws.migrations = w.migrations.load();
     ws.steals = sched_.steals(i);
     ws.steal_attempts = sched_.steal_attempts(i);
     ws.wakeups = sched_.wakeups(i);
@@ -71,8 +71,8 @@ sched_stats detail::runtime::snapshot() {
     ws.idle = std::chrono::nanoseconds(sched_.idle_ns(i));
     ws.busy = std::chrono::nanoseconds(std::max<std::int64_t>(0, now - started_ns_)) - ws.idle;
     if (ws.busy.count() < 0) ws.busy = std::chrono::nanoseconds(0);
-    s.spawned += w.spawned.load(std::memory_order_relaxed);
-    s.exited += w.exited.load(std::memory_order_relaxed);
+    s.spawned += w.spawned.load();
+    s.exited += w.exited.load();
     s.switches += ws.switches;
     s.steals += ws.steals;
     s.migrations += ws.migrations;

@@ -6,6 +6,7 @@
 #include <boost/context/detail/fcontext.hpp>
 
 #include "runtime/core.hpp"
+#include "scheduler/scheduler.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/sanitizer.hpp"
 #include "runtime/trace.hpp"
@@ -38,7 +39,8 @@ __attribute__((noinline)) worker* worker_of_thread() noexcept {
 
 void set_thread_worker(worker* w) noexcept { t_worker = w; }
 
-worker::worker(runtime& rt, unsigned index) : rt_(rt), index_(index) {}
+worker::worker(runtime& rt, scheduler& sched, stack_allocator& stacks, fiber_table& table, unsigned index)
+    : rt_(rt), sched_(sched), stack_pool_(stacks), table_(table), index_(index) {}
 
 // This worker's thread.
 void worker::loop() {
@@ -47,17 +49,17 @@ void worker::loop() {
   tsan_g0_ = tsan_current_fiber();
   enter_signal_stack();
   if (trace_) {
-    std::uint64_t steals = rt_.sched_.steals(index_);
-    while (sched_node* n = rt_.sched_.find_runnable(index_)) {
-      std::uint64_t now_steals = rt_.sched_.steals(index_);
+    std::uint64_t steals = sched_.steals(index_);
+    while (sched_node* n = sched_.find_runnable(index_)) {
+      std::uint64_t now_steals = sched_.steals(index_);
       if (now_steals != steals) trace_->instant("steal", static_cast<fiber*>(n)->id_, now_ns());
       steals = now_steals;
       execute<true>(static_cast<fiber*>(n));
     }
   } else {
-    while (sched_node* n = rt_.sched_.find_runnable(index_)) execute<false>(static_cast<fiber*>(n));
+    while (sched_node* n = sched_.find_runnable(index_)) execute<false>(static_cast<fiber*>(n));
   }
-  stacks_.drain(rt_.stacks_);
+  stacks_.drain(stack_pool_);
   leave_signal_stack();
   t_worker = nullptr;
 }
@@ -77,7 +79,7 @@ void run_fiber_body(fiber* f) {
   f->fn_->destroy(f->fn_);
   if (error) {
     if (!f->is_main_) panic(*f, error);
-    worker_of_thread()->rt().main_error_ = std::move(error);
+    worker_of_thread()->rt().set_main_error(std::move(error));
   }
 }
 }  // namespace
@@ -104,7 +106,7 @@ void fiber_entry(bctx::transfer_t t) { fiber_entry_(t.fctx, t.data); }
 void worker::prepare_first_run(fiber* f) {
   // At most 2 KiB (half a page: half the L1 sets) and a sixteenth of the stack.
   constexpr std::size_t k_line = 64;
-  f->stack_ = stacks_.get(rt_.stacks_);
+  f->stack_ = stacks_.get(stack_pool_);
   f->last_worker_ = std::uint16_t(index_);  // a first run is no migration
   const std::size_t span = std::min<std::size_t>(2048, f->stack_.size / 16);
   const std::size_t colour = (f->id_ * k_line) % span;
@@ -119,14 +121,14 @@ inline void worker::enter(fiber* n) {
   if (!n->ctx_) prepare_first_run(n);
   current_ = n;
   if (n->last_worker_ != index_) {
-    migrations.store(migrations.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    migrations.add();
     n->last_worker_ = std::uint16_t(index_);
   }
   n->state_.store(fiber_state::running, std::memory_order_relaxed);
   auto* eh = static_cast<eh_globals*>(eh_globals_);
   eh->caught = n->eh_caught_;
   eh->uncaught = n->eh_uncaught_;
-  switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  switches.add();
 }
 
 // This worker, as `f` switches out: keeps the thread's exception state with
@@ -187,7 +189,7 @@ void worker::execute(fiber* f) {
 // fiber it handed the worker to). State first, then the unlock step: after
 // it a waker may run `f` anywhere, and we must not touch `f` again.
 void worker::parked(fiber* f) noexcept {
-  parks.store(parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  parks.add();
   // Release: publishes where and why it parked to reports, dumps and the
   // partial-deadlock monitor, which load the state with acquire.
   f->state_.store(fiber_state::waiting, std::memory_order_release);
@@ -198,7 +200,7 @@ void worker::parked(fiber* f) noexcept {
 // tail of the local queue (and may be stolen from there at once).
 void worker::yielded(fiber* f) noexcept {
   f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-  rt_.sched_.push_local(index_, f, place::tail);
+  sched_.push_local(index_, f, place::tail);
 }
 
 void worker::check_canary(fiber* f) noexcept {
@@ -212,7 +214,7 @@ template void worker::execute<false>(fiber*);
 void worker::finish(fiber* f) noexcept {
   tsan_destroy_fiber(std::exchange(f->tsan_fiber_, nullptr));
   asan_unpoison_stack(f->stack_.base, f->stack_.size);
-  stacks_.put(rt_.stacks_, f->stack_);
+  stacks_.put(stack_pool_, f->stack_);
   f->stack_ = {};
   f->ctx_ = nullptr;
   // Its first jump (arrived() in fiber_entry_) hands this to ASan: the next
@@ -259,7 +261,7 @@ worker* worker::switch_out(worker* w, request r) {
     // agrees (it keeps its fairness rules), and at most k_max_handoffs times
     // in a row: then a switch goes through g0, whose find_runnable runs due
     // timers.
-    scheduler& s = w->rt_.sched_;
+    scheduler& s = w->sched_;
     if (w->handoffs_ < k_max_handoffs && !w->trace_) {
       if (sched_node* n = s.take_for_handoff(w->index_, /*whole_queue=*/r == request::yield)) {
         ++w->handoffs_;
@@ -288,7 +290,7 @@ void worker::exit_current() {
 
 std::uint64_t worker::next_fiber_id() noexcept {
   if (id_next_ == id_end_) {
-    id_next_ = rt_.next_id_.fetch_add(k_id_batch, std::memory_order_relaxed);
+    id_next_ = rt_.reserve_ids(k_id_batch);
     id_end_ = id_next_ + k_id_batch;
   }
   return id_next_++;
@@ -297,10 +299,10 @@ std::uint64_t worker::next_fiber_id() noexcept {
 fiber* worker::alloc_fiber() {
   if (!free_fibers_) {
     std::size_t got = 0;
-    free_fibers_ = rt_.table_.take_free(k_fiber_batch, got);
+    free_fibers_ = table_.take_free(k_fiber_batch, got);
     n_free_fibers_ = got;
     if (!free_fibers_) {
-      free_fibers_ = rt_.table_.allocate_chunk(k_fiber_batch);
+      free_fibers_ = table_.allocate_chunk(k_fiber_batch);
       n_free_fibers_ = k_fiber_batch;
     }
   }
@@ -323,7 +325,7 @@ void worker::free_fiber(fiber* f) noexcept {
   free_fibers_ = static_cast<fiber*>(tail->sched_next);
   tail->sched_next = nullptr;
   n_free_fibers_ -= k_fiber_batch;
-  rt_.table_.put_free(head, tail, k_fiber_batch);
+  table_.put_free(head, tail);
 }
 
 }  // namespace gort::detail

@@ -23,10 +23,13 @@
 
 #include "runtime/fiber.hpp"
 #include "runtime/stack.hpp"
+#include "scheduler/counter.hpp"
 
 namespace gort::detail {
 
 class runtime;
+class scheduler;
+class fiber_table;
 
 // Cache-line aligned: its counters and current_ are written on every switch
 // and must not share a line with another worker's fields. The objects are
@@ -35,7 +38,9 @@ class runtime;
 // sieve at 2 workers ran 1.6x slower.
 class alignas(64) worker {
  public:
-  worker(runtime& rt, unsigned index);
+  // The runtime's parts this worker uses: the scheduler it takes fibers
+  // from, the shared stack pool and the fiber table behind its caches.
+  worker(runtime& rt, scheduler& sched, stack_allocator& stacks, fiber_table& table, unsigned index);
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
@@ -60,7 +65,7 @@ class alignas(64) worker {
   // k_spawn_burst fibers since it last switched, at which point it should
   // yield (see fiber_start).
   bool spawn_burst_done() noexcept {
-    const std::uint64_t s = switches.load(std::memory_order_relaxed);
+    const std::uint64_t s = switches.load();
     if (s != spawn_mark_) {
       spawn_mark_ = s;
       spawn_streak_ = 0;
@@ -83,7 +88,7 @@ class alignas(64) worker {
 
   // Counters (owner writes, anyone reads). migrations: fibers switched in
   // here that last ran on another worker.
-  std::atomic<std::uint64_t> switches{0}, spawned{0}, exited{0}, parks{0}, migrations{0};
+  owned_counter switches, spawned, exited, parks, migrations;
 
  private:
   enum class request : std::uint8_t { none, park, yield, exit };
@@ -107,6 +112,9 @@ class alignas(64) worker {
   static worker* switch_out(worker* self, request r);
 
   runtime& rt_;
+  scheduler& sched_;
+  stack_allocator& stack_pool_;
+  fiber_table& table_;
   const unsigned index_;
   fiber* current_ = nullptr;
   void* g0_ctx_ = nullptr;  // the scheduler context, set each time g0 switches to a fiber

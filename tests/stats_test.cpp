@@ -1,4 +1,4 @@
-// Scheduler statistics, dumps, GORT_SCHEDTRACE and GORT_TRACE (api.md §7).
+// Scheduler statistics, dumps, GORT_SCHEDTRACE and GORT_TRACE (docs/api.md).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>

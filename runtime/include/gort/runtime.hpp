@@ -1,5 +1,5 @@
 // gort runtime: run, go, spawn, yield, sleep, and the fiber-aware thread.
-// The contract is ../shared/api.md section 1.
+// Reference: docs/api.md, "Runtime".
 #pragma once
 
 #include <chrono>
@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "gort/detail/fiber_start.hpp"
+#include "gort/detail/scope_exit.hpp"
 
 namespace gort {
 
@@ -129,10 +130,7 @@ class task {
   R join(std::source_location where = std::source_location::current()) {
     if (!state_) throw std::logic_error("gort::task::join: task is not joinable");
     detail::task_state<R>* s = std::exchange(state_, nullptr);
-    struct releaser {
-      detail::task_state<R>* s;
-      ~releaser() { s->release(); }
-    } r{s};
+    detail::scope_exit release([s] { s->release(); });
     s->wait(where);
     if constexpr (!std::is_void_v<R>) return std::move(*s->value_);
   }
@@ -247,16 +245,13 @@ class thread {
       t_ = std::jthread(
           [](std::stop_token st, detail::task_state<void>* done, std::decay_t<F> fn,
              std::decay_t<Args>... as) {
-            struct finish {
-              detail::task_state<void>* done;
-              // Wake a joiner before unregistering, so there is no moment when
-              // it is blocked and the thread is not counted.
-              ~finish() {
-                done->complete();
-                done->release();
-                detail::thread_finished();
-              }
-            } fin{done};
+            // Wake a joiner before unregistering, so there is no moment when
+            // it is blocked and the thread is not counted.
+            detail::scope_exit finish([done] {
+              done->complete();
+              done->release();
+              detail::thread_finished();
+            });
             if constexpr (std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>) {
               std::invoke(std::move(fn), std::move(st), std::move(as)...);
             } else {

@@ -1,4 +1,5 @@
-// Scheduler statistics, fiber dumps (api.md section 7).
+// Scheduler statistics, fiber dumps. Reference: docs/api.md, "Statistics,
+// tracing and environment variables".
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,166 @@
+// run(): from gort::run's call to the end of the runtime (the shutdown
+// protocol at the top of runtime/core.hpp), and the runtime's construction.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "runtime/core.hpp"
+#include "runtime/fatal.hpp"
+#include "gort/detail/scope_exit.hpp"
+#include "runtime/park.hpp"
+
+namespace gort::detail {
+
+std::shared_mutex g_runtime_lock;
+std::atomic<runtime*> g_runtime{nullptr};
+
+namespace {
+
+constexpr unsigned k_max_workers = 1024;
+constexpr std::size_t k_default_stack = 256 * 1024;
+constexpr std::size_t k_min_stack = 16 * 1024;
+constexpr std::size_t k_max_stack = std::size_t(1) << 30;
+
+unsigned resolve_workers(unsigned requested, const settings& env) {
+  if (requested > k_max_workers)
+    throw std::invalid_argument("gort::run: config::workers = " + std::to_string(requested) +
+                                " is out of range (1.." + std::to_string(k_max_workers) + ")");
+  if (requested > 0) return requested;
+  if (env.maxprocs > 0) return env.maxprocs;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : std::min(hw, k_max_workers);
+}
+
+std::size_t resolve_stack(std::size_t requested) {
+  if (requested == 0) return k_default_stack;
+  if (requested < k_min_stack || requested > k_max_stack)
+    throw std::invalid_argument("gort::run: config::stack_size = " + std::to_string(requested) +
+                                " is out of range (" + std::to_string(k_min_stack) + ".." +
+                                std::to_string(k_max_stack) + " bytes)");
+  return requested;
+}
+
+}  // namespace
+
+runtime::runtime(const run_config& cfg)
+    : cfg_(cfg),
+      sched_(cfg.workers, *this),
+      stacks_(cfg.stack_size),
+      heaps_(cfg.workers),
+      started_ns_(now_ns()) {
+  workers_.reserve(cfg.workers);
+  for (unsigned i = 0; i < cfg.workers; ++i) {
+    workers_.push_back(std::make_unique<worker>(*this, sched_, stacks_, table_, i));
+    sched_.set_timer_hint(i, &heaps_[i].earliest_word());
+  }
+  if (cfg.env.sched_seed && cfg.workers == 1) sched_.set_random_schedule(*cfg.env.sched_seed);
+  netpoll_.set_on_first([] {
+    if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->wake_poller();
+  });
+}
+
+runtime::~runtime() = default;
+
+run_outcome runtime::run(main_fn& fn) {
+  install_overflow_handler();
+  install_sigquit_handler();
+  // The main fiber: id 1, queued on worker 0 (this thread).
+  worker& w0 = *workers_[0];
+  fiber* m = table_.allocate_chunk(1);
+  m->sched_next = nullptr;
+  m->id_ = 1;
+  m->is_main_ = true;
+  m->created_at_ = std::source_location::current();
+  m->fn_ = &fn;
+  w0.spawned.add(1);
+  m->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  sched_.push_global(m);
+
+  if (!cfg_.env.trace_path.empty()) {
+    for (auto& w : workers_) {
+      traces_.push_back(std::make_unique<worker_trace>());
+      w->set_trace(traces_.back().get());
+    }
+  }
+  if (cfg_.env.schedtrace_ms > 0 || cfg_.env.deadlock == deadlock_mode::partial) start_monitor();
+
+  for (unsigned i = 1; i < workers_.size(); ++i) threads_.emplace_back([this, i] { workers_[i]->loop(); });
+  w0.loop();
+  for (auto& t : threads_) t.join();  // shutdown step 2
+  stop_monitor();
+  if (cfg_.env.leakcheck) report_leaks();
+  for (auto& h : heaps_) h.clear();  // step 3
+  unwind_leftovers(w0);              // step 4
+  write_trace();
+  return std::move(outcome_);
+}
+
+// Shutdown step 4, on worker 0 with every other worker joined.
+void runtime::unwind_leftovers(worker& w0) {
+  unwinding_.store(true, std::memory_order_release);
+  for (;;) {
+    std::vector<fiber*> left;
+    table_.for_each([&](fiber& f) {
+      fiber_state s = f.state_.load(std::memory_order_relaxed);
+      if ((s == fiber_state::runnable || s == fiber_state::waiting) && !f.abandoned_) left.push_back(&f);
+    });
+    if (left.empty()) break;
+    // Newest first: children usually refer to objects on their creators'
+    // stacks (a wait_group, a channel), so creators must unwind after them.
+    std::sort(left.begin(), left.end(), [](const fiber* a, const fiber* b) { return a->id_ > b->id_; });
+    for (fiber* f : left) {
+      if (f->ctx_) {
+        set_thread_worker(&w0);
+        scope_exit unbind([] { set_thread_worker(nullptr); });
+        w0.execute(f);  // park() throws fiber_unwind inside; the fiber exits
+      } else {
+        discard_unstarted(w0, *f);
+      }
+    }
+  }
+  // Abandoned fibers (blocked in a destructor during unwinding) keep their
+  // stacks until the allocator is destroyed; nothing else references them.
+}
+
+void runtime::write_trace() {
+  if (traces_.empty()) return;
+  std::vector<const worker_trace*> ts;
+  for (auto& t : traces_) ts.push_back(t.get());
+  if (!write_trace_file(cfg_.env.trace_path, ts, started_ns_))
+    write_stderr("gort: cannot write GORT_TRACE file \"" + cfg_.env.trace_path + "\": " + std::strerror(errno) +
+                 "\n");
+}
+
+int run_main(main_fn& fn, const config& cfg) {
+  if (worker_of_thread()) throw std::logic_error("gort::run: called from inside a fiber");
+  run_config rc;
+  rc.env = read_settings();  // every GORT_* variable, checked before anything starts
+  rc.workers = resolve_workers(cfg.workers, rc.env);
+  rc.stack_size = resolve_stack(cfg.stack_size);
+  rc.on_deadlock = cfg.on_deadlock;
+  std::unique_ptr<runtime> rt;
+  {
+    std::unique_lock g(g_runtime_lock);
+    if (g_runtime.load(std::memory_order_relaxed))
+      throw std::logic_error("gort::run: another run() is already active");
+    rt = std::make_unique<runtime>(rc);
+    g_runtime.store(rt.get(), std::memory_order_release);
+  }
+  set_chaos_seed(rc.env.sched_seed);
+  const bool was_counted = thread_enters_run();
+  run_outcome out = rt->run(fn);
+  thread_leaves_run(was_counted);
+  set_chaos_seed(std::nullopt);
+  {
+    std::unique_lock g(g_runtime_lock);
+    g_runtime.store(nullptr, std::memory_order_release);
+  }
+  rt.reset();
+  if (!out.deadlock_report.empty()) throw deadlock_error(out.deadlock_report);
+  if (out.error) std::rethrow_exception(out.error);
+  return fn.result;
+}
+
+}  // namespace gort::detail

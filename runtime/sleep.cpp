@@ -1,0 +1,60 @@
+// sleep_for / sleep_until and yield (gort/runtime.hpp).
+#include <thread>
+
+#include "gort/detail/scope_exit.hpp"
+#include "runtime/core.hpp"
+#include "runtime/park.hpp"
+
+namespace gort::detail {
+
+namespace {
+// Timers fire on workers only (the scheduler's run_timers hook), and a
+// sleeper is always a fiber.
+void sleep_fired(timer* t) {
+  fiber* f = static_cast<fiber::sleep_timer*>(t)->owner;
+  worker* w = worker_of_thread();
+  if (w->trace()) w->trace()->instant("timer wakeup", f->id_, now_ns());
+  w->rt().ready(f, w);
+}
+// The park's unlock step: the timer starts after the switch, so it cannot
+// fire (and ready the fiber) before the fiber is switched out.
+void arm_sleep(void* f) {
+  auto* fb = static_cast<fiber*>(f);
+  fb->sleep_timer_.start(fb->sleep_timer_.when);
+}
+}  // namespace
+
+void sleep_until_ns(std::int64_t until, const std::source_location& where) {
+  worker* w = worker_of_thread();
+  fiber* f = w ? w->current() : nullptr;
+  if (!f) {
+    std::int64_t now = now_ns();
+    if (until > now) std::this_thread::sleep_for(std::chrono::nanoseconds(until - now));
+    return;
+  }
+  f->sleep_timer_.fn = &sleep_fired;  // set here, its one user
+  f->sleep_timer_.owner = f;
+  f->sleep_timer_.when = until;
+  scope_exit disarm([f] { f->sleep_timer_.stop(); });  // waits for a callback in flight
+  park(&arm_sleep, f, wait_reason::sleep, where);
+}
+
+std::int64_t steady_now_ns() noexcept { return now_ns(); }
+
+}  // namespace gort::detail
+
+namespace gort {
+
+void yield() {
+  using namespace detail;
+  worker* w = worker_of_thread();
+  if (!w || !w->current()) {
+    std::this_thread::yield();
+    return;
+  }
+  if (w->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
+  w = worker::switch_out_yield(w);  // returns at once when nothing else could run
+  if (w->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
+}
+
+}  // namespace gort
