@@ -57,8 +57,8 @@ std::int64_t to_ns(std::chrono::steady_clock::time_point t) noexcept {
   return ns < 0 ? 0 : ns;
 }
 
-// registered_with->mu held: `c` leaves its parent's list.
-void unlink_locked(cancel_node* p, cancel_node* c) noexcept {
+// p = c->registered_with, its mu held: `c` leaves p's list.
+void unlink_locked(cancel_node* p, cancel_node* c) noexcept GORT_REQUIRES(p->mu) {
   (c->prev ? c->prev->next : p->children) = c->next;
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = nullptr;
@@ -70,7 +70,7 @@ void unlink_locked(cancel_node* p, cancel_node* c) noexcept {
 void unlink(cancel_node* c) noexcept {
   cancel_node* p = c->registered_with;
   if (!p) return;
-  std::lock_guard g(p->mu);
+  locked g(p->mu);
   if (c->linked) unlink_locked(p, c);
 }
 
@@ -89,7 +89,7 @@ void attach(cancel_node* c, ctx_node* parent, std::int64_t own_deadline) noexcep
   c->registered_with = anc;
   std::uint8_t why;
   {
-    std::lock_guard g(anc->mu);
+    locked g(anc->mu);
     why = anc->err.load(std::memory_order_relaxed);
     if (!why) {
       c->next = anc->children;
@@ -150,7 +150,7 @@ void cancel_one(cancel_node* c, context_errc why, cancel_node*& work) noexcept {
   chan_core* to_close = nullptr;
   std::stop_source stop{std::nostopstate};
   {
-    std::lock_guard g(c->mu);
+    locked g(c->mu);
     if (c->err.load(std::memory_order_relaxed)) return;
     // Release: pairs with the acquire loads in err() and stop_token().
     c->err.store(std::uint8_t(why), std::memory_order_release);
@@ -230,7 +230,7 @@ std::size_t ctx_child_count(const context& c) noexcept {
   ctx_node* n = ctx_access::node(c);
   cancel_node* k = n ? n->canceller : nullptr;
   if (!k) return 0;
-  std::lock_guard g(k->mu);
+  locked g(k->mu);
   return k->child_count;
 }
 
@@ -267,6 +267,7 @@ namespace gort {
 
 using detail::cancel_node;
 using detail::ctx_access;
+using detail::locked;
 
 // ---- context ---------------------------------------------------------------
 
@@ -309,12 +310,12 @@ std::stop_token context::stop_token() const {
   if (!c) return {};
   std::stop_source src{std::nostopstate};
   {
-    std::lock_guard g(c->mu);
+    locked g(c->mu);
     src = c->stop;
   }
   if (!src.stop_possible()) {
     std::stop_source fresh;  // allocates: outside the lock
-    std::lock_guard g(c->mu);
+    locked g(c->mu);
     if (!c->stop.stop_possible()) c->stop = std::move(fresh);
     src = c->stop;
   }
@@ -371,7 +372,7 @@ std::pair<context, cancel_func> with_deadline(const context& parent,
     detail::ctx_cancel(n, context_errc::deadline_exceeded, true);
     return out;
   }
-  std::lock_guard g(n->mu);
+  locked g(n->mu);
   if (!n->err.load(std::memory_order_relaxed)) n->t.start(when);  // not once cancelled meanwhile
   return out;
 }

@@ -73,16 +73,17 @@ struct cancel_node : ctx_node {
   explicit cancel_node(ctx_kind k = ctx_kind::cancel) noexcept : ctx_node(k) { canceller = this; }
 
   spinlock mu;
-  std::atomic<std::uint8_t> err{0};         // 0 or a context_errc; written once, under mu
-  std::atomic<chan_core*> done{nullptr};    // see the invariants
-  std::int64_t deadline_ns = -1;            // immutable: the earliest deadline at or above, < 0: none
-  cancel_node* registered_with = nullptr;   // immutable: the ancestor holding us in its children
-  cancel_node* prev = nullptr;              // guarded by registered_with->mu
-  cancel_node* next = nullptr;              // guarded by registered_with->mu (then: the walk's list)
-  bool linked = false;                      // guarded by registered_with->mu
-  cancel_node* children = nullptr;          // guarded by mu
-  std::size_t child_count = 0;              // guarded by mu
-  std::stop_source stop{std::nostopstate};  // guarded by mu; made by the first stop_token()
+  std::atomic<std::uint8_t> err{0};        // 0 or a context_errc; written once, under mu
+  std::atomic<chan_core*> done{nullptr};   // see the invariants
+  std::int64_t deadline_ns = -1;           // immutable: the earliest deadline at or above, < 0: none
+  cancel_node* registered_with = nullptr;  // immutable: the ancestor holding us in its children
+  // Guarded by registered_with->mu (a lock the analysis cannot tie to them).
+  cancel_node* prev = nullptr;
+  cancel_node* next = nullptr;  // (after an unlink by a parent's cancel: the walk's list)
+  bool linked = false;
+  cancel_node* children GORT_GUARDED_BY(mu) = nullptr;
+  std::size_t child_count GORT_GUARDED_BY(mu) = 0;
+  std::stop_source stop GORT_GUARDED_BY(mu){std::nostopstate};  // made by the first stop_token()
   // Run by this node's cancel_func after cancelling (signal::notify_context
   // unregisters its signals). Immutable once the node is shared.
   void (*on_cancel_func)(cancel_node*) = nullptr;

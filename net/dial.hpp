@@ -32,8 +32,8 @@ class dial_abort {
 
  private:
   spinlock lock_;
-  netfd* current_ = nullptr;
-  bool aborted_ = false;
+  netfd* current_ GORT_GUARDED_BY(lock_) = nullptr;
+  bool aborted_ GORT_GUARDED_BY(lock_) = false;
 };
 
 }  // namespace gort::detail

@@ -148,20 +148,20 @@ conn dial(std::string_view address, std::source_location where) {
 namespace gort::detail {
 
 void dial_abort::abort() noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   aborted_ = true;
   if (current_) current_->close();  // never blocks; a parked connect wakes
 }
 
 bool dial_abort::begin(netfd* n) noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   if (aborted_) return false;
   current_ = n;
   return true;
 }
 
 bool dial_abort::end() noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   current_ = nullptr;
   return aborted_;
 }
