@@ -1,5 +1,6 @@
 // gort::context: cancellation, deadlines and request-scoped values for a tree
 // of fibers (Go's context package), speaking C++20's std::stop_token too.
+// Reference: docs/api.md, "Context, errgroup and signals".
 //
 //   auto [ctx, cancel] = gort::with_timeout(parent, 100ms);
 //   gort::select(gort::recv_case(results, ...),

@@ -1,5 +1,6 @@
 // gort::errgroup: run functions in fibers, wait for all of them, keep the
 // first failure and cancel the rest (golang.org/x/sync/errgroup.Group).
+// Reference: docs/api.md, "Context, errgroup and signals".
 //
 //   gort::errgroup g(ctx);
 //   g.set_limit(4);

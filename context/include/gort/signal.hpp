@@ -1,5 +1,6 @@
 // gort::signal: OS signals as channel messages or context cancellation (Go's
-// os/signal: Notify, Stop, NotifyContext).
+// os/signal: Notify, Stop, NotifyContext). Reference: docs/api.md, "Context,
+// errgroup and signals".
 //
 //   gort::chan<int> sigs(1);
 //   gort::signal::notify(sigs, {SIGINT, SIGTERM});
