@@ -5,8 +5,8 @@
 // working are told to stop through the context, and the search waits until
 // every one of them has returned, answered or cancelled.
 //
-//   round 1: every replica is slower than the 100 ms deadline: give up
-//   round 2: one replica answers in 10 ms; the other two are cancelled
+//   first search:  every replica is slower than the 100 ms deadline: give up
+//   second search: one replica answers in 10 ms; the other two are cancelled
 #include <atomic>
 #include <chrono>
 #include <cstdio>

@@ -4,10 +4,10 @@
 // writes under the group's context, so cancelling it closes the sockets of
 // the fetches still in flight.
 //
-//   round 1: six pages, at most two fetches at a time: all arrive
-//   round 2: one page is missing; its failure cancels the group: the fetches
-//            in flight stop, the one still waiting for a slot stops at once,
-//            and wait() rethrows the first failure
+//   first group:  six pages, at most two fetches at a time: all arrive
+//   second group: one page is missing; its failure cancels the group: the
+//                 fetches in flight stop, the one still waiting for a slot
+//                 stops at once, and wait() rethrows the first failure
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -67,7 +67,7 @@ std::string fetch(const gort::context& ctx, const std::string& addr, const std::
 
 // Fetches `names` through one group with at most `limit` at once; prints
 // what became of each, then what wait() said.
-void round(const std::string& addr, const std::vector<std::string>& names, int limit) {
+void fetch_all(const std::string& addr, const std::vector<std::string>& names, int limit) {
   gort::errgroup g(gort::background());
   g.set_limit(limit);
   gort::mutex mu;
@@ -115,10 +115,10 @@ int main() {
         // closed: the program is done
       }
     });
-    std::printf("round 1: six pages, two at a time\n");
-    round(addr, {"home", "about", "blog", "docs", "faq", "jobs"}, 2);
-    std::printf("round 2: one page is missing\n");
-    round(addr, {"slow-a", "slow-b", "missing", "slow-c"}, 3);
+    std::printf("six pages, two at a time:\n");
+    fetch_all(addr, {"home", "about", "blog", "docs", "faq", "jobs"}, 2);
+    std::printf("one page missing, three at a time:\n");
+    fetch_all(addr, {"slow-a", "slow-b", "missing", "slow-c"}, 3);
     ln.close();
     server.join();
   });
