@@ -166,8 +166,8 @@ void wait_unwound(call& c) noexcept {
 
 // Any thread (see gort/blocking.hpp).
 void run_blocking(blocking_job& job, const std::source_location& where) {
-  worker* w = worker_of_thread();
-  if (!w || !in_fiber() || w->rt().unwinding()) {
+  machine* m = machine_of_thread();
+  if (!m || !m->current() || m->rt().unwinding()) {
     job.invoke(&job);
     return;
   }

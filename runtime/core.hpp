@@ -8,12 +8,13 @@
 //     run() is active. Threads that are not workers read it under
 //     g_runtime_lock (shared); run() replaces it under the lock (exclusive).
 //   - live fibers = spawned - exited - live service fibers, summed over
-//     workers and foreign_spawned_.
+//     workers and foreign_spawned_/foreign_exited_.
 //
 // Shutdown protocol (run() after the main fiber returned):
-//   1. The main fiber's exit stops the scheduler; every worker leaves its
-//      loop at its next scheduling point.
-//   2. Worker 0 (the thread that called run) joins the other threads.
+//   1. The main fiber's exit stops the scheduler; every machine leaves its
+//      loop at its next scheduling point (spares are woken to leave).
+//   2. Machine 0 (the thread that called run) stops the monitor and joins
+//      the other machines' threads; it then owns every worker.
 //   3. Pending timers are dropped (set idle without firing).
 //   4. unwinding_ is set; every fiber still alive is resumed once on worker 0,
 //      newest first (children tend to use objects on their creators' stacks);
@@ -53,6 +54,7 @@
 #include "runtime/stack.hpp"
 #include "runtime/timer_heap.hpp"
 #include "runtime/trace.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/worker.hpp"
 #include "scheduler/scheduler.hpp"
 
@@ -63,6 +65,8 @@ struct run_config {
   unsigned workers = 1;
   std::size_t stack_size = 0;
   deadlock_policy on_deadlock = deadlock_policy::abort;
+  unsigned max_threads = 10000;
+  std::int64_t stall_report_ns = 0;  // 0: off
   settings env;
 };
 
@@ -84,16 +88,16 @@ class runtime final : public sched_hooks {
   run_outcome run(main_fn& fn);
 
   // ---- fibers (lifecycle.cpp; see gort/detail/fiber_start.hpp for who may
-  // call). `w` is the calling thread's worker (worker_of_thread(), read once
-  // by the caller), or null on a plain thread.
+  // call). `w` is the worker the caller owns inside a runtime section (see
+  // with_runtime), or null: a plain thread, or a machine without a worker.
   fiber* create_fiber(worker* w, std::size_t size, std::size_t align, void** storage,
                       const std::source_location& where);
   void discard_fiber(worker* w, fiber* f) noexcept;
   void start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept;
   // Any thread: make the parked `f` runnable (see park.hpp).
   void ready(fiber* f, worker* w) noexcept;
-  // Worker `w`, on g0: `f` exited.
-  void fiber_exited(worker& w, fiber& f) noexcept;
+  // A machine on g0, owning `w` (or null): `f` exited.
+  void fiber_exited(worker* w, fiber& f) noexcept;
   // The running fiber `f` only: it becomes a service fiber (see park.hpp).
   void mark_system(fiber& f) noexcept;
   // The main fiber, as it ends with an exception.
@@ -108,6 +112,22 @@ class runtime final : public sched_hooks {
   // True from shutdown step 4 on: parks throw fiber_unwind.
   bool unwinding() const noexcept { return unwinding_.load(std::memory_order_relaxed); }
   bool stopping() const noexcept { return sched_.stopping(); }
+  // Any thread: something that could wake a fiber went away (the last
+  // registered signal): runs the deadlock check now if every worker is idle.
+  void recheck_deadlock() noexcept { sched_.recheck_all_idle(); }
+  const run_config& config() const noexcept { return cfg_; }
+
+  // ---- machines (machines.cpp)
+  // Any thread: ends the run (shutdown step 1): every worker's scheduler
+  // returns null from now on, and the spares wake to exit.
+  void stop() noexcept;
+  // A machine that lost its worker, on g0, its fiber switched out: it no
+  // longer holds a stuck fiber (the deadlock check may run again).
+  void worker_lost(machine& m) noexcept;
+  // A machine on g0 without a worker: gives a stack straight to the pool.
+  void release_stack(stack_mem s) noexcept { stacks_.release(s); }
+  // OS threads counted against max_threads now (machines, blocking helpers).
+  unsigned thread_count() const noexcept;
 
   // ---- timers and I/O (any thread)
   // Adds `t` to worker w's heap (heap 0 from a plain thread) and wakes the
@@ -121,6 +141,9 @@ class runtime final : public sched_hooks {
   // ---- reports (any thread; the runtime held alive by the caller)
   sched_stats snapshot();   // stats.cpp
   void dump(std::string& out);
+  // How long the running fiber `f` has run without switching, as far as the
+  // monitor saw (0: not known to be stuck).
+  std::int64_t running_for(const fiber& f);
   // Signal handlers only: every fiber object, without taking a lock.
   template <class F>
   void for_each_fiber_unlocked(F&& fn) const {
@@ -132,6 +155,7 @@ class runtime final : public sched_hooks {
   std::int64_t next_timer_deadline() override;
   void all_idle(unsigned w, std::uint64_t idle_epoch) override;
   void going_idle(unsigned) override { stacks_.trim_excess(); }
+  void left_idle(unsigned w) override;
   bool netpoll_active() override { return netpoll_.active(); }
   void netpoll(unsigned, std::int64_t deadline_ns) override { netpoll_.poll(deadline_ns); }
   void netpoll_interrupt() override { netpoll_.interrupt(); }
@@ -142,12 +166,25 @@ class runtime final : public sched_hooks {
   std::string deadlock_report();
   void report_leaks();
   void check_partial_deadlock();
+  // machines.cpp
+  machine& new_machine(worker* p);
+  void machine_main(machine& m);
+  bool wait_as_spare(machine& m);
+  machine& take_spare();
+  void join_machines();
   // monitor.cpp
+  struct monitor_state;
   void start_monitor();
   void stop_monitor();
+  void monitor_loop();
+  void watch_workers(monitor_state& st, std::int64_t now, bool& suspect, bool& acted);
+  void watch_stuck(monitor_state& st, std::int64_t now);
+  bool work_waiting(unsigned w, std::int64_t now);
+  bool hand_off(worker& p, machine& from, std::int64_t now);
+  void report_stall(const fiber& f, std::int64_t ran_ns, bool handed_off);
   void schedtrace_line(std::int64_t now);
   // run.cpp, lifecycle.cpp
-  void unwind_leftovers(worker& w0);
+  void unwind_leftovers(machine& m0);
   void discard_unstarted(worker& w0, fiber& f) noexcept;
   void write_trace();
 
@@ -158,21 +195,30 @@ class runtime final : public sched_hooks {
   fiber_table table_;
   std::vector<timer_heap> heaps_;
   std::vector<std::unique_ptr<worker>> workers_;
-  std::vector<std::thread> threads_;
+  // Every machine of the run (machine 0 is run()'s thread); spares_ are
+  // those waiting for a worker. Both guarded by machines_mu_.
+  std::mutex machines_mu_;
+  std::vector<std::unique_ptr<machine>> machines_;
+  std::vector<machine*> spares_;
+  std::vector<machine*> retired_;  // spares whose threads exited, not yet joined
+  // Machines running a fiber without a worker (the monitor handed theirs
+  // away): they hold no worker, but their fibers are alive.
+  std::atomic<long> stuck_machines_{0};
   std::atomic<std::uint64_t> next_id_{2};  // 1 is the main fiber
-  std::atomic<std::uint64_t> foreign_spawned_{0};
+  std::atomic<std::uint64_t> foreign_spawned_{0};  // by plain threads and workerless machines
+  std::atomic<std::uint64_t> foreign_exited_{0};   // on workerless machines
   std::atomic<std::uint64_t> system_live_{0};  // live service fibers (mark_system)
   std::atomic<bool> unwinding_{false};
   run_outcome outcome_;  // error: by the main fiber; report: by all_idle; read after join
   const std::int64_t started_ns_;
   // GORT_TRACE: per-worker buffers, written at exit (empty when off).
   std::vector<std::unique_ptr<worker_trace>> traces_;
-  // The monitor thread (GORT_SCHEDTRACE, GORT_DEADLOCK=partial): exists only
-  // when one of them is asked for.
+  // The monitor thread (Go's sysmon; monitor.cpp): hands off stuck workers,
+  // reports stalls, prints GORT_SCHEDTRACE lines, runs GORT_DEADLOCK=partial.
   std::thread monitor_;
-  std::mutex monitor_mu_;
-  std::condition_variable monitor_cv_;
-  bool monitor_stop_ = false;              // guarded by monitor_mu_
+  parker monitor_park_;                    // where it sleeps
+  std::atomic<bool> monitor_stop_{false};
+  std::atomic<bool> monitor_deep_{false};  // asleep without a deadline (all idle)
   std::vector<std::uint64_t> last_cycle_;  // monitor thread only
 };
 
@@ -183,15 +229,27 @@ extern std::shared_mutex g_runtime_lock;
 extern std::atomic<runtime*> g_runtime;
 
 // Any thread: returns fn(rt, w) for the running runtime `rt` (null when no
-// run() is active) and the calling thread's worker `w` (null on any other
-// thread). Off a worker, g_runtime is read and fn runs under g_runtime_lock
-// (shared), so run() cannot replace the runtime meanwhile: fn must not block.
+// run() is active) and the worker `w` the calling machine owns (null on a
+// plain thread, or on a machine whose worker was handed off); on a machine,
+// fn runs inside a runtime section, so `w` stays its own. Off a machine,
+// g_runtime is read and fn runs under g_runtime_lock (shared), so run()
+// cannot replace the runtime meanwhile. fn must not block or park.
 template <class F>
 decltype(auto) with_runtime(F&& fn) {
-  if (worker* w = worker_of_thread()) return fn(&w->rt(), w);
+  if (machine* m = machine_of_thread()) {
+    runtime_section s(*m);  // the worker m owns (if any) stays m's while fn runs
+    return fn(&m->rt(), s.p());
+  }
   std::shared_lock g(g_runtime_lock);
   return fn(g_runtime.load(std::memory_order_acquire), static_cast<worker*>(nullptr));
 }
+
+// OS threads that run or may run fibers or blocking calls (machines,
+// blocking() helpers), process-wide (machines.cpp). count_os_thread() is
+// called before starting one; past `limit` it is a fatal error.
+extern std::atomic<long> g_os_threads;
+void count_os_thread(unsigned limit);
+void uncount_os_thread() noexcept;
 
 // Plain OS threads and helpers the deadlock check counts as able to wake a
 // fiber (threads.cpp, blocking.cpp).

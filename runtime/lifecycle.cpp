@@ -19,6 +19,7 @@ void free_heap_fn(fiber& f) noexcept {
 
 fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, void** storage,
                              const std::source_location& where) {
+  machine* m = machine_of_thread();
   fiber* f;
   std::uint64_t id;
   if (w) {
@@ -34,7 +35,7 @@ fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, voi
     f->heap_fn_ = ::operator new(size, std::align_val_t(std::max(align, alignof(std::max_align_t))));
     *storage = f->heap_fn_;
   }
-  fiber* creator = w ? w->current() : nullptr;
+  fiber* creator = m ? m->current() : nullptr;
   f->id_ = id;
   f->creator_id_ = creator ? creator->id_ : 0;
   f->created_at_ = where;
@@ -89,16 +90,22 @@ void runtime::ready(fiber* f, worker* w) noexcept {
   sched_.push_local(here, f, f->last_worker_ == here ? place::next : place::next_if_free);
 }
 
-void runtime::fiber_exited(worker& w, fiber& f) noexcept {
+void runtime::fiber_exited(worker* w, fiber& f) noexcept {
   free_heap_fn(f);
   f.fn_ = nullptr;
-  w.exited.add();
+  if (w)
+    w->exited.add();
+  else
+    foreign_exited_.fetch_add(1, std::memory_order_relaxed);
   bool main = f.is_main_;
   f.is_main_ = false;
   if (std::exchange(f.system_, false)) system_live_.fetch_sub(1, std::memory_order_relaxed);
   f.state_.store(fiber_state::free, std::memory_order_relaxed);
-  w.free_fiber(&f);
-  if (main) sched_.stop();  // shutdown step 1
+  if (w)
+    w->free_fiber(&f);
+  else
+    table_.put_free(&f, &f);
+  if (main) stop();  // shutdown step 1
 }
 
 // Shutdown step 4: a fiber that never ran is dropped without running.
@@ -117,7 +124,8 @@ void runtime::mark_system(fiber& f) noexcept {
 }
 
 std::size_t runtime::live_fibers() const noexcept {
-  std::uint64_t spawned = foreign_spawned_.load(std::memory_order_relaxed), exited = 0;
+  std::uint64_t spawned = foreign_spawned_.load(std::memory_order_relaxed);
+  std::uint64_t exited = foreign_exited_.load(std::memory_order_relaxed);
   for (const auto& w : workers_) {
     spawned += w->spawned.load();
     exited += w->exited.load();
@@ -158,12 +166,12 @@ void fiber_discard(fiber* f) noexcept {
 // children just spawned run first; not while the runtime unwinds (a yield
 // while it stops is an ordinary one).
 void fiber_start(fiber* f, fiber_fn* fn) noexcept {
-  worker* yielder = with_runtime([f, fn](runtime* rt, worker* w) -> worker* {
-    if (!rt) return nullptr;
+  const bool yield = with_runtime([f, fn](runtime* rt, worker* w) {
+    if (!rt) return false;
     rt->start_fiber(w, f, fn);
-    return w && w->current() && w->spawn_burst_done() && !rt->unwinding() ? w : nullptr;
+    return w && machine_of_thread()->current() && w->spawn_burst_done() && !rt->unwinding();
   });
-  if (yielder) worker::switch_out_yield(yielder);
+  if (yield) machine::switch_out_yield(machine_of_thread());
 }
 
 void require_running(const char* what) {
@@ -175,8 +183,8 @@ void require_running(const char* what) {
 namespace gort {
 
 std::uint64_t fiber_id() noexcept {
-  detail::worker* w = detail::worker_of_thread();
-  detail::fiber* f = w ? w->current() : nullptr;
+  detail::machine* m = detail::machine_of_thread();
+  detail::fiber* f = m ? m->current() : nullptr;
   return f ? f->id_ : 0;
 }
 

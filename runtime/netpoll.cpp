@@ -50,7 +50,7 @@ namespace {
 // a plain thread reads g_runtime without it, which is safe only while that
 // run() is active (a socket must not outlive the run that registered it).
 runtime& current_runtime(const char* what) {
-  if (worker* w = worker_of_thread()) return w->rt();
+  if (machine* m = machine_of_thread()) return m->rt();
   runtime* rt = g_runtime.load(std::memory_order_acquire);
   if (!rt) throw std::logic_error(std::string(what) + ": no gort::run() is active");
   return *rt;
@@ -168,6 +168,7 @@ void netpoller::poll(std::int64_t deadline_ns) noexcept {
     timeout_ms = left <= 0 ? 0 : int(std::min<std::int64_t>((left + 999'999) / 1'000'000, INT_MAX));
   }
   int n = epoll_wait(epfd_, events, 128, timeout_ms);
+  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
   for (int i = 0; i < n; ++i) {
     auto* pd = static_cast<poll_desc*>(events[i].data.ptr);
     std::uint32_t ev = events[i].events;

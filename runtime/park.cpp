@@ -29,20 +29,20 @@ void chaos_yield() {
 }
 
 fiber* self() noexcept {
-  if (worker* w = worker_of_thread()) {
-    if (fiber* f = w->current()) return f;
+  if (machine* m = machine_of_thread()) {
+    if (fiber* f = m->current()) return f;
   }
   return thread_self();
 }
 
 bool in_fiber() noexcept {
-  worker* w = worker_of_thread();
-  return w && w->current();
+  machine* m = machine_of_thread();
+  return m && m->current();
 }
 
 void mark_system_fiber() noexcept {
-  worker* w = worker_of_thread();
-  if (fiber* f = w ? w->current() : nullptr) w->rt().mark_system(*f);
+  machine* m = machine_of_thread();
+  if (fiber* f = m ? m->current() : nullptr) m->rt().mark_system(*f);
 }
 
 void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noexcept {
@@ -59,13 +59,13 @@ void park(spinlock& lock, wait_reason why, const std::source_location& where) GO
 }
 
 void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where) {
-  worker* w = worker_of_thread();
-  fiber* f = w ? w->current() : nullptr;
+  machine* m = machine_of_thread();
+  fiber* f = m ? m->current() : nullptr;
   if (!f) {
     park_thread(unlock, arg, why, where);
     return;
   }
-  if (w->rt().unwinding()) {
+  if (m->rt().unwinding()) {
     if (std::uncaught_exceptions() == 0) {
       if (unlock) unlock(arg);
       throw fiber_unwind{};
@@ -78,9 +78,9 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_l
   f->blocked_at_ = where;
   f->unlock_fn_ = unlock;
   f->unlock_arg_ = arg;
-  w = worker::switch_out_park(w);
+  m = machine::switch_out_park(m);
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
-  if (w->rt().unwinding()) throw fiber_unwind{};
+  if (m->rt().unwinding()) throw fiber_unwind{};
 }
 
 void ready(fiber* f) noexcept {

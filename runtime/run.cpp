@@ -42,6 +42,15 @@ std::size_t resolve_stack(std::size_t requested) {
   return requested;
 }
 
+unsigned resolve_max_threads(unsigned requested, const settings& env, unsigned workers) {
+  constexpr unsigned k_default_max_threads = 10000;  // Go's default
+  unsigned n = requested > 0 ? requested : env.maxthreads > 0 ? env.maxthreads : k_default_max_threads;
+  if (n < workers)
+    throw std::invalid_argument("gort::run: max_threads = " + std::to_string(n) + " is less than the " +
+                                std::to_string(workers) + " workers");
+  return n;
+}
+
 }  // namespace
 
 runtime::runtime(const run_config& cfg)
@@ -52,7 +61,7 @@ runtime::runtime(const run_config& cfg)
       started_ns_(now_ns()) {
   workers_.reserve(cfg.workers);
   for (unsigned i = 0; i < cfg.workers; ++i) {
-    workers_.push_back(std::make_unique<worker>(*this, sched_, stacks_, table_, i));
+    workers_.push_back(std::make_unique<worker>(*this, stacks_, table_, i));
     sched_.set_timer_hint(i, &heaps_[i].earliest_word());
   }
   if (cfg.env.sched_seed && cfg.workers == 1) sched_.set_random_schedule(*cfg.env.sched_seed);
@@ -66,17 +75,17 @@ runtime::~runtime() = default;
 run_outcome runtime::run(main_fn& fn) {
   install_overflow_handler();
   install_sigquit_handler();
-  // The main fiber: id 1, queued on worker 0 (this thread).
+  // The main fiber: id 1, queued for worker 0.
   worker& w0 = *workers_[0];
-  fiber* m = table_.allocate_chunk(1);
-  m->sched_next = nullptr;
-  m->id_ = 1;
-  m->is_main_ = true;
-  m->created_at_ = std::source_location::current();
-  m->fn_ = &fn;
+  fiber* main = table_.allocate_chunk(1);
+  main->sched_next = nullptr;
+  main->id_ = 1;
+  main->is_main_ = true;
+  main->created_at_ = std::source_location::current();
+  main->fn_ = &fn;
   w0.spawned.add(1);
-  m->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-  sched_.push_global(m);
+  main->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  sched_.push_global(main);
 
   if (!cfg_.env.trace_path.empty()) {
     for (auto& w : workers_) {
@@ -84,21 +93,40 @@ run_outcome runtime::run(main_fn& fn) {
       w->set_trace(traces_.back().get());
     }
   }
-  if (cfg_.env.schedtrace_ms > 0 || cfg_.env.deadlock == deadlock_mode::partial) start_monitor();
-
-  for (unsigned i = 1; i < workers_.size(); ++i) threads_.emplace_back([this, i] { workers_[i]->loop(); });
-  w0.loop();
-  for (auto& t : threads_) t.join();  // shutdown step 2
+  // Machine 0 is this thread, owning worker 0; the others get threads.
+  count_os_thread(cfg_.max_threads);
+  machines_.push_back(std::make_unique<machine>(*this, sched_, 0));
+  machine& m0 = *machines_[0];
+  m0.bind_thread();
+  m0.give_worker(&w0);
+  w0.owner_.store(&m0, std::memory_order_release);
+  for (unsigned i = 1; i < workers_.size(); ++i) new_machine(workers_[i].get());
+  start_monitor();
+  for (;;) {
+    if (!m0.p() && !wait_as_spare(m0)) break;
+    m0.run_worker();
+    if (m0.p()) break;  // the scheduler stopped
+  }
   stop_monitor();
+  join_machines();  // shutdown step 2
+  // Every other machine is gone: worker 0 is machine 0's for the rest.
+  for (auto& w : workers_) {
+    w->owner_.store(&m0, std::memory_order_relaxed);
+    w->drain_stacks();
+  }
+  m0.give_worker(&w0);
   if (cfg_.env.leakcheck) report_leaks();
   for (auto& h : heaps_) h.clear();  // step 3
-  unwind_leftovers(w0);              // step 4
+  unwind_leftovers(m0);              // step 4
+  m0.unbind_thread();
+  uncount_os_thread();
   write_trace();
   return std::move(outcome_);
 }
 
-// Shutdown step 4, on worker 0 with every other worker joined.
-void runtime::unwind_leftovers(worker& w0) {
+// Shutdown step 4, on machine 0 (owning worker 0) with every other machine
+// joined.
+void runtime::unwind_leftovers(machine& m0) {
   unwinding_.store(true, std::memory_order_release);
   for (;;) {
     std::vector<fiber*> left;
@@ -112,14 +140,13 @@ void runtime::unwind_leftovers(worker& w0) {
     std::sort(left.begin(), left.end(), [](const fiber* a, const fiber* b) { return a->id_ > b->id_; });
     for (fiber* f : left) {
       if (f->ctx_) {
-        set_thread_worker(&w0);
-        scope_exit unbind([] { set_thread_worker(nullptr); });
-        w0.execute(f);  // park() throws fiber_unwind inside; the fiber exits
+        m0.execute(f);  // park() throws fiber_unwind inside; the fiber exits
       } else {
-        discard_unstarted(w0, *f);
+        discard_unstarted(*m0.p(), *f);
       }
     }
   }
+  m0.p()->drain_stacks();
   // Abandoned fibers (blocked in a destructor during unwinding) keep their
   // stacks until the allocator is destroyed; nothing else references them.
 }
@@ -134,12 +161,18 @@ void runtime::write_trace() {
 }
 
 int run_main(main_fn& fn, const config& cfg) {
-  if (worker_of_thread()) throw std::logic_error("gort::run: called from inside a fiber");
+  if (machine_of_thread()) throw std::logic_error("gort::run: called from inside a fiber");
   run_config rc;
   rc.env = read_settings();  // every GORT_* variable, checked before anything starts
   rc.workers = resolve_workers(cfg.workers, rc.env);
   rc.stack_size = resolve_stack(cfg.stack_size);
   rc.on_deadlock = cfg.on_deadlock;
+  rc.max_threads = resolve_max_threads(cfg.max_threads, rc.env, rc.workers);
+  const long stall_ms = cfg.stall_report.count() > 0 ? long(cfg.stall_report.count()) : rc.env.stallreport_ms;
+  if (cfg.stall_report.count() < 0)
+    throw std::invalid_argument("gort::run: config::stall_report = " + std::to_string(cfg.stall_report.count()) +
+                                " ms is negative");
+  rc.stall_report_ns = std::int64_t(stall_ms) * 1'000'000;
   std::unique_ptr<runtime> rt;
   {
     std::unique_lock g(g_runtime_lock);

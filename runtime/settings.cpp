@@ -63,6 +63,20 @@ bool parse_sched_seed(std::string_view s, settings& out) {
   return true;
 }
 
+bool parse_maxthreads(std::string_view s, settings& out) {
+  auto n = number<unsigned>(s);
+  if (!n || *n == 0) return false;
+  out.maxthreads = *n;
+  return true;
+}
+
+bool parse_stallreport(std::string_view s, settings& out) {
+  auto ms = number<long>(s);
+  if (!ms || *ms <= 0) return false;
+  out.stallreport_ms = *ms;
+  return true;
+}
+
 constexpr setting k_table[] = {
     {"GORT_MAXPROCS", "a positive number up to 1024", "the number of CPUs",
      "worker threads when config::workers is 0 (Go's GOMAXPROCS)", &parse_maxprocs},
@@ -79,6 +93,12 @@ constexpr setting k_table[] = {
     {"GORT_SCHED_SEED", "a number", "off",
      "yield at random synchronisation points from this seed (1 worker: a reproducible interleaving)",
      &parse_sched_seed},
+    {"GORT_MAXTHREADS", "a positive number", "10000",
+     "OS threads that may run fibers or blocking calls when config::max_threads is 0 (Go's SetMaxThreads)",
+     &parse_maxthreads},
+    {"GORT_STALLREPORT", "a positive number of milliseconds", "off",
+     "report each fiber that holds its thread longer than MS milliseconds (when config::stall_report is 0)",
+     &parse_stallreport},
 };
 
 }  // namespace

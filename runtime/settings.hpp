@@ -29,6 +29,8 @@ struct settings {
   deadlock_mode deadlock = deadlock_mode::global;  // GORT_DEADLOCK
   bool leakcheck = false;                         // GORT_LEAKCHECK
   std::optional<std::uint64_t> sched_seed;        // GORT_SCHED_SEED
+  unsigned maxthreads = 0;                        // GORT_MAXTHREADS; 0: unset
+  long stallreport_ms = 0;                        // GORT_STALLREPORT; 0: unset
 };
 
 // One row of the table.

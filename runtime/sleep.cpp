@@ -12,9 +12,10 @@ namespace {
 // sleeper is always a fiber.
 void sleep_fired(timer* t) {
   fiber* f = static_cast<fiber::sleep_timer*>(t)->owner;
-  worker* w = worker_of_thread();
+  machine* m = machine_of_thread();  // on g0: it owns its worker
+  worker* w = m->p();
   if (w->trace()) w->trace()->instant("timer wakeup", f->id_, now_ns());
-  w->rt().ready(f, w);
+  m->rt().ready(f, w);
 }
 // The park's unlock step: the timer starts after the switch, so it cannot
 // fire (and ready the fiber) before the fiber is switched out.
@@ -25,8 +26,8 @@ void arm_sleep(void* f) {
 }  // namespace
 
 void sleep_until_ns(std::int64_t until, const std::source_location& where) {
-  worker* w = worker_of_thread();
-  fiber* f = w ? w->current() : nullptr;
+  machine* m = machine_of_thread();
+  fiber* f = m ? m->current() : nullptr;
   if (!f) {
     std::int64_t now = now_ns();
     if (until > now) std::this_thread::sleep_for(std::chrono::nanoseconds(until - now));
@@ -47,14 +48,14 @@ namespace gort {
 
 void yield() {
   using namespace detail;
-  worker* w = worker_of_thread();
-  if (!w || !w->current()) {
+  machine* m = machine_of_thread();
+  if (!m || !m->current()) {
     std::this_thread::yield();
     return;
   }
-  if (w->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
-  w = worker::switch_out_yield(w);  // returns at once when nothing else could run
-  if (w->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
+  m = machine::switch_out_yield(m);  // returns at once when nothing else could run
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
 }
 
 }  // namespace gort

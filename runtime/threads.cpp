@@ -17,8 +17,15 @@ std::atomic<long> g_foreign_blocked{0};
 std::atomic<long> g_blocking_inflight{0};
 std::atomic<long> g_external_wakers{0};
 
-// Any thread. acq_rel: pairs with the deadlock check's acquire load.
-void external_wakers_add(long delta) noexcept { g_external_wakers.fetch_add(delta, std::memory_order_acq_rel); }
+// Any thread. acq_rel: pairs with the deadlock check's acquire load. When
+// the last one goes, a program already blocked for good is reported now, not
+// at the next time a worker goes idle (stop() called from a plain thread).
+void external_wakers_add(long delta) noexcept {
+  if (g_external_wakers.fetch_add(delta, std::memory_order_acq_rel) + delta != 0) return;
+  with_runtime([](runtime* rt, worker*) {
+    if (rt) rt->recheck_deadlock();
+  });
+}
 
 namespace {
 // An OS thread's stand-in record, so primitives can queue plain threads like
@@ -31,7 +38,7 @@ struct thread_stand_in {
     self.is_thread_ = true;
     self.thread_parker_ = &park;
     self.state_.store(fiber_state::running, std::memory_order_relaxed);
-    if (!worker_of_thread()) set_counted(true);
+    if (!machine_of_thread()) set_counted(true);
   }
   ~thread_stand_in() { set_counted(false); }
   void set_counted(bool on) noexcept {

@@ -265,17 +265,7 @@ void scheduler::sleep(unsigned w) noexcept {
     me.spinning = true;
     return;
   }
-  bool everyone_idle;
-  std::uint64_t epoch;
-  {
-    locked g(idle_lock_);
-    everyone_idle =
-        on_idle_stack_[w] && n_idle_.load(std::memory_order_relaxed) == size() && all_queues_empty();
-    epoch = idle_epoch_;
-  }
-  // Outside the lock: the runtime's check allocates and takes other locks;
-  // it confirms the snapshot (confirm_all_idle) before it acts on it.
-  if (everyone_idle) hooks_.all_idle(w, epoch);
+  recheck_all_idle();
   hooks_.going_idle(w);
   const std::int64_t t0 = now_ns();
   me.idle_since_ns.store(t0, std::memory_order_relaxed);
@@ -313,6 +303,7 @@ void scheduler::sleep(unsigned w) noexcept {
   me.idle_total_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
   me.wakeups.add();
   if (!idle_remove(w)) me.spinning = true;  // popped by wake_one, which counted us
+  hooks_.left_idle(w);
   if (poller) {
     for (unsigned v = 0; v < size(); ++v) hooks_.run_timers(w, v);
     // We gave up the poller role; if timers remain and others sleep without a
@@ -344,6 +335,19 @@ std::int64_t scheduler::idle_ns(unsigned w) const noexcept {
   std::int64_t since = s.idle_since_ns.load(std::memory_order_relaxed);
   if (since != 0) total += now_ns() - since;
   return total;
+}
+
+void scheduler::recheck_all_idle() noexcept {
+  bool everyone_idle;
+  std::uint64_t epoch;
+  {
+    locked g(idle_lock_);
+    everyone_idle = n_idle_.load(std::memory_order_relaxed) == size() && all_queues_empty();
+    epoch = idle_epoch_;
+  }
+  // Outside the lock: the runtime's check allocates and takes other locks;
+  // it confirms the snapshot (confirm_all_idle) before it acts on it.
+  if (everyone_idle) hooks_.all_idle(0, epoch);
 }
 
 bool scheduler::confirm_all_idle(std::uint64_t idle_epoch) noexcept {

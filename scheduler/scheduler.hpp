@@ -54,6 +54,9 @@ class sched_hooks {
   // Worker `w`, no lock held, about to sleep: housekeeping that should not
   // slow busy workers down (the runtime gives back excess stack memory).
   virtual void going_idle(unsigned w) = 0;
+  // Worker `w`, no lock held, just woken from sleep (the runtime's monitor
+  // may be asleep waiting for a worker to get busy).
+  virtual void left_idle(unsigned w) = 0;
   // Any worker: are descriptors registered with the network poller?
   virtual bool netpoll_active() = 0;
   // Worker `w`: waits for I/O until `deadline_ns` (-1: no deadline, 0: just
@@ -153,6 +156,14 @@ class scheduler {
   // stayed idle and every queue empty since all_idle was called with
   // `idle_epoch` (no worker has left the idle stack since).
   bool confirm_all_idle(std::uint64_t idle_epoch) noexcept;
+  // Any thread, no lock held: if every worker is idle and every queue
+  // empty, calls sched_hooks::all_idle as the last worker to sleep does
+  // (for a change the runtime knows makes that snapshot worth judging again,
+  // e.g. a fiber held outside every worker has just parked).
+  void recheck_all_idle() noexcept;
+  // Any thread: worker w's schedule count (changes with every schedule;
+  // a worker whose count stands still runs one fiber).
+  std::uint32_t tick_of(unsigned w) const noexcept { return slots_[w]->tick_pub.load(std::memory_order_relaxed); }
 
  private:
   // runnext picks in a row (handoffs included) before the ring gets a turn,

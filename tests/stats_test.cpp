@@ -283,7 +283,7 @@ TEST(SchedtraceDeathTest, PrintsSchedLinesAtThePeriod) {
       },
       testing::ExitedWithCode(0),
       "SCHED [0-9]+ms: workers=2 idle=[0-9]+ spinning=[0-9]+ live=1 runnable=[0-9]+ global=[0-9]+ "
-      "runqueues=\\[[0-9]+ [0-9]+\\] switches=[0-9]+ steals=[0-9]+\n(.|\n)*SCHED");
+      "runqueues=\\[[0-9]+ [0-9]+\\] switches=[0-9]+ steals=[0-9]+ threads=[0-9]+ handoffs=[0-9]+\n(.|\n)*SCHED");
 }
 
 TEST(Schedtrace, RejectsBadPeriod) {

@@ -29,6 +29,13 @@ struct config {
   unsigned workers = 0;        // 0: $GORT_MAXPROCS if set, else std::thread::hardware_concurrency()
   std::size_t stack_size = 0;  // 0: the default (256 KiB reserved per fiber, pages committed on touch)
   deadlock_policy on_deadlock = deadlock_policy::abort;
+  // OS threads that run or may run fibers or blocking calls (workers, threads
+  // held by stuck fibers, spares, gort::blocking helpers): needing more is a
+  // fatal error, as Go's SetMaxThreads. 0: $GORT_MAXTHREADS if set, else 10000.
+  unsigned max_threads = 0;
+  // Report each fiber that holds its thread longer than this (stderr, once
+  // per stall). 0: $GORT_STALLREPORT (ms) if set, else no stall reports.
+  std::chrono::milliseconds stall_report{0};
 };
 
 // Thrown by run() under deadlock_policy::raise; what() is the full report.
