@@ -47,6 +47,8 @@ const std::vector<demo> k_demos = {
     {"methods", "go ms.doIt(): a member function as a fiber", {}},
     {"skynet", "1,111,111 fibers summing 0..999999", {}},
     {"stats", "scheduler statistics around a small workload", {"2"}},
+    {"context_timeout", "a search that gives up at a deadline (context.WithTimeout)", {}},
+    {"errgroup", "parallel fetches with a limit; the first failure cancels the rest", {}},
     {"http_server", "an HTTP server, one fiber per connection", {"--addr", "127.0.0.1:0"}},
     {"deadlock", "an unbuffered send with no receiver (exit status 2 expected)", {}, 2},
 };
