@@ -407,3 +407,46 @@ TEST(StallStress, MixedStallsLoseNothing) {
     EXPECT_GT(counter, 0);
   });
 }
+
+// Under GORT_SCHED_SEED nothing is handed off (a handoff would make the
+// seeded schedule irreproducible): main's timer waits for the spinner.
+TEST(Stall, NoHandoffsUnderASeededSchedule) {
+  gort_test::scoped_env seed("GORT_SCHED_SEED", "7");
+  gort::sched_stats s;
+  clk::duration slept{};
+  gort::run(
+      [&] {
+        const auto t0 = clk::now();
+        gort::go([] {
+          const auto until = clk::now() + 150ms;
+          while (clk::now() < until) {
+          }
+        });
+        gort::sleep_for(10ms);
+        slept = clk::now() - t0;
+        s = gort::stats();
+      },
+      cfg(1));
+  EXPECT_EQ(s.handoffs, 0u);
+  EXPECT_GE(slept, 150ms);
+}
+
+// main returning while a fiber is stuck in an OS call: run() waits for the
+// call to end (as for any running fiber), then returns normally.
+TEST(Stall, RunWaitsForAFiberStuckInAnOsCallAtExit) {
+  gort_test::for_each_worker_count([](unsigned w) {
+    std::atomic<bool> finished{false};
+    const auto t0 = clk::now();
+    gort::run(
+        [&] {
+          gort::go([&] {
+            std::this_thread::sleep_for(200ms);
+            finished.store(true);
+          });
+          gort::sleep_for(5ms);  // the fiber is in its sleep
+        },
+        cfg(w));
+    EXPECT_TRUE(finished.load());
+    EXPECT_GE(clk::now() - t0, 200ms);
+  });
+}
