@@ -280,48 +280,48 @@ TEST(StallDeathTest, GortMaxthreadsIsTheLimit) {
       testing::ExitedWithCode(2), "runtime: program exceeds 2-thread limit\nfatal error: thread exhaustion\n");
 }
 
+// A death-test body: main runs `body` beside fiber 2, which spins on the
+// only worker until body returns; then the process exits 0 (the reports on
+// stderr are what the death test reads).
+template <class F>
+[[noreturn]] void beside_a_spinner(F body, gort::config c) {
+  std::atomic<bool> stop{false};
+  c.workers = 1;
+  gort::run(
+      [&] {
+        gort::go([&] { spin_until(stop); });
+        body();
+        stop.store(true, std::memory_order_release);
+      },
+      c);
+  std::exit(0);
+}
+
 // One report per stall, while the fiber is still stuck, in Go's format:
 // here after its worker moved (main's timer fell due at 10 ms; main waits
 // for the handoff, then sleeps past the report's threshold).
 TEST(StallDeathTest, StallReportNamesTheFiber) {
   gort_test::threadsafe_death_tests();
-  EXPECT_EXIT(
-      {
-        std::atomic<bool> stop{false};
-        gort::run(
-            [&] {
-              gort::go([&] { spin_until(stop); });
-              gort::sleep_for(10ms);
-              while (gort::stats().handoffs == 0) gort::sleep_for(1ms);
-              gort::sleep_for(400ms);
-              stop.store(true, std::memory_order_release);
-            },
-            {.workers = 1, .stall_report = 300ms});
-        std::exit(0);
-      },
-      testing::ExitedWithCode(0),
-      "gort: stall: goroutine 2 has run [0-9]+ ms without switching; its worker's queue moved to another "
-      "thread\ngoroutine 2 \\[running\\]:\n(.|\n)*created by goroutine 1 at [^\n]*stall_test.cpp:[0-9]+\n");
+  EXPECT_EXIT(beside_a_spinner(
+                  [] {
+                    gort::sleep_for(10ms);
+                    while (gort::stats().handoffs == 0) gort::sleep_for(1ms);
+                    gort::sleep_for(400ms);
+                  },
+                  {.stall_report = 300ms}),
+              testing::ExitedWithCode(0),
+              "gort: stall: goroutine 2 has run [0-9]+ ms without switching; its worker's queue moved to "
+              "another thread\ngoroutine 2 \\[running\\]:\n(.|\n)*created by goroutine 1 at "
+              "[^\n]*stall_test.cpp:[0-9]+\n");
 }
 
 // A stall with nothing else waiting is reported too (and its worker stays).
 TEST(StallDeathTest, StallReportWithNothingWaiting) {
   gort_test::threadsafe_death_tests();
-  EXPECT_EXIT(
-      {
-        std::atomic<bool> stop{false};
-        gort::run(
-            [&] {
-              gort::go([&] { spin_until(stop); });
-              gort::sleep_for(150ms);
-              stop.store(true, std::memory_order_release);
-            },
-            {.workers = 1, .stall_report = 40ms});
-        std::exit(0);
-      },
-      testing::ExitedWithCode(0),
-      "gort: stall: goroutine 2 has run [0-9]+ ms without switching; nothing else is waiting for its worker\n"
-      "goroutine 2 \\[running\\]:\n");
+  EXPECT_EXIT(beside_a_spinner([] { gort::sleep_for(150ms); }, {.stall_report = 40ms}),
+              testing::ExitedWithCode(0),
+              "gort: stall: goroutine 2 has run [0-9]+ ms without switching; nothing else is waiting for "
+              "its worker\ngoroutine 2 \\[running\\]:\n");
 }
 
 TEST(StallDeathTest, GortStallreportTurnsReportsOn) {
@@ -329,15 +329,7 @@ TEST(StallDeathTest, GortStallreportTurnsReportsOn) {
   EXPECT_EXIT(
       {
         setenv("GORT_STALLREPORT", "30", 1);
-        std::atomic<bool> stop{false};
-        gort::run(
-            [&] {
-              gort::go([&] { spin_until(stop); });
-              gort::sleep_for(120ms);
-              stop.store(true, std::memory_order_release);
-            },
-            {.workers = 1});
-        std::exit(0);
+        beside_a_spinner([] { gort::sleep_for(120ms); }, {});
       },
       testing::ExitedWithCode(0), "gort: stall: goroutine 2 has run [0-9]+ ms without switching");
 }
