@@ -133,6 +133,7 @@ class runtime final : public sched_hooks {
   std::exception_ptr main_error_;  // written by the main fiber, read after join
   std::string deadlock_report_;    // set by all_idle under the raise policy
   const std::int64_t started_ns_;
+  trace_recorder trace_;  // GORT_TRACE and live captures (runtime/trace.hpp)
 
  private:
   void unwind_leftovers(worker& w0);
@@ -147,9 +148,6 @@ class runtime final : public sched_hooks {
   deadlock_policy policy_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
-  // GORT_TRACE: per-worker buffers, written at exit (empty when off).
-  std::string trace_path_;
-  std::vector<std::unique_ptr<worker_trace>> traces_;
   // GORT_SCHEDTRACE: a monitor thread that exists only when asked for.
   std::thread monitor_;
   std::mutex monitor_mu_;

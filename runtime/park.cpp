@@ -233,7 +233,7 @@ namespace {
 void sleep_fired(timer* t) {
   fiber* f = static_cast<fiber::sleep_timer*>(t)->owner;
   worker* w = worker_of_thread();
-  if (w->trace()) w->trace()->instant("timer wakeup", f->id_, now_ns());
+  if (worker_trace* t = w->trace()) t->instant("timer wakeup", f->id_, now_ns());
   w->rt().ready(f, w);
 }
 void arm_sleep(void* f) {

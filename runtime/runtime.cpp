@@ -293,13 +293,7 @@ void runtime::run(main_fn& fn) {
   m->state_.store(fiber_state::runnable, std::memory_order_relaxed);
   sched_.push_global(m);
 
-  if (const char* path = std::getenv("GORT_TRACE"); path && *path) {
-    trace_path_ = path;
-    for (auto& w : workers_) {
-      traces_.push_back(std::make_unique<worker_trace>());
-      w->set_trace(traces_.back().get());
-    }
-  }
+  trace_.init(workers_, std::getenv("GORT_TRACE"), started_ns_);
   schedtrace_ms_ = schedtrace_period();
   const char* dl = std::getenv("GORT_DEADLOCK");
   partial_check_ = dl && std::string_view(dl) == "partial";
@@ -312,13 +306,7 @@ void runtime::run(main_fn& fn) {
   if (const char* leak = std::getenv("GORT_LEAKCHECK"); leak && std::string_view(leak) == "1") report_leaks();
   for (auto& h : heaps_) h.clear();  // step 3
   unwind_leftovers(w0);              // step 4
-  if (!traces_.empty()) {
-    std::vector<const worker_trace*> ts;
-    for (auto& t : traces_) ts.push_back(t.get());
-    if (!write_trace_file(trace_path_, ts, started_ns_))
-      write_stderr("gort: cannot write GORT_TRACE file \"" + trace_path_ + "\": " + std::strerror(errno) +
-                   "\n");
-  }
+  trace_.write_at_exit();
 }
 
 // ---- GORT_SCHEDTRACE -------------------------------------------------------
@@ -435,6 +423,7 @@ void runtime::all_idle(unsigned) {
   if (policy_ == deadlock_policy::abort) {
     std::fflush(stdout);
     write_stderr(report);
+    trace_.write_on_crash();
     _exit(2);
   }
   deadlock_report_ = std::move(report);
@@ -503,6 +492,7 @@ void runtime::check_partial_deadlock() {
   }
   std::fflush(stdout);
   write_stderr(out);
+  trace_.write_on_crash();
   _exit(2);
 }
 

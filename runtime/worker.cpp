@@ -46,16 +46,14 @@ void worker::loop() {
   eh_globals_ = abi::__cxa_get_globals();
   tsan_g0_ = tsan_current_fiber();
   enter_signal_stack();
-  if (trace_) {
-    std::uint64_t steals = rt_.sched_.steals(index_);
-    while (sched_node* n = rt_.sched_.find_runnable(index_)) {
-      std::uint64_t now_steals = rt_.sched_.steals(index_);
-      if (now_steals != steals) trace_->instant("steal", static_cast<fiber*>(n)->id_, now_ns());
-      steals = now_steals;
-      execute<true>(static_cast<fiber*>(n));
+  while (sched_node* n = rt_.sched_.find_runnable(index_)) {
+    fiber* f = static_cast<fiber*>(n);
+    if (worker_trace* t = trace()) [[unlikely]] {
+      t->note_steals(rt_.sched_.steals(index_), f->id_, now_ns());
+      execute<true>(f);
+    } else {
+      execute<false>(f);
     }
-  } else {
-    while (sched_node* n = rt_.sched_.find_runnable(index_)) execute<false>(static_cast<fiber*>(n));
   }
   stacks_.drain(rt_.stacks_);
   leave_signal_stack();
@@ -150,9 +148,9 @@ inline void worker::switched_out(fiber* f, void* ctx, request r) noexcept {
   }
 }
 
-// Traced: GORT_TRACE is on. Two instances, so that the untraced g0 loop
-// carries no trace test (switch_out still reads trace_: handoffs are off
-// while tracing, so every traced slice starts and ends here).
+// Traced: recording a trace (runtime/trace.hpp). Two instances, so that the
+// untraced one carries no trace test: loop() tests once per switch through
+// g0, handoff() once per handoff, and switch_out() not at all.
 template <bool Traced>
 void worker::execute(fiber* f) {
   handoffs_ = 0;  // this switch comes from g0
@@ -162,18 +160,23 @@ void worker::execute(fiber* f) {
   eh_globals g0_eh = *eh;
   enter(f);
 
-  if constexpr (Traced) trace_->run_begin(*f, now_ns());
+  // Loaded once: recording may stop meanwhile, but the ring stays valid.
+  worker_trace* tr = nullptr;
+  if constexpr (Traced) {
+    tr = trace();
+    if (tr) tr->run_begin(*f, now_ns());
+  }
   asan_start_switch(&asan_fake_stack_, f->stack_.base, f->stack_.size);
   tsan_switch_to(f->tsan_fiber_);
   bctx::transfer_t t = bctx::jump_fcontext(f->ctx_, this);
   asan_finish_switch(asan_fake_stack_, nullptr, nullptr);
-  // Whoever switched back: `f`, or a fiber `f` handed the worker to (no
-  // handoffs while tracing, so the traced slice is still f's).
+  // Whoever switched back: `f`, or a fiber `f` handed the worker to (whose
+  // slice a traced handoff opened).
   f = current_;
-  if constexpr (Traced) {
+  if (Traced && tr) {
     std::int64_t now = now_ns();
-    trace_->run_end(now);
-    if (request_ == request::park) trace_->park(*f, f->reason_.load(std::memory_order_relaxed), now);
+    tr->run_end(now);
+    if (request_ == request::park) tr->park(*f, f->reason_.load(std::memory_order_relaxed), now);
   }
 
   // Back on g0. `f` has switched out (or exited) and its registers are in t.
@@ -226,6 +229,8 @@ void worker::finish(fiber* f) noexcept {
 // find_runnable. The side that arrives finishes f's park or yield (see
 // arrived()). Returns the worker that later resumes `f`.
 worker* worker::handoff(worker* w, fiber* f, fiber* n, request r) {
+  if (worker_trace* t = w->trace()) [[unlikely]]
+    t->handoff(*f, *n, r == request::park, now_ns());
   w->save_eh(f);
   w->enter(n);
   w->handoff_from_ = f;
@@ -260,7 +265,7 @@ worker* worker::switch_out(worker* w, request r) {
     // in a row: then a switch goes through g0, whose find_runnable runs due
     // timers.
     scheduler& s = w->rt_.sched_;
-    if (w->handoffs_ < k_max_handoffs && !w->trace_) {
+    if (w->handoffs_ < k_max_handoffs) {
       if (sched_node* n = s.take_for_handoff(w->index_, /*whole_queue=*/r == request::yield)) {
         ++w->handoffs_;
         return handoff(w, f, static_cast<fiber*>(n), r);

@@ -67,10 +67,12 @@ class alignas(64) worker {
     }
     return ++spawn_streak_ >= k_spawn_burst;
   }
-  // Before the worker starts: record its events into `t` (GORT_TRACE).
-  void set_trace(class worker_trace* t) noexcept { trace_ = t; }
+  // Any thread: record this worker's events into `t` (its ring), or stop
+  // with null (GORT_TRACE, live captures; see runtime/trace.hpp).
+  void set_trace(class worker_trace* t) noexcept { trace_.store(t, std::memory_order_release); }
+  // Acquire: pairs with set_trace(), so the ring it publishes is seen whole.
   class worker_trace* trace() const noexcept {
-    return trace_;
+    return trace_.load(std::memory_order_acquire);
   }
   runtime& rt() const noexcept { return rt_; }
   unsigned index() const noexcept { return index_; }
@@ -127,7 +129,7 @@ class alignas(64) worker {
   const void* g0_stack_bottom_ = nullptr;
   std::size_t g0_stack_size_ = 0;
   void* tsan_g0_ = nullptr;
-  class worker_trace* trace_ = nullptr;
+  std::atomic<class worker_trace*> trace_{nullptr};
 };
 
 // Any thread: the worker running on this thread, or null. Never cached by the
