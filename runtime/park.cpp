@@ -238,6 +238,7 @@ void sleep_fired(timer* t) {
 }
 void arm_sleep(void* f) {
   auto* fb = static_cast<fiber*>(f);
+  fb->sleep_timer_.system = fb->system_;  // see timer.hpp
   fb->sleep_timer_.start(fb->sleep_timer_.when);
 }
 }  // namespace

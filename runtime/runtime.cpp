@@ -412,7 +412,8 @@ void runtime::run_timers(unsigned, unsigned victim) {
 // Idle lock held; every worker idle and every queue empty. Go's checkdead.
 void runtime::all_idle(unsigned) {
   if (sched_.stopping()) return;
-  if (next_timer_deadline() >= 0) return;  // a sleeper or timer will wake someone
+  for (const auto& h : heaps_)  // a sleeper or timer will wake someone (service fibers' do not count)
+    if (h.user_pending() > 0) return;
   if (g_threads_alive.load(std::memory_order_acquire) > 0) return;
   if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return;
   if (g_blocking_inflight.load(std::memory_order_acquire) > 0) return;
