@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -31,7 +32,8 @@ T get_field(const T& field) noexcept {
 
 // ---- recording (the owning worker) -----------------------------------------
 
-worker_trace::worker_trace() : ring_(new event[k_events]) {}
+worker_trace::worker_trace(std::size_t events)
+    : mask_(std::bit_ceil(std::max<std::size_t>(events, 2)) - 1), ring_(new event[mask_ + 1]) {}
 
 void worker_trace::push(const event& e) noexcept {
   const std::uint64_t n = count_.load(std::memory_order_relaxed);  // we are the only writer
@@ -39,7 +41,7 @@ void worker_trace::push(const event& e) noexcept {
   // it copied also sees count_ == n (stored before it) when it re-reads
   // count_ after its acquire fence, so it knows the slot was being reused.
   std::atomic_thread_fence(std::memory_order_release);
-  event& slot = ring_[n & (k_events - 1)];
+  event& slot = ring_[n & mask_];
   put_field(slot.ts, e.ts);
   put_field(slot.dur, e.dur);
   put_field(slot.fiber_id, e.fiber_id);
@@ -95,7 +97,7 @@ void worker_trace::note_steals(std::uint64_t steals, std::uint64_t fiber_id, std
 // Copies event `i` into `e`; false if its slot was (or may have been) reused
 // for a later event meanwhile (see the invariants in trace.hpp).
 bool worker_trace::copy(std::uint64_t i, event& e) const noexcept {
-  const event& slot = ring_[i & (k_events - 1)];
+  const event& slot = ring_[i & mask_];
   e.ts = get_field(slot.ts);
   e.dur = get_field(slot.dur);
   e.fiber_id = get_field(slot.fiber_id);
@@ -106,7 +108,7 @@ bool worker_trace::copy(std::uint64_t i, event& e) const noexcept {
   // Acquire fence: pairs with the writer's release fence in push(); the
   // re-read of count_ below is ordered after the copy.
   std::atomic_thread_fence(std::memory_order_acquire);
-  return count_.load(std::memory_order_relaxed) < i + k_events;
+  return count_.load(std::memory_order_relaxed) <= i + mask_;
 }
 
 namespace {
@@ -163,7 +165,7 @@ void worker_trace::write_json(trace_writer& out, unsigned tid, std::int64_t t0, 
   const std::uint64_t n = count_.load(std::memory_order_acquire);  // pairs with push()
   std::uint64_t first_kept = n;
   std::int64_t first_kept_ts = from;
-  for (std::uint64_t i = std::max(since, n > k_events ? n - k_events : 0); i < n; ++i) {
+  for (std::uint64_t i = std::max(since, n > mask_ ? n - mask_ : 0); i < n; ++i) {
     event e;
     if (!copy(i, e)) continue;
     if (first_kept == n) {
@@ -297,10 +299,13 @@ void trace_recorder::write_on_crash() noexcept {
   if (!write_file(buf, sizeof buf, now_ns())) {
     const int err = errno;
     char msg[64];
-    trace_writer m(msg, sizeof msg, [](void*, const char* d, std::size_t n) noexcept {
-      write_stderr(std::string_view(d, n));
-      return true;
-    }, nullptr);
+    trace_writer m(
+        msg, sizeof msg,
+        [](void*, const char* d, std::size_t n) noexcept {
+          write_stderr(std::string_view(d, n));
+          return true;
+        },
+        nullptr);
     write_stderr("gort: cannot write GORT_TRACE file \"");
     write_stderr(path_);
     m.put("\" (errno ");
@@ -349,7 +354,8 @@ trace_recorder::capture_status trace_recorder::capture(std::chrono::nanoseconds 
   trace_writer w(buf, sizeof buf, &flush_to_string, &out);
   put_header(w);
   bool first = true;
-  for (unsigned i = 0; i < rings_.size(); ++i) rings_[i]->write_json(w, i, from, from, to, since[i], 0, first);
+  for (unsigned i = 0; i < rings_.size(); ++i)
+    rings_[i]->write_json(w, i, from, from, to, since[i], 0, first);
   put_footer(w);
   if (!w.finish()) return capture_status::failed;
   json = std::move(out);

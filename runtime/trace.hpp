@@ -40,9 +40,11 @@ class trace_writer;
 
 class worker_trace {
  public:
-  static constexpr std::size_t k_events = std::size_t(1) << 20;  // a power of two
+  static constexpr std::size_t k_events = std::size_t(1) << 20;  // per worker, by default
 
-  worker_trace();  // reserves the ring; its pages are touched as it fills
+  // Reserves a ring of `events` (rounded up to a power of two; one slot is
+  // the writer's, so it keeps events - 1); its pages are touched as it fills.
+  explicit worker_trace(std::size_t events = k_events);
 
   // The owning worker's thread only.
   void run_begin(const fiber& f, std::int64_t ts) noexcept;
@@ -82,8 +84,9 @@ class worker_trace {
   void push(const event& e) noexcept;
   bool copy(std::uint64_t i, event& e) const noexcept;
 
+  const std::uint64_t mask_;  // slots - 1
   std::unique_ptr<event[]> ring_;
-  std::atomic<std::uint64_t> count_{0};  // events pushed; slot = index & (k_events - 1)
+  std::atomic<std::uint64_t> count_{0};  // events pushed; slot = index & mask_
   // The slice being run (owner writes; crash writers read): open_fiber_ is 0
   // when none, stored last (release) when a slice opens.
   std::atomic<std::uint64_t> open_fiber_{0};
@@ -122,8 +125,8 @@ class trace_recorder {
 
   std::vector<worker*> workers_;
   std::vector<std::unique_ptr<worker_trace>> rings_;  // empty until first needed
-  std::string path_;          // GORT_TRACE, empty when unset (then recording only during captures)
-  std::int64_t t0_ = 0;       // run()'s start: time zero of the GORT_TRACE file
+  std::string path_;                    // GORT_TRACE, empty when unset (then recording only during captures)
+  std::int64_t t0_ = 0;                 // run()'s start: time zero of the GORT_TRACE file
   std::atomic<bool> capturing_{false};  // a capture owns rings_ (creation) and the switches
   std::atomic<int> crash_state_{0};     // write_on_crash: 0 idle, 1 writing, 2 written
 };
