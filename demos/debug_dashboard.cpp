@@ -132,7 +132,8 @@ void hot_spot(int i) {
       std::lock_guard g(g_hot);
       ++g_hot_count;
       spin(3000);
-      gort::yield();  // hold it across a switch: the others queue up
+      // Holding it across a slow step (while contended): the others queue up.
+      if (g_phase.load() == 2) gort::sleep_for(1ms);
     }
     gort::sleep_for(5ms);
   }

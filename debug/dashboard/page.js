@@ -66,7 +66,8 @@
   // ---- charts -------------------------------------------------------------
 
   function chart(el, names) {
-    const series = [{}].concat(names.map((n, i) => ({label: n, stroke: COLORS[i % COLORS.length], width: 2})));
+    const value = (u, v) => (v == null ? '-' : fmt.format(v));
+    const series = [{}].concat(names.map((n, i) => ({label: n, stroke: COLORS[i % COLORS.length], width: 2, value})));
     for (const n of names) hist.series[n] = hist.series[n] || [];
     const opts = {
       width: Math.max(300, el.clientWidth - 24),
@@ -92,13 +93,19 @@
     };
   }
 
-  // Pixels the chart's canvas has painted (the test's proof that it drew).
-  function ink(u) {
-    const c = u.ctx.canvas;
-    if (!c.width || !c.height) return 0;
-    const px = u.ctx.getImageData(0, 0, c.width, c.height).data;
+  // Pixels of the chart's canvas in its series' colours: the browser test's
+  // proof that lines were drawn (axes and grid are grey).
+  function ink(c) {
+    const canvas = c.u.ctx.canvas;
+    if (!canvas.width || !canvas.height) return 0;
+    const rgbs = c.names.map((n, k) => [1, 3, 5].map((i) => parseInt(COLORS[k % COLORS.length].slice(i, i + 2), 16)));
+    const px = c.u.ctx.getImageData(0, 0, canvas.width, canvas.height).data;
     let n = 0;
-    for (let i = 3; i < px.length; i += 4) if (px[i]) ++n;
+    for (let i = 0; i < px.length; i += 4) {
+      if (px[i + 3] <= 128) continue;
+      if (rgbs.some((rgb) => Math.abs(px[i] - rgb[0]) + Math.abs(px[i + 1] - rgb[1]) + Math.abs(px[i + 2] - rgb[2]) < 60))
+        ++n;
+    }
     return n;
   }
 
@@ -115,7 +122,7 @@
       if (c.u.cursor.left == null || c.u.cursor.left < 0) c.u.setLegend({idx: hist.t.length - 1});
       const last = {};
       for (const n of c.names) last[n] = hist.series[n][hist.series[n].length - 1];
-      drawn.charts[key] = {points: hist.t.length, series: c.names, last, ink: ink(c.u)};
+      drawn.charts[key] = {points: hist.t.length, series: c.names, last, ink: ink(c)};
     }
   }
 
