@@ -64,9 +64,12 @@ class Demo:
             return r.read().decode()
 
     def close(self):
+        """Stops it; returns what it printed after its URL."""
         if self.proc.poll() is None:
             self.proc.kill()
+        rest = self.proc.stdout.read()
         self.proc.wait()
+        return rest
 
 
 def dump_dom(browser, url, budget_ms):
@@ -240,9 +243,9 @@ def main():
         test_dashboard(browser, demo, c)
         test_trace_button(browser, demo, c)
     finally:
-        demo.close()
+        rest = demo.close()
     if c.failed:
-        print(f"{len(c.failed)} check(s) failed")
+        print(f"{len(c.failed)} check(s) failed; the demo printed:\n{rest}")
         return 1
     print("all checks passed")
     return 0
