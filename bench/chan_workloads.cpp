@@ -1,4 +1,4 @@
-// Channel workloads (issue 3): skynet, pingpong, sieve, mpmc. Definitions
+// Channel workloads: skynet, pingpong, sieve, mpmc. Definitions
 // mirror bench/go/main.go line for line.
 #include <atomic>
 #include <cstdint>

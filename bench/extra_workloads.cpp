@@ -1,4 +1,4 @@
-// Benchmark-suite workloads (issue "benchmark suite"): balance and idle.
+// Benchmark-suite workloads: balance and idle.
 // Definitions mirror bench/go/main.go exactly (same tasks, same check values).
 #include <sys/resource.h>
 

@@ -1,4 +1,4 @@
-// Runtime-core workloads: spawn and yield (issue "runtime core").
+// Runtime-core workloads: spawn and yield.
 #include <atomic>
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-// Sync workloads (issue 4): mutex.
+// Sync workloads: mutex.
 #include <cstdint>
 #include <mutex>
 #include <string>

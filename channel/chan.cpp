@@ -23,16 +23,11 @@ std::size_t core_align(const elem_ops* ops) noexcept {
 // lock is not held on return. If park() throws (unwinding at exit), the
 // record is unlinked before the exception leaves.
 bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason why,
-                  const std::source_location& where) {
-  chan_waiter w;
-  w.who = self();
+                  const std::source_location& where) GORT_RELEASE(c->lock_) {
+  waiter w;
   w.elem = elem;
-  w.ch = c;
   w.is_send = is_send;
-  q.push_back(w);
-  unlink_on_unwind guard(c->lock_, q, w);
-  park(c->lock_, why, where);
-  guard.parked();
+  wait_on(c->lock_, q, w, why, where);
   return w.success;
 }
 
@@ -59,7 +54,8 @@ chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
   return c;
 }
 
-void chan_destroy(chan_core* core) noexcept {
+// Not analysed: the last reference is gone, so nothing else can hold the lock.
+void chan_destroy(chan_core* core) noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
   chan_impl* c = impl(core);
   if (c->timer_) drop_after_timer(c->timer_);
   // The last reference is gone: no waiter can be linked and no one else can
@@ -75,7 +71,7 @@ void chan_destroy(chan_core* core) noexcept {
 
 namespace {
 // lock_ held: unlocks, then readies the partner an attempt woke (if any).
-void unlock_and_wake(chan_impl* c, fiber* wake) noexcept {
+void unlock_and_wake(chan_impl* c, fiber* wake) noexcept GORT_RELEASE(c->lock_) {
   c->lock_.unlock();
   if (wake) ready(wake);
 }
@@ -144,10 +140,10 @@ void chan_close(chan_core* core) {
   c->closed_ = true;
   // Take every waiter (receivers get nothing, senders will throw), then wake
   // them in the order they blocked once the lock is released.
-  chan_waiter* head = nullptr;
-  chan_waiter** tail = &head;
+  waiter* head = nullptr;
+  waiter** tail = &head;
   for (waitq* q : {&c->recvq_, &c->sendq_}) {
-    while (chan_waiter* w = q->dequeue()) {
+    while (waiter* w = q->dequeue()) {
       w->success = false;
       *tail = w;
       tail = &w->next;
@@ -156,7 +152,7 @@ void chan_close(chan_core* core) {
   *tail = nullptr;
   c->lock_.unlock();
   while (head) {
-    chan_waiter* next = head->next;  // read before ready(): the record dies with its owner's frame
+    waiter* next = head->next;  // read before ready(): the record dies with its owner's frame
     ready(head->who);
     head = next;
   }

@@ -22,51 +22,20 @@
 #include <cstdint>
 
 #include "gort/detail/chan_core.hpp"
-#include "gort/detail/intrusive_fifo.hpp"
+#include "gort/detail/waiter.hpp"
 #include "gort/detail/spinlock.hpp"
-#include "runtime/park.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort::detail {
 
-struct chan_impl;
-
-// The shared state of one blocked select: the one-shot winner decision.
-struct select_state {
-  // 0 until a waker claims the select: the acq_rel CAS in waitq::dequeue,
-  // made by wakers holding different channel locks, picks exactly one winner
-  // (pairs with the other wakers' CAS on the same flag).
-  std::atomic<std::uint32_t> done{0};
-  struct chan_waiter* winner = nullptr;  // written by the winner before ready()
-};
-
-// A fiber (or thread) blocked on one channel (Go's sudog).
-struct chan_waiter {
-  fiber* who = nullptr;
-  chan_waiter* prev = nullptr;
-  chan_waiter* next = nullptr;  // also links close()'s wake list once unlinked
-  void* elem = nullptr;         // send: the T to take; receive: the std::optional<T> to fill
-  select_state* sel = nullptr;  // null for a plain send or receive
-  chan_impl* ch = nullptr;
-  std::uint32_t index = 0;  // the select case's position
-  bool is_send = false;
-  bool success = false;  // set by the waker: true when a value moved, false when closed
-  bool linked = false;
-};
-
-// A FIFO of waiters. The owning channel's lock held for every call.
-class waitq : public intrusive_fifo<chan_waiter> {
+// A FIFO of channel waiters. The owning channel's lock held for every call.
+class waitq : public wait_list {
  public:
   // The oldest waiter that can be taken, unlinked; selects already claimed by
-  // another channel are dropped on the way. Claims a select's record (winner).
-  chan_waiter* dequeue() noexcept {
-    while (chan_waiter* w = pop_front()) {
-      if (!w->sel) return w;
-      std::uint32_t expect = 0;
-      if (w->sel->done.compare_exchange_strong(expect, 1, std::memory_order_acq_rel,
-                                               std::memory_order_relaxed)) {
-        w->sel->winner = w;
-        return w;
-      }
+  // another channel are dropped on the way. Claims a select's record.
+  waiter* dequeue() noexcept {
+    while (waiter* w = pop_front()) {
+      if (!w->group || w->group->claim(w)) return w;
     }
     return nullptr;
   }
@@ -87,7 +56,7 @@ struct timer;
 struct chan_impl : chan_core {
   // ---- the lock, and what is read-mostly ---------------------------------
   spinlock lock_;
-  bool closed_ = false;
+  bool closed_ GORT_GUARDED_BY(lock_) = false;
   std::size_t cap_ = 0;
   const elem_ops* ops_ = nullptr;
   std::byte* buf_ = nullptr;  // cap_ slots of ops_->size bytes, allocated with the core
@@ -96,10 +65,10 @@ struct chan_impl : chan_core {
 
   // ---- written by every operation (under lock_) --------------------------
   std::atomic<std::size_t> count_{0};  // values buffered now
-  std::size_t sendx_ = 0;              // next slot to fill
-  std::size_t recvx_ = 0;              // next slot to take
-  waitq recvq_;
-  waitq sendq_;
+  std::size_t sendx_ GORT_GUARDED_BY(lock_) = 0;  // next slot to fill
+  std::size_t recvx_ GORT_GUARDED_BY(lock_) = 0;  // next slot to take
+  waitq recvq_ GORT_GUARDED_BY(lock_);
+  waitq sendq_ GORT_GUARDED_BY(lock_);
 
   void* slot(std::size_t i) const noexcept { return buf_ + i * ops_->size; }
   std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
@@ -119,14 +88,14 @@ inline chan_impl* impl(chan_core* c) noexcept { return static_cast<chan_impl*>(c
 // ---- locked primitives (lock_ held; none blocks, none unlocks) -------------
 
 // A value into the buffer's tail. count() < cap_.
-inline void buf_put(chan_impl* c, void* src) noexcept {
+inline void buf_put(chan_impl* c, void* src) noexcept GORT_REQUIRES(c->lock_) {
   c->ops_->construct(c->slot(c->sendx_), src);
   if (++c->sendx_ == c->cap_) c->sendx_ = 0;
   c->set_count(c->count() + 1);
 }
 
 // The buffer's head into `dst` (an empty std::optional<T>). count() > 0.
-inline void buf_take(chan_impl* c, void* dst) noexcept {
+inline void buf_take(chan_impl* c, void* dst) noexcept GORT_REQUIRES(c->lock_) {
   void* s = c->slot(c->recvx_);
   c->ops_->emplace(dst, s);
   c->ops_->destroy(s);
@@ -136,7 +105,7 @@ inline void buf_take(chan_impl* c, void* dst) noexcept {
 
 // Direct handoff to a dequeued receiver `r`. Returns the fiber to ready once
 // the caller has unlocked.
-inline fiber* give_to(chan_waiter* r, const elem_ops* ops, void* src) noexcept {
+inline fiber* give_to(waiter* r, const elem_ops* ops, void* src) noexcept {
   ops->emplace(r->elem, src);
   r->success = true;
   return r->who;
@@ -146,7 +115,7 @@ inline fiber* give_to(chan_waiter* r, const elem_ops* ops, void* src) noexcept {
 // when unbuffered; otherwise (the buffer is full) the head goes to `dst` and
 // the sender's value to the tail, keeping FIFO order. Returns the fiber to
 // ready once the caller has unlocked.
-inline fiber* take_from(chan_impl* c, chan_waiter* s, void* dst) noexcept {
+inline fiber* take_from(chan_impl* c, waiter* s, void* dst) noexcept GORT_REQUIRES(c->lock_) {
   if (c->cap_ == 0) {
     c->ops_->emplace(dst, s->elem);
   } else {
@@ -172,9 +141,10 @@ enum class attempt : std::uint8_t {
 
 // lock_ held: a send of `src` (a T to move from). Always inlined: it is the
 // body of every send path, and an out-of-line call cost pingpong 15 %.
-[[gnu::always_inline]] inline attempt send_locked(chan_impl* c, void* src, fiber*& wake) noexcept {
+[[gnu::always_inline]] inline attempt send_locked(chan_impl* c, void* src, fiber*& wake) noexcept
+    GORT_REQUIRES(c->lock_) {
   if (c->closed_) return attempt::closed;
-  if (chan_waiter* r = c->recvq_.dequeue()) {  // a parked receiver: hand over directly
+  if (waiter* r = c->recvq_.dequeue()) {  // a parked receiver: hand over directly
     wake = give_to(r, c->ops_, src);
     return attempt::done;
   }
@@ -186,8 +156,9 @@ enum class attempt : std::uint8_t {
 }
 
 // lock_ held: a receive into `dst` (an empty std::optional<T>).
-[[gnu::always_inline]] inline attempt recv_locked(chan_impl* c, void* dst, fiber*& wake) noexcept {
-  if (chan_waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
+[[gnu::always_inline]] inline attempt recv_locked(chan_impl* c, void* dst, fiber*& wake) noexcept
+    GORT_REQUIRES(c->lock_) {
+  if (waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
     wake = take_from(c, s, dst);
     return attempt::done;
   }

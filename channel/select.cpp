@@ -7,7 +7,8 @@
 #include <memory>
 
 #include "channel/chan_impl.hpp"
-#include "scheduler/futex.hpp"
+#include "gort/detail/scope_exit.hpp"
+#include "scheduler/random.hpp"
 
 namespace gort::detail {
 
@@ -27,27 +28,20 @@ class scratch {
   T* p_;
 };
 
-// Any thread: a cheap per-thread random number (wyrand). Not inlined: the
-// thread_local's address must not be cached across a fiber switch.
-[[gnu::noinline]] std::uint64_t cheap_rand() noexcept {
-  thread_local std::uint64_t state = std::uint64_t(now_ns()) ^ reinterpret_cast<std::uintptr_t>(&state);
-  state += 0xa0761d6478bd642fULL;
-  __uint128_t m = __uint128_t(state) * (state ^ 0xe7037ed1a0b428dbULL);
-  return std::uint64_t(m >> 64) ^ std::uint64_t(m);
-}
-
-// Uniform in [0, n).
-std::size_t rand_below(std::size_t n) noexcept { return std::size_t((__uint128_t(cheap_rand()) * n) >> 64); }
+// Uniform in [0, n), from the calling thread's generator.
+std::size_t rand_below(std::size_t n) noexcept { return std::size_t((__uint128_t(thread_rand()) * n) >> 64); }
 
 // The distinct channels of one select, sorted by address: the global lock
 // order that keeps two selects on the same channels from deadlocking.
 struct lockset {
   chan_impl** chans;
   std::size_t n;
-  void lock() const noexcept {
+  // A set of locks taken in a loop: the analysis cannot follow (the callers
+  // that hold the set document it).
+  void lock() const noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
     for (std::size_t i = 0; i < n; ++i) chans[i]->lock_.lock();
   }
-  void unlock() const noexcept {
+  void unlock() const noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
     for (std::size_t i = n; i-- > 0;) chans[i]->lock_.unlock();
   }
   // park()'s unlock step, run after the select's fiber switched out.
@@ -61,9 +55,10 @@ std::size_t sort_unique(chan_impl** chans, std::size_t n) noexcept {
   return std::size_t(std::unique(chans, chans + n) - chans);
 }
 
-// All locks held. Tries case `cs`; true if it proceeded. The locks are
-// released (and a woken partner readied) before it returns true or throws.
-bool try_case(const select_case_desc& cs, const lockset& ls) {
+// All locks held (the set `ls`, which the analysis cannot follow). Tries case
+// `cs`; true if it proceeded. The locks are released (and a woken partner
+// readied) before it returns true or throws.
+bool try_case(const select_case_desc& cs, const lockset& ls) GORT_NO_THREAD_SAFETY_ANALYSIS {
   chan_impl* c = impl(cs.ch);
   fiber* wake = nullptr;
   const attempt a = cs.is_send ? send_locked(c, cs.elem, wake) : recv_locked(c, cs.elem, wake);
@@ -75,44 +70,43 @@ bool try_case(const select_case_desc& cs, const lockset& ls) {
   return true;
 }
 
+// The queue a case's record goes in (its channel's lock held).
+waitq& queue_of(const select_case_desc& cs) noexcept {
+  chan_impl* c = impl(cs.ch);
+  return cs.is_send ? c->sendq_ : c->recvq_;
+}
+
 // All locks held, no case ready: enqueues one record per non-nil case, in
 // the random poll order (so cases on the same channel are served in a random
 // order, as in Go), parks, and after the wakeup unlinks the records that no
 // waker took. Returns the index of the case that proceeded.
 int park_select(select_case_desc* cases, std::size_t n, const std::uint32_t* poll, std::size_t npoll,
                 lockset& ls, const std::source_location& where) {
-  select_state st;
-  scratch<chan_waiter, 8> ws(n);
+  waiter_group group;
+  scratch<waiter, 8> ws(n);
   fiber* me = self();
   for (std::size_t k = 0; k < npoll; ++k) {
     const std::size_t i = poll[k];
-    chan_waiter& w = ws[i];
+    waiter& w = ws[i];
     w.who = me;
     w.elem = cases[i].elem;
-    w.sel = &st;
-    w.ch = impl(cases[i].ch);
+    w.group = &group;
     w.index = std::uint32_t(i);
     w.is_send = cases[i].is_send;
-    (w.is_send ? w.ch->sendq_ : w.ch->recvq_).push_back(w);
+    queue_of(cases[i]).push_back(w);
   }
   {
     // Runs after the wakeup, and also if park() throws (unwinding at exit).
-    struct unlink_rest {
-      lockset& ls;
-      chan_waiter* ws;
-      std::size_t n;
-      ~unlink_rest() {
-        ls.lock();
-        for (std::size_t i = 0; i < n; ++i) {
-          chan_waiter& w = ws[i];
-          if (w.linked) (w.is_send ? w.ch->sendq_ : w.ch->recvq_).remove(w);
-        }
-        ls.unlock();
+    scope_exit unlink_rest([&] {
+      ls.lock();
+      for (std::size_t i = 0; i < n; ++i) {
+        if (ws[i].linked) queue_of(cases[i]).remove(ws[i]);
       }
-    } guard{ls, ws.data(), n};
+      ls.unlock();
+    });
     park(&lockset::unlock_fn, &ls, wait_reason::select, where);
   }
-  chan_waiter* win = st.winner;  // written by the waker before ready()
+  waiter* win = group.winner;  // written by the waker before ready()
   if (win->is_send && !win->success) throw_closed("send on closed channel");
   return int(win->index);
 }

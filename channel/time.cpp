@@ -25,6 +25,7 @@
 #include "channel/chan_impl.hpp"
 #include "gort/runtime.hpp"
 #include "runtime/timer.hpp"
+#include "scheduler/clock.hpp"
 #include "scheduler/futex.hpp"
 
 namespace gort::detail {
@@ -40,7 +41,7 @@ struct ticker_state {
   chan_handle ch;
   std::int64_t period = 0;
   spinlock lock_;
-  bool stopped_ = false;  // guarded by lock_
+  bool stopped_ GORT_GUARDED_BY(lock_) = false;
 };
 
 namespace {
@@ -52,7 +53,7 @@ struct after_timer : timer {
 // A worker, on its scheduler stack: the deadline passed. The channel has one
 // slot and this is its only sender, so the send cannot block or throw.
 void after_fired(timer* t) {
-  tick_time now = std::chrono::steady_clock::now();
+  tick_time now = as_time_point(now_ns());
   chan_try_send(static_cast<after_timer*>(t)->ch, &now);
 }
 
@@ -62,12 +63,12 @@ void after_fired(timer* t) {
 void tick_fired(timer* t) {
   auto* me = static_cast<ticker_state::tick_timer*>(t);
   ticker_state* s = me->owner;
-  tick_time now = std::chrono::steady_clock::now();
+  tick_time now = as_time_point(now_ns());
   chan_try_send(s->ch.get(), &now);
   std::int64_t n = now_ns();
   std::int64_t next = t->when + s->period;
   if (next <= n) next += ((n - next) / s->period + 1) * s->period;
-  std::lock_guard g(s->lock_);
+  locked g(s->lock_);
   if (s->stopped_) return;
   // The other timer's callback started us and has returned, but its worker
   // may not yet have left the firing state (a few instructions): wait for
@@ -94,7 +95,7 @@ using detail::tick_time;
 recv_chan<tick_time> after(std::chrono::nanoseconds d) {
   detail::chan_handle h(detail::chan_make(&detail::elem_ops_of<tick_time>::value, 1));
   if (d.count() <= 0) {
-    tick_time now = std::chrono::steady_clock::now();
+    tick_time now = detail::as_time_point(detail::now_ns());
     detail::chan_try_send(h.get(), &now);
     return recv_chan<tick_time>(std::move(h));
   }
@@ -135,7 +136,7 @@ recv_chan<tick_time> ticker::c() const { return s_ ? recv_chan<tick_time>(s_->ch
 void ticker::stop() noexcept {
   if (!s_) return;
   {
-    std::lock_guard g(s_->lock_);
+    detail::locked g(s_->lock_);
     s_->stopped_ = true;  // from here on no callback starts a timer
   }
   // Each waits for its own callback in flight; neither can be restarted now.

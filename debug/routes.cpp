@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "gort/gort.hpp"
-#include "runtime/trace.hpp"
+#include "runtime/trace_capture.hpp"
 
 namespace gort::debug::detail {
 
@@ -85,7 +85,7 @@ response trace(std::string_view query) {
     return text(400, "400 bad request: want /debug/gort/trace?seconds=N with N from 1 to 60, not \"" +
                          std::string(query) + "\"");
   std::string json;
-  using status = gort::detail::trace_recorder::capture_status;
+  using status = gort::detail::capture_status;
   switch (gort::detail::capture_trace(std::chrono::seconds(*seconds), json)) {
     case status::ok: break;
     case status::busy:

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "gort/blocking.hpp"
+#include "gort/detail/scope_exit.hpp"
 #include "runtime/core.hpp"
 #include "runtime/park.hpp"
 
@@ -40,8 +41,8 @@ constexpr auto k_idle_retire = std::chrono::seconds(10);
 struct call {
   blocking_job* job = nullptr;
   spinlock lock;
-  bool done = false;        // guarded by lock
-  fiber* waiter = nullptr;  // guarded by lock; the parked fiber, if any
+  bool done GORT_GUARDED_BY(lock) = false;
+  fiber* waiter GORT_GUARDED_BY(lock) = nullptr;  // the parked fiber, if any
 };
 
 class pool {
@@ -76,7 +77,7 @@ void finish(call* c) noexcept {
   c->job->invoke(c->job);
   fiber* w;
   {
-    std::lock_guard g(c->lock);
+    locked g(c->lock);
     c->done = true;
     w = std::exchange(c->waiter, nullptr);
   }
@@ -153,7 +154,7 @@ void pool::helper_main() {
 void wait_unwound(call& c) noexcept {
   for (;;) {
     {
-      std::lock_guard g(c.lock);
+      locked g(c.lock);
       if (c.done) return;
       c.waiter = nullptr;
     }
@@ -165,8 +166,8 @@ void wait_unwound(call& c) noexcept {
 
 // Any thread (see gort/blocking.hpp).
 void run_blocking(blocking_job& job, const std::source_location& where) {
-  worker* w = worker_of_thread();
-  if (!w || !in_fiber() || w->rt().unwinding_.load(std::memory_order_relaxed)) {
+  machine* m = machine_of_thread();
+  if (!m || !m->current() || m->rt().unwinding()) {
     job.invoke(&job);
     return;
   }
@@ -185,13 +186,10 @@ void run_blocking(blocking_job& job, const std::source_location& where) {
     return;
   }
   c.waiter = self();
-  struct unwound {  // park() throws fiber_unwind when run() unwinds us at exit
-    call& c;
-    int before = std::uncaught_exceptions();
-    ~unwound() {
-      if (std::uncaught_exceptions() > before) wait_unwound(c);
-    }
-  } guard{c};
+  // park() throws fiber_unwind when run() unwinds us at exit.
+  scope_exit unwound([&c, before = std::uncaught_exceptions()] {
+    if (std::uncaught_exceptions() > before) wait_unwound(c);
+  });
   park(c.lock, wait_reason::blocking_call, where);
 }
 

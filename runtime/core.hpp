@@ -1,18 +1,20 @@
 // runtime: what one run() owns (Go's sched): the workers, the scheduler,
-// stacks, timers, the fiber table, and the end-of-run protocol.
+// stacks, timers, the fiber table, the netpoller, and the end-of-run
+// protocol. Other files of the runtime reach it only through the named
+// operations below; its parts are private.
 //
 // Invariants:
 //   - At most one runtime exists at a time; g_runtime points to it while
 //     run() is active. Threads that are not workers read it under
 //     g_runtime_lock (shared); run() replaces it under the lock (exclusive).
-//   - Every fiber object ever allocated during this run is in a chunk of
-//     table_ until the runtime is destroyed.
-//   - live fibers = spawned - exited, summed over workers and foreign_*.
+//   - live fibers = spawned - exited - live service fibers, summed over
+//     workers and foreign_spawned_/foreign_exited_.
 //
 // Shutdown protocol (run() after the main fiber returned):
-//   1. The main fiber's exit stops the scheduler; every worker leaves its
-//      loop at its next scheduling point.
-//   2. Worker 0 (the thread that called run) joins the other threads.
+//   1. The main fiber's exit stops the scheduler; every machine leaves its
+//      loop at its next scheduling point (spares are woken to leave).
+//   2. Machine 0 (the thread that called run) stops the monitor and joins
+//      the other machines' threads; it then owns every worker.
 //   3. Pending timers are dropped (set idle without firing).
 //   4. unwinding_ is set; every fiber still alive is resumed once on worker 0,
 //      newest first (children tend to use objects on their creators' stacks);
@@ -20,6 +22,15 @@
 //      that never started just have their callables destroyed.
 //   5. g_runtime is cleared and the runtime destroyed; run() returns, throws
 //      deadlock_error, or rethrows the main fiber's exception.
+//
+// Locks, in the order they may nest (outer first; docs/architecture.md has
+// the whole runtime's list):
+//   a primitive's spinlock (channel, sema, cond, task) > g_runtime_lock
+//   (shared, in ready() from a plain thread; exclusive only in run_main with
+//   nothing held) > a timer heap's or netpoll descriptor's lock > the inject
+//   queue's lock, the scheduler's idle lock > fiber_table::lock_.
+//   monitor_mu_ is taken only by the monitor thread and run(), with nothing
+//   else held.
 #pragma once
 
 #include <atomic>
@@ -28,6 +39,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -36,160 +48,224 @@
 #include "gort/runtime.hpp"
 #include "gort/stats.hpp"
 #include "runtime/fiber.hpp"
+#include "runtime/fiber_table.hpp"
 #include "runtime/netpoller.hpp"
+#include "runtime/settings.hpp"
 #include "runtime/stack.hpp"
 #include "runtime/timer_heap.hpp"
 #include "runtime/trace.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/worker.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace gort::detail {
 
-// All fiber objects of a run, in chunks that never move. The chunks form a
-// plain linked list so that the gdb extension (tools/gdb/gort.py) can walk it.
-class fiber_table {
- public:
-  ~fiber_table();
-  // Any thread: `n` fresh objects linked through sched_next.
-  fiber* allocate_chunk(std::size_t n);
-  // Any thread: give back / take a batch of free objects (linked lists).
-  void put_free(fiber* head, fiber* tail, std::size_t n) noexcept;
-  fiber* take_free(std::size_t max, std::size_t& got) noexcept;
-  // Any thread: calls fn(fiber&) for every object (free ones included).
-  template <class F>
-  void for_each(F&& fn) {
-    std::lock_guard g(lock_);
-    for (chunk* c = chunks_; c; c = c->next)
-      for (std::size_t i = 0; i < c->n; ++i) fn(c->items[i]);
-  }
-  // Signal handlers only: the same walk without the lock (chunks are only
-  // prepended and outlive the run). Oldest chunk last, ids roughly descending.
-  template <class F>
-  void for_each_unlocked(F&& fn) const {
-    for (chunk* c = chunks_; c; c = c->next)
-      for (std::size_t i = 0; i < c->n; ++i) fn(c->items[i]);
-  }
+// What run() was asked for, resolved against the environment.
+struct run_config {
+  unsigned workers = 1;
+  std::size_t stack_size = 0;
+  deadlock_policy on_deadlock = deadlock_policy::abort;
+  unsigned max_threads = 10000;
+  std::int64_t stall_report_ns = 0;  // 0: off
+  settings env;
+};
 
- private:
-  struct chunk {
-    chunk* next;
-    std::size_t n;
-    fiber* items;
-  };
-  spinlock lock_;
-  chunk* chunks_ = nullptr;  // guarded by lock_; newest first
-  fiber* free_ = nullptr;    // guarded by lock_
+// How a run ended (read by run_main after the runtime stopped).
+struct run_outcome {
+  std::exception_ptr error;     // the main fiber's exception, if any
+  std::string deadlock_report;  // set under deadlock_policy::raise
 };
 
 class runtime final : public sched_hooks {
  public:
-  runtime(unsigned workers, std::size_t stack_size, deadlock_policy policy);
+  explicit runtime(const run_config& cfg);
   ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
 
-  // The thread that called run(): runs everything; returns the main result.
-  void run(main_fn& fn);
+  // The thread that called run_main(): runs `fn` as the main fiber and
+  // everything else until it returned and leftovers are unwound (run.cpp).
+  run_outcome run(main_fn& fn);
 
-  // Fibers (see gort/detail/fiber_start.hpp for who may call).
-  // `w`: the calling thread's worker (worker_of_thread(), read once by the
-  // caller), or null on a plain thread.
+  // ---- fibers (lifecycle.cpp; see gort/detail/fiber_start.hpp for who may
+  // call). `w` is the worker the caller owns inside a runtime section (see
+  // with_runtime), or null: a plain thread, or a machine without a worker.
   fiber* create_fiber(worker* w, std::size_t size, std::size_t align, void** storage,
                       const std::source_location& where);
   void discard_fiber(worker* w, fiber* f) noexcept;
   void start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept;
-  // Any thread: make the parked `f` runnable (see park.hpp). `w` is the
-  // calling thread's worker (worker_of_thread(), read once by the caller), or
-  // null.
+  // Any thread: make the parked `f` runnable (see park.hpp).
   void ready(fiber* f, worker* w) noexcept;
-  // Worker `w`, on g0: `f` exited.
-  void fiber_exited(worker& w, fiber& f) noexcept;
-
-  // Live fibers, the runtime's service fibers not counted.
-  std::size_t live_fibers() const noexcept;
+  // A machine on g0, owning `w` (or null): `f` exited.
+  void fiber_exited(worker* w, fiber& f) noexcept;
   // The running fiber `f` only: it becomes a service fiber (see park.hpp).
   void mark_system(fiber& f) noexcept;
-  // Any thread (runtime held alive by the caller): statistics and dumps.
-  sched_stats snapshot();
-  void dump(std::string& out);
-  unsigned worker_count() const noexcept { return unsigned(workers_.size()); }
+  // The main fiber, as it ends with an exception.
+  void set_main_error(std::exception_ptr e) noexcept { outcome_.error = std::move(e); }
+  // Any worker: the first of `n` fresh fiber ids (Go's goidcache refill).
+  std::uint64_t reserve_ids(std::uint64_t n) noexcept { return next_id_.fetch_add(n, std::memory_order_relaxed); }
 
-  // sched_hooks
+  // ---- state (any thread)
+  // Live fibers, the runtime's service fibers not counted.
+  std::size_t live_fibers() const noexcept;
+  unsigned worker_count() const noexcept { return unsigned(workers_.size()); }
+  // True from shutdown step 4 on: parks throw fiber_unwind.
+  bool unwinding() const noexcept { return unwinding_.load(std::memory_order_relaxed); }
+  bool stopping() const noexcept { return sched_.stopping(); }
+  const run_config& config() const noexcept { return cfg_; }
+
+  // ---- machines (machines.cpp)
+  // Any thread: ends the run (shutdown step 1): every worker's scheduler
+  // returns null from now on, and the spares wake to exit.
+  void stop() noexcept;
+  // A machine that lost its worker, on g0, its fiber switched out: it no
+  // longer holds a stuck fiber (the deadlock check may run again).
+  void worker_lost(machine& m) noexcept;
+  // A machine on g0 without a worker: gives a stack straight to the pool.
+  void release_stack(stack_mem s) noexcept { stacks_.release(s); }
+  // OS threads counted against max_threads now (machines, blocking helpers).
+  unsigned thread_count() const noexcept;
+
+  // ---- timers and I/O (any thread)
+  // Adds `t` to worker w's heap (heap 0 from a plain thread) and wakes the
+  // poller if it would sleep past it.
+  void add_timer(timer& t, std::int64_t when_ns, worker* w) noexcept;
+  netpoller& poller() noexcept { return netpoll_; }
+  // Any thread: the idle poller re-evaluates how it sleeps (descriptors now
+  // need epoll).
+  void wake_poller() noexcept { sched_.wake_poller(); }
+
+  // ---- reports (any thread; the runtime held alive by the caller)
+  sched_stats snapshot();   // stats.cpp
+  void dump(std::string& out);
+  // GORT_TRACE and live captures (trace.cpp).
+  trace_recorder& tracer() noexcept { return trace_; }
+  // Signal handlers only: every fiber object, without taking a lock.
+  template <class F>
+  void for_each_fiber_unlocked(F&& fn) const {
+    table_.for_each_unlocked(std::forward<F>(fn));
+  }
+
+  // sched_hooks (the scheduler's calls into the runtime)
   void run_timers(unsigned w, unsigned victim) override;
   std::int64_t next_timer_deadline() override;
-  void all_idle(unsigned w) override;
+  void all_idle(unsigned w, std::uint64_t idle_epoch) override;
   void going_idle(unsigned) override { stacks_.trim_excess(); }
+  void left_idle(unsigned w) override;
   bool netpoll_active() override { return netpoll_.active(); }
   void netpoll(unsigned, std::int64_t deadline_ns) override { netpoll_.poll(deadline_ns); }
   void netpoll_interrupt() override { netpoll_.interrupt(); }
 
+ private:
+  // reports.cpp
+  bool nothing_can_wake() const noexcept;
+  std::string deadlock_report();
+  void report_leaks();
+  void check_partial_deadlock();
+  // machines.cpp
+  machine& new_machine(worker* p);
+  void machine_main(machine& m);
+  bool wait_as_spare(machine& m);
+  machine& take_spare();
+  void join_machines();
+  // monitor.cpp
+  struct monitor_state;
+  void start_monitor();
+  void stop_monitor();
+  void monitor_loop();
+  void watch_workers(monitor_state& st, std::int64_t now, bool& suspect, bool& acted);
+  void watch_stuck(monitor_state& st, std::int64_t now);
+  bool work_waiting(unsigned w, std::int64_t now);
+  bool hand_off(worker& p, machine& from, std::int64_t now);
+  void report_stall(const fiber& f, std::int64_t ran_ns, bool handed_off);
+  void schedtrace_line(std::int64_t now);
+  // run.cpp, lifecycle.cpp
+  void unwind_leftovers(machine& m0);
+  void discard_unstarted(worker& w0, fiber& f) noexcept;
+
+  const run_config cfg_;
   netpoller netpoll_;  // before sched_: destroyed after the workers stop
   scheduler sched_;
   stack_allocator stacks_;
   fiber_table table_;
   std::vector<timer_heap> heaps_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  // Every machine of the run (machine 0 is run()'s thread); spares_ are
+  // those waiting for a worker. Both guarded by machines_mu_.
+  std::mutex machines_mu_;
+  std::vector<std::unique_ptr<machine>> machines_;
+  std::vector<machine*> spares_;
+  std::vector<machine*> retired_;  // spares whose threads exited, not yet joined
+  // Machines running a fiber without a worker (the monitor handed theirs
+  // away): they hold no worker, but their fibers are alive.
+  std::atomic<long> stuck_machines_{0};
   std::atomic<std::uint64_t> next_id_{2};  // 1 is the main fiber
-  std::atomic<std::uint64_t> foreign_spawned_{0};
+  std::atomic<std::uint64_t> foreign_spawned_{0};  // by plain threads and workerless machines
+  std::atomic<std::uint64_t> foreign_exited_{0};   // on workerless machines
   std::atomic<std::uint64_t> system_live_{0};  // live service fibers (mark_system)
   std::atomic<bool> unwinding_{false};
-  std::exception_ptr main_error_;  // written by the main fiber, read after join
-  std::string deadlock_report_;    // set by all_idle under the raise policy
+  run_outcome outcome_;  // error: by the main fiber; report: by all_idle; read after join
   const std::int64_t started_ns_;
-  trace_recorder trace_;  // GORT_TRACE and live captures (runtime/trace.hpp)
-
- private:
-  void unwind_leftovers(worker& w0);
-  void report_leaks();
-  std::string deadlock_report();
-
-  void start_monitor();
-  void check_partial_deadlock();
-  void stop_monitor();
-  void schedtrace_line(std::int64_t now);
-
-  deadlock_policy policy_;
-  std::vector<std::unique_ptr<worker>> workers_;
-  std::vector<std::thread> threads_;
-  // GORT_SCHEDTRACE: a monitor thread that exists only when asked for.
+  // GORT_TRACE's flight recorder and live captures (runtime/trace.hpp).
+  trace_recorder trace_;
+  // The monitor thread (Go's sysmon; monitor.cpp): hands off stuck workers,
+  // reports stalls, prints GORT_SCHEDTRACE lines, runs GORT_DEADLOCK=partial.
   std::thread monitor_;
-  std::mutex monitor_mu_;
-  std::condition_variable monitor_cv_;
-  bool monitor_stop_ = false;              // guarded by monitor_mu_
-  long schedtrace_ms_ = 0;                 // GORT_SCHEDTRACE, 0 when off
-  bool partial_check_ = false;             // GORT_DEADLOCK=partial
+  parker monitor_park_;                    // where it sleeps
+  std::atomic<bool> monitor_stop_{false};
+  std::atomic<bool> monitor_deep_{false};  // asleep without a deadline (all idle)
   std::vector<std::uint64_t> last_cycle_;  // monitor thread only
 };
 
-// run(): the calling thread stops / resumes counting as a plain thread that
-// called into gort (see park.cpp).
-bool thread_enters_run() noexcept;
-void thread_leaves_run(bool was_counted) noexcept;
-
 // Installs the SIGQUIT dump (once per process, unless the program set its own).
 void install_sigquit_handler() noexcept;
-
-// GORT_SCHEDTRACE's period in ms, 0 when unset; throws std::invalid_argument
-// naming a bad value.
-long schedtrace_period();
 
 extern std::shared_mutex g_runtime_lock;
 extern std::atomic<runtime*> g_runtime;
 
 // Any thread: returns fn(rt, w) for the running runtime `rt` (null when no
-// run() is active) and the calling thread's worker `w` (null on any other
-// thread). Off a worker, g_runtime is read and fn runs under g_runtime_lock
-// (shared), so run() cannot replace the runtime meanwhile: fn must not block.
+// run() is active) and the worker `w` the calling machine owns (null on a
+// plain thread, or on a machine whose worker was handed off); on a machine,
+// fn runs inside a runtime section, so `w` stays its own. Off a machine,
+// g_runtime is read and fn runs under g_runtime_lock (shared), so run()
+// cannot replace the runtime meanwhile. fn must not block or park.
 template <class F>
 decltype(auto) with_runtime(F&& fn) {
-  if (worker* w = worker_of_thread()) return fn(&w->rt(), w);
+  if (machine* m = machine_of_thread()) {
+    runtime_section s(*m);  // the worker m owns (if any) stays m's while fn runs
+    return fn(&m->rt(), s.p());
+  }
   std::shared_lock g(g_runtime_lock);
   return fn(g_runtime.load(std::memory_order_acquire), static_cast<worker*>(nullptr));
 }
-// Plain OS threads that count as alive for the deadlock check: gort::thread
-// objects, and foreign threads from their first gort call until they exit
-// (process-wide: they may outlive a run).
+
+// OS threads that run or may run fibers or blocking calls (machines,
+// blocking() helpers), process-wide (machines.cpp). count_os_thread() is
+// called before starting one; past `limit` it is a fatal error.
+extern std::atomic<long> g_os_threads;
+void count_os_thread(unsigned limit);
+void uncount_os_thread() noexcept;
+
+// Plain OS threads and helpers the deadlock check counts as able to wake a
+// fiber (threads.cpp, blocking.cpp).
+// gort::thread objects, and foreign threads from their first gort call until
+// they exit (process-wide: they may outlive a run).
 extern std::atomic<long> g_threads_alive;
 // Plain OS threads blocked in a gort operation now.
 extern std::atomic<long> g_foreign_blocked;
 // gort::blocking calls in flight (their fibers wait for a helper thread).
 extern std::atomic<long> g_blocking_inflight;
+
+// The calling plain thread's stand-in record, and how it blocks in park().
+fiber* thread_self();
+void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where);
+
+// run(): the calling thread stops / resumes counting as a plain thread that
+// called into gort (threads.cpp).
+bool thread_enters_run() noexcept;
+void thread_leaves_run(bool was_counted) noexcept;
+
+// GORT_SCHED_SEED (park.cpp): seeds the yields of sched_point() for a run.
+void set_chaos_seed(std::optional<std::uint64_t> seed) noexcept;
 
 }  // namespace gort::detail

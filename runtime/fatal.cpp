@@ -12,8 +12,8 @@
 #include <string>
 
 #include "runtime/fiber.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/trace.hpp"
-#include "runtime/worker.hpp"
 
 namespace gort::detail {
 
@@ -134,8 +134,8 @@ constexpr std::size_t k_altstack = 64 * 1024;
 thread_local void* t_altstack = nullptr;
 
 void on_segv(int sig, siginfo_t* info, void* uctx) {
-  worker* w = worker_of_thread();
-  fiber* f = w ? w->current() : nullptr;
+  machine* m = machine_of_thread();
+  fiber* f = m ? m->current() : nullptr;
   if (f && stack_allocator::in_guard(f->stack_, info->si_addr)) stack_overflow(*f);
   // Not ours: fall back to what was there before, and let the fault recur.
   if (g_previous.sa_flags & SA_SIGINFO) {

@@ -24,7 +24,7 @@ void write_stderr(std::string_view s) noexcept;
 std::uint64_t wait_holder_of(const fiber& f) noexcept;
 
 // The "goroutine N [reason]:\n\tfile:line\ncreated by ..." block of one fiber
-// (api.md section 6). `state` overrides the wait reason ("running").
+// (docs/api.md, "Deadlock reports and fatal errors"). `state` overrides the wait reason ("running").
 void append_fiber_block(std::string& out, const fiber& f, std::string_view state = {});
 
 // Installs the SIGSEGV handler that turns guard-page faults into the stack

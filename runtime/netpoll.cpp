@@ -11,6 +11,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "gort/detail/scope_exit.hpp"
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/park.hpp"
@@ -31,15 +32,17 @@ struct io_waiter {
 struct poll_desc {
   int fd = -1;
   spinlock lock_;
-  bool read_ready_ = false;   // an edge arrived while no reader waited
-  bool write_ready_ = false;  // likewise for writers
-  bool evicted_ = false;
-  io_waiter* reader_ = nullptr;
-  io_waiter* writer_ = nullptr;
+  bool read_ready_ GORT_GUARDED_BY(lock_) = false;   // an edge arrived while no reader waited
+  bool write_ready_ GORT_GUARDED_BY(lock_) = false;  // likewise for writers
+  bool evicted_ GORT_GUARDED_BY(lock_) = false;
+  io_waiter* reader_ GORT_GUARDED_BY(lock_) = nullptr;
+  io_waiter* writer_ GORT_GUARDED_BY(lock_) = nullptr;
   poll_desc* next_free_ = nullptr;  // netpoller::free_ list
 
-  io_waiter*& slot(io_mode m) noexcept { return m == io_mode::read ? reader_ : writer_; }
-  bool& ready_flag(io_mode m) noexcept { return m == io_mode::read ? read_ready_ : write_ready_; }
+  io_waiter*& slot(io_mode m) noexcept GORT_REQUIRES(lock_) { return m == io_mode::read ? reader_ : writer_; }
+  bool& ready_flag(io_mode m) noexcept GORT_REQUIRES(lock_) {
+    return m == io_mode::read ? read_ready_ : write_ready_;
+  }
 };
 
 namespace {
@@ -47,7 +50,7 @@ namespace {
 // a plain thread reads g_runtime without it, which is safe only while that
 // run() is active (a socket must not outlive the run that registered it).
 runtime& current_runtime(const char* what) {
-  if (worker* w = worker_of_thread()) return w->rt();
+  if (machine* m = machine_of_thread()) return m->rt();
   runtime* rt = g_runtime.load(std::memory_order_acquire);
   if (!rt) throw std::logic_error(std::string(what) + ": no gort::run() is active");
   return *rt;
@@ -88,7 +91,7 @@ poll_desc* netpoller::open(int fd) {
     }
   }
   {
-    std::lock_guard g(pd->lock_);
+    locked g(pd->lock_);
     pd->fd = fd;
     pd->read_ready_ = pd->write_ready_ = pd->evicted_ = false;
     pd->reader_ = pd->writer_ = nullptr;
@@ -126,7 +129,7 @@ void netpoller::release(poll_desc* pd) noexcept {
 void netpoller::evict(poll_desc* pd) noexcept {
   io_waiter* woken[2];
   {
-    std::lock_guard g(pd->lock_);
+    locked g(pd->lock_);
     pd->evicted_ = true;
     woken[0] = std::exchange(pd->reader_, nullptr);
     woken[1] = std::exchange(pd->writer_, nullptr);
@@ -142,7 +145,7 @@ void netpoller::evict(poll_desc* pd) noexcept {
 void netpoller::deliver(poll_desc* pd, io_mode mode) noexcept {
   io_waiter* w;
   {
-    std::lock_guard g(pd->lock_);
+    locked g(pd->lock_);
     w = std::exchange(pd->slot(mode), nullptr);
     if (!w) {
       pd->ready_flag(mode) = true;
@@ -165,6 +168,7 @@ void netpoller::poll(std::int64_t deadline_ns) noexcept {
     timeout_ms = left <= 0 ? 0 : int(std::min<std::int64_t>((left + 999'999) / 1'000'000, INT_MAX));
   }
   int n = epoll_wait(epfd_, events, 128, timeout_ms);
+  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
   for (int i = 0; i < n; ++i) {
     auto* pd = static_cast<poll_desc*>(events[i].data.ptr);
     std::uint32_t ev = events[i].events;
@@ -194,7 +198,7 @@ void on_deadline(timer* t) {
   io_waiter* w = static_cast<io_waiter::deadline_timer*>(t)->w;
   poll_desc* pd = w->pd;
   {
-    std::lock_guard g(pd->lock_);
+    locked g(pd->lock_);
     if (pd->slot(w->mode) != w) return;  // already woken by I/O or eviction
     pd->slot(w->mode) = nullptr;
   }
@@ -204,15 +208,17 @@ void on_deadline(timer* t) {
 
 // The park's unlock step: the deadline timer starts only once we are
 // switched out, so it cannot ready us early.
-void arm_and_unlock(void* arg) {
+void arm_and_unlock(void* arg) GORT_NO_THREAD_SAFETY_ANALYSIS {  // pd's lock, taken by wait()
   auto* w = static_cast<io_waiter*>(arg);
   if (w->deadline.when >= 0) w->deadline.start(w->deadline.when);
   w->pd->lock_.unlock();
 }
 }  // namespace
 
+// Not analysed: the descriptor's lock is released by park's unlock step
+// (arm_and_unlock), on the other side of the switch.
 io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
-                          const std::source_location& where) {
+                          const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   pd->lock_.lock();
   if (pd->evicted_) {
     pd->lock_.unlock();
@@ -245,19 +251,14 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
   const bool counted = !w.who->system_;
   w.deadline.system = !counted;  // nor does its deadline (see timer.hpp)
   if (counted) waiters_.fetch_add(1, std::memory_order_acq_rel);
-  struct cleanup {
-    io_waiter& w;
-    netpoller& np;
-    bool counted;
-    ~cleanup() {
-      w.deadline.stop();  // waits for a callback in flight
-      {
-        std::lock_guard g(w.pd->lock_);
-        if (w.pd->slot(w.mode) == &w) w.pd->slot(w.mode) = nullptr;  // unwound at exit
-      }
-      if (counted) np.waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  scope_exit cleanup([&] {
+    w.deadline.stop();  // waits for a callback in flight
+    {
+      locked g(w.pd->lock_);
+      if (w.pd->slot(w.mode) == &w) w.pd->slot(w.mode) = nullptr;  // unwound at exit
     }
-  } guard{w, *this, counted};
+    if (counted) waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  });
   park(&arm_and_unlock, &w, wait_reason::io_wait, where);
   return w.result;
 }
@@ -267,20 +268,20 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
 poll_desc* io_register(int fd) {
   return with_runtime([fd](runtime* rt, worker*) {
     if (!rt) throw std::logic_error("gort::net: no gort::run() is active");
-    return rt->netpoll_.open(fd);
+    return rt->poller().open(fd);
   });
 }
 
 void io_unregister(poll_desc* pd) noexcept {
   with_runtime([pd](runtime* rt, worker*) {
-    if (rt) rt->netpoll_.close(pd);
+    if (rt) rt->poller().close(pd);
   });
 }
 
 void io_evict(poll_desc* pd) noexcept { netpoller::evict(pd); }
 
 io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const std::source_location& where) {
-  return current_runtime("gort::net").netpoll_.wait(pd, mode, deadline_ns, where);
+  return current_runtime("gort::net").poller().wait(pd, mode, deadline_ns, where);
 }
 
 }  // namespace gort::detail

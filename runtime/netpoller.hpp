@@ -43,6 +43,8 @@ class netpoller {
   // idle poller sleeping on its futex must move into epoll).
   void set_on_first(void (*fn)()) noexcept { on_first_ = fn; }
   long waiters() const noexcept { return waiters_.load(std::memory_order_acquire); }
+  // Any thread: when poll() last returned (now_ns() ns; 0: never).
+  std::int64_t last_poll_ns() const noexcept { return last_poll_ns_.load(std::memory_order_relaxed); }
 
  private:
   void init_locked();
@@ -57,6 +59,7 @@ class netpoller {
   std::atomic<long> registered_{0};
   std::atomic<long> waiters_{0};
   std::atomic<bool> interrupting_{false};
+  std::atomic<std::int64_t> last_poll_ns_{0};
   void (*on_first_)() = nullptr;
 };
 

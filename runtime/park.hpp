@@ -40,7 +40,7 @@ fiber* self() noexcept;
 // Any thread. Blocks the caller until ready(self()) is called. `lock` must be
 // held; it is released after the caller has switched out. Records `why` and
 // `where` for deadlock reports, dumps and stats.
-void park(spinlock& lock, wait_reason why, const std::source_location& where);
+void park(spinlock& lock, wait_reason why, const std::source_location& where) GORT_RELEASE(lock);
 // As above with a custom unlock step: `unlock(arg)` runs after the switch.
 void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where);
 

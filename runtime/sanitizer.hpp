@@ -1,5 +1,5 @@
 // Fiber annotations for AddressSanitizer and ThreadSanitizer, called around
-// every context switch in the same function as the jump (design.md §3: a
+// every context switch in the same function as the jump (a
 // wrapper that returns before the jump corrupts TSan's shadow stack). Without
 // a sanitizer every function here is an empty inline.
 #pragma once

@@ -40,7 +40,7 @@ void write_block_raw(const fiber& f, fiber_state st) {
 void on_sigquit(int) {
   write_stderr("SIGQUIT: quit\n\n");
   if (runtime* rt = g_runtime.load(std::memory_order_acquire))
-    rt->table_.for_each_unlocked([](const fiber& f) {
+    rt->for_each_fiber_unlocked([](const fiber& f) {
       // Acquire: pairs with the release store of `waiting` in
       // worker::parked(), so a parked fiber's reason and location are
       // complete. (A running fiber's are a racy snapshot, as in Go's dumps.)

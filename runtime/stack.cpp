@@ -79,7 +79,7 @@ stack_allocator::~stack_allocator() {
 
 stack_mem stack_allocator::allocate() {
   {
-    std::lock_guard g(lock_);
+    locked g(lock_);
     for (auto* list : {&warm_, &clean_}) {
       if (!list->empty()) {
         stack_mem s = list->back();
@@ -126,18 +126,18 @@ stack_mem stack_allocator::carve_slab() {
 }
 
 void stack_allocator::release(stack_mem s) noexcept {
-  std::unique_lock g(lock_);
+  locked g(lock_);
   warm_.push_back(s);
   warm_count_.store(warm_.size(), std::memory_order_relaxed);
   if (warm_.size() < 2 * k_warm_keep || trimming_ || !trim_due()) return;
-  trim_locked_excess(g);
+  trim_locked_excess();
 }
 
 void stack_allocator::trim_excess() noexcept {
   if (warm_count_.load(std::memory_order_relaxed) < 2 * k_warm_keep) return;
-  std::unique_lock g(lock_);
+  locked g(lock_);
   if (warm_.size() < 2 * k_warm_keep || trimming_) return;
-  trim_locked_excess(g);
+  trim_locked_excess();
 }
 
 // lock_ held, over the bound: has the trim interval passed? Reads the clock
@@ -151,16 +151,17 @@ bool stack_allocator::trim_due() noexcept {
   return now_ns() - last_trim_ns_ >= k_trim_interval_ns;
 }
 
-// lock_ held through `g`, over the bound and no trim running: the older half
-// of warm_ (its front) goes cold. Unlocks while giving the pages back.
-void stack_allocator::trim_locked_excess(std::unique_lock<spinlock>& g) noexcept {
+// lock_ held, over the bound and no trim running: the older half of warm_
+// (its front) goes cold. Unlocks while giving the pages back (trimming_
+// keeps a second trim out meanwhile).
+void stack_allocator::trim_locked_excess() noexcept {
   trimming_ = true;
   std::vector<stack_mem> cold(warm_.begin(), warm_.end() - k_warm_keep);
   warm_.erase(warm_.begin(), warm_.end() - k_warm_keep);
   warm_count_.store(warm_.size(), std::memory_order_relaxed);
-  g.unlock();
+  lock_.unlock();
   trim(cold);
-  g.lock();
+  lock_.lock();
   clean_.insert(clean_.end(), cold.begin(), cold.end());
   last_trim_ns_ = now_ns();
   trimming_ = false;

@@ -68,27 +68,27 @@ class stack_allocator {
 
  private:
   stack_mem map_guarded();
-  stack_mem carve_slab();
+  stack_mem carve_slab() GORT_REQUIRES(lock_);
   void trim(std::vector<stack_mem>& cold) noexcept;
-  bool trim_due() noexcept;
-  void trim_locked_excess(std::unique_lock<spinlock>& g) noexcept;
+  bool trim_due() noexcept GORT_REQUIRES(lock_);
+  void trim_locked_excess() noexcept GORT_REQUIRES(lock_);
 
   std::size_t size_;
   std::size_t page_;
   std::size_t guard_budget_;
 
   spinlock lock_;
-  std::vector<stack_mem> warm_;       // guarded by lock_
-  std::vector<stack_mem> clean_;      // guarded by lock_
-  bool trimming_ = false;             // guarded by lock_: one trim at a time
-  std::int64_t last_trim_ns_ = 0;     // guarded by lock_
-  std::uint32_t trim_countdown_ = 0;  // guarded by lock_: releases until the clock is read again
+  std::vector<stack_mem> warm_ GORT_GUARDED_BY(lock_);
+  std::vector<stack_mem> clean_ GORT_GUARDED_BY(lock_);
+  bool trimming_ GORT_GUARDED_BY(lock_) = false;  // one trim at a time
+  std::int64_t last_trim_ns_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint32_t trim_countdown_ GORT_GUARDED_BY(lock_) = 0;  // releases until the clock is read again
   // warm_.size(), written under lock_, read without it by trim_excess().
   std::atomic<std::size_t> warm_count_{0};
-  std::vector<char*> slabs_;      // guarded by lock_
-  char* slab_next_ = nullptr;     // guarded by lock_: next unused stack in the newest slab
-  std::size_t slab_left_ = 0;     // guarded by lock_
-  std::size_t guarded_live_ = 0;  // guarded by lock_: guarded stacks mapped now
+  std::vector<char*> slabs_ GORT_GUARDED_BY(lock_);
+  char* slab_next_ GORT_GUARDED_BY(lock_) = nullptr;  // next unused stack in the newest slab
+  std::size_t slab_left_ GORT_GUARDED_BY(lock_) = 0;
+  std::size_t guarded_live_ GORT_GUARDED_BY(lock_) = 0;  // guarded stacks mapped now
 };
 
 // A worker's private cache in front of the allocator (no lock on the hot path).

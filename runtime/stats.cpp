@@ -58,13 +58,15 @@ void field(std::string& out, const char* name, T v, bool comma = true) {
 sched_stats detail::runtime::snapshot() {
   sched_stats s;
   s.workers = worker_count();
+  s.threads = thread_count();
   const std::int64_t now = now_ns();
   for (unsigned i = 0; i < worker_count(); ++i) {
     worker& w = *workers_[i];
     worker_stats ws;
-    ws.switches = w.switches.load(std::memory_order_relaxed);
-    ws.parks = w.parks.load(std::memory_order_relaxed);
-    ws.migrations = w.migrations.load(std::memory_order_relaxed);
+    ws.switches = w.switches.load();
+    ws.parks = w.parks.load();
+    ws.migrations = w.migrations.load();
+    ws.handoffs = w.handoffs.load();
     ws.steals = sched_.steals(i);
     ws.steal_attempts = sched_.steal_attempts(i);
     ws.wakeups = sched_.wakeups(i);
@@ -72,16 +74,18 @@ sched_stats detail::runtime::snapshot() {
     ws.idle = std::chrono::nanoseconds(sched_.idle_ns(i));
     ws.busy = std::chrono::nanoseconds(std::max<std::int64_t>(0, now - started_ns_)) - ws.idle;
     if (ws.busy.count() < 0) ws.busy = std::chrono::nanoseconds(0);
-    s.spawned += w.spawned.load(std::memory_order_relaxed);
-    s.exited += w.exited.load(std::memory_order_relaxed);
+    s.spawned += w.spawned.load();
+    s.exited += w.exited.load();
     s.switches += ws.switches;
     s.steals += ws.steals;
     s.migrations += ws.migrations;
+    s.handoffs += ws.handoffs;
     s.runnable += ws.run_queue;
     s.per_worker.push_back(ws);
   }
   s.spawned += foreign_spawned_.load(std::memory_order_relaxed);
-  s.live = s.spawned > s.exited ? std::size_t(s.spawned - s.exited) : 0;
+  s.exited += foreign_exited_.load(std::memory_order_relaxed);
+  s.live = live_fibers();
   s.global_queue = sched_.global_size();
   s.runnable += s.global_queue;
   table_.for_each([&](fiber& f) {
@@ -128,11 +132,13 @@ void dump_fibers(std::ostream& os) {
 std::string sched_stats::to_json() const {
   std::string out = "{";
   field(out, "workers", workers);
+  field(out, "threads", threads);
   field(out, "spawned", spawned);
   field(out, "exited", exited);
   field(out, "switches", switches);
   field(out, "steals", steals);
   field(out, "migrations", migrations);
+  field(out, "handoffs", handoffs);
   field(out, "live", live);
   field(out, "runnable", runnable);
   field(out, "blocked", blocked);
@@ -156,6 +162,7 @@ std::string sched_stats::to_json() const {
     field(out, "steal_attempts", w.steal_attempts);
     field(out, "parks", w.parks);
     field(out, "migrations", w.migrations);
+    field(out, "handoffs", w.handoffs);
     field(out, "wakeups", w.wakeups);
     field(out, "run_queue", w.run_queue);
     field(out, "busy_ns", w.busy.count());

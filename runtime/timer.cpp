@@ -1,5 +1,6 @@
 #include "runtime/timer.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "runtime/core.hpp"
@@ -9,7 +10,7 @@
 namespace gort::detail {
 
 bool timer_heap::add(timer& t, std::int64_t when) noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   t.when = when;
   t.heap_index_ = std::uint32_t(items_.size());
   t.heap_.store(this, std::memory_order_relaxed);
@@ -24,7 +25,7 @@ bool timer_heap::add(timer& t, std::int64_t when) noexcept {
 }
 
 bool timer_heap::remove(timer& t) noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   if (t.status_.load(std::memory_order_relaxed) != timer::k_pending ||
       t.heap_.load(std::memory_order_relaxed) != this)
     return false;
@@ -35,16 +36,16 @@ bool timer_heap::remove(timer& t) noexcept {
 }
 
 void timer_heap::run_due(std::int64_t now) noexcept {
-  std::unique_lock g(lock_);
+  locked g(lock_);
   while (!items_.empty() && items_[0]->when <= now) {
     timer* t = items_[0];
     remove_at(0);
     t->status_.store(timer::k_firing, std::memory_order_relaxed);
     publish();
     t->rearm_ = false;
-    g.unlock();
+    lock_.unlock();  // the callback runs unlocked: it may ready fibers, send, re-arm
     t->fn(t);
-    g.lock();
+    lock_.lock();
     // Our last touch of `t`: once it is idle, stop() may return and its owner
     // free it. A re-arm requested by the callback lands in this heap.
     if (t->rearm_) {
@@ -65,40 +66,30 @@ void timer_heap::run_due(std::int64_t now) noexcept {
 }
 
 void timer_heap::clear() noexcept {
-  std::lock_guard g(lock_);
+  locked g(lock_);
   for (timer* t : items_) t->status_.store(timer::k_idle, std::memory_order_release);
   items_.clear();
   user_pending_.store(0, std::memory_order_release);
   publish();
 }
 
+// Moves the timer at `i` towards the root while it is due before its parent.
 void timer_heap::sift_up(std::size_t i) noexcept {
   timer* t = items_[i];
-  while (i > 0) {
-    std::size_t p = (i - 1) / 2;
-    if (items_[p]->when <= t->when) break;
-    items_[i] = items_[p];
-    items_[i]->heap_index_ = std::uint32_t(i);
-    i = p;
-  }
-  items_[i] = t;
-  t->heap_index_ = std::uint32_t(i);
+  for (std::size_t p; i > 0 && items_[p = (i - 1) / 2]->when > t->when; i = p) put(i, items_[p]);
+  put(i, t);
 }
 
+// Moves the timer at `i` towards the leaves while a child is due before it.
 void timer_heap::sift_down(std::size_t i) noexcept {
   const std::size_t n = items_.size();
   timer* t = items_[i];
-  for (;;) {
-    std::size_t c = 2 * i + 1;
-    if (c >= n) break;
+  for (std::size_t c; (c = 2 * i + 1) < n; i = c) {
     if (c + 1 < n && items_[c + 1]->when < items_[c]->when) ++c;
     if (t->when <= items_[c]->when) break;
-    items_[i] = items_[c];
-    items_[i]->heap_index_ = std::uint32_t(i);
-    i = c;
+    put(i, items_[c]);
   }
-  items_[i] = t;
-  t->heap_index_ = std::uint32_t(i);
+  put(i, t);
 }
 
 void timer_heap::remove_at(std::size_t i) noexcept {
@@ -121,8 +112,7 @@ void timer::start(std::int64_t when_ns) noexcept {
   }
   with_runtime([&](runtime* rt, worker* w) {
     if (!rt) return;  // no runtime: nothing would ever fire it
-    // A plain thread's timers go to worker 0's heap.
-    if (rt->heaps_[w ? w->index() : 0].add(*this, when_ns)) rt->sched_.timer_added(when_ns);
+    rt->add_timer(*this, when_ns, w);
   });
 }
 
@@ -139,6 +129,32 @@ bool timer::stop() noexcept {
     // Firing: its callback runs on another thread; it is short.
     cpu_relax();
   }
+}
+
+}  // namespace gort::detail
+
+namespace gort::detail {
+
+// ---- the runtime's timer heaps ----------------------------------------------
+
+void runtime::add_timer(timer& t, std::int64_t when_ns, worker* w) noexcept {
+  // A plain thread's timers go to worker 0's heap.
+  if (heaps_[w ? w->index() : 0].add(t, when_ns)) sched_.timer_added(when_ns);
+}
+
+std::int64_t runtime::next_timer_deadline() {
+  std::int64_t best = INT64_MAX;
+  for (auto& h : heaps_) best = std::min(best, h.earliest());
+  return best == INT64_MAX ? -1 : best;
+}
+
+void runtime::run_timers(unsigned, unsigned victim) {
+  timer_heap& h = heaps_[victim];
+  std::int64_t when = h.earliest();
+  if (when == INT64_MAX) return;
+  std::int64_t now = now_ns();
+  if (when > now) return;
+  h.run_due(now);
 }
 
 }  // namespace gort::detail

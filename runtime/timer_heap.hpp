@@ -40,10 +40,15 @@ class timer_heap {
   const std::atomic<std::int64_t>& earliest_word() const noexcept { return when0_; }
 
  private:
-  void sift_up(std::size_t i) noexcept;
-  void sift_down(std::size_t i) noexcept;
-  void remove_at(std::size_t i) noexcept;
-  void publish() noexcept {
+  void sift_up(std::size_t i) noexcept GORT_REQUIRES(lock_);
+  void sift_down(std::size_t i) noexcept GORT_REQUIRES(lock_);
+  void remove_at(std::size_t i) noexcept GORT_REQUIRES(lock_);
+  // Stores `t` at position `i`, keeping its heap_index_ in step.
+  void put(std::size_t i, timer* t) noexcept GORT_REQUIRES(lock_) {
+    items_[i] = t;
+    t->heap_index_ = std::uint32_t(i);
+  }
+  void publish() noexcept GORT_REQUIRES(lock_) {
     // Release: pairs with the acquire in earliest().
     when0_.store(items_.empty() ? INT64_MAX : items_[0]->when, std::memory_order_release);
   }
@@ -55,7 +60,7 @@ class timer_heap {
   }
 
   spinlock lock_;
-  std::vector<timer*> items_;
+  std::vector<timer*> items_ GORT_GUARDED_BY(lock_);
   std::atomic<std::int64_t> when0_{INT64_MAX};
   std::atomic<std::size_t> user_pending_{0};  // written under lock_
 };

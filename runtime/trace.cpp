@@ -14,6 +14,7 @@
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/fiber.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/trace_writer.hpp"
 #include "runtime/worker.hpp"
 
@@ -212,11 +213,11 @@ void worker_trace::write_json(trace_writer& out, unsigned tid, std::int64_t t0, 
 trace_recorder::trace_recorder() = default;
 trace_recorder::~trace_recorder() = default;
 
-void trace_recorder::init(const std::vector<std::unique_ptr<worker>>& workers, const char* path,
+void trace_recorder::init(const std::vector<std::unique_ptr<worker>>& workers, const std::string& path,
                           std::int64_t t0) {
   t0_ = t0;
   for (const auto& w : workers) workers_.push_back(w.get());
-  if (!path || !*path) return;
+  if (path.empty()) return;
   path_ = path;
   for (std::size_t i = 0; i < workers_.size(); ++i) rings_.push_back(std::make_unique<worker_trace>());
   set_recording(true);
@@ -316,7 +317,7 @@ void trace_recorder::write_on_crash() noexcept {
   crash_state_.store(2, std::memory_order_release);
 }
 
-trace_recorder::capture_status trace_recorder::capture(std::chrono::nanoseconds window, std::string& json) {
+capture_status trace_recorder::capture(std::chrono::nanoseconds window, std::string& json) {
   // Acquire/release: pairs with the store of false below, so a capture sees
   // the rings the previous one made.
   if (capturing_.exchange(true, std::memory_order_acquire)) return capture_status::busy;
@@ -362,14 +363,14 @@ trace_recorder::capture_status trace_recorder::capture(std::chrono::nanoseconds 
   return capture_status::ok;
 }
 
-trace_recorder::capture_status capture_trace(std::chrono::nanoseconds window, std::string& json) {
-  worker* w = worker_of_thread();
-  if (!w || !w->current()) return trace_recorder::capture_status::failed;
-  return w->rt().trace_.capture(window, json);
+capture_status capture_trace(std::chrono::nanoseconds window, std::string& json) {
+  machine* m = machine_of_thread();
+  if (!m || !m->current()) return capture_status::failed;
+  return m->rt().tracer().capture(window, json);
 }
 
 void write_trace_on_crash() noexcept {
-  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->trace_.write_on_crash();
+  if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->tracer().write_on_crash();
 }
 
 }  // namespace gort::detail

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "gort/detail/wait_reason.hpp"
+#include "runtime/trace_capture.hpp"
 
 namespace gort::detail {
 
@@ -102,9 +103,9 @@ class trace_recorder {
   trace_recorder();
   ~trace_recorder();
 
-  // run(), before the workers start. `path`: GORT_TRACE's value, or null
-  // when unset; then rings are made only when a capture first asks.
-  void init(const std::vector<std::unique_ptr<worker>>& workers, const char* path, std::int64_t t0);
+  // run(), before the workers start. `path`: GORT_TRACE's value, empty when
+  // unset; then rings are made only when a capture first asks.
+  void init(const std::vector<std::unique_ptr<worker>>& workers, const std::string& path, std::int64_t t0);
   // run(), after the workers were joined and leftover fibers unwound: writes
   // the GORT_TRACE file (a message on stderr if that fails).
   void write_at_exit();
@@ -113,10 +114,7 @@ class trace_recorder {
   // GORT_TRACE). Only the first caller writes; a concurrent one waits for it.
   void write_on_crash() noexcept;
 
-  enum class capture_status { ok, busy, failed };
-  // A fiber of this runtime: records every worker for `window` (parking
-  // meanwhile) and sets `json` to the trace. One capture at a time: busy if
-  // another is in progress. failed: the rings could not be allocated.
+  // A fiber of this runtime: capture_trace (runtime/trace_capture.hpp).
   capture_status capture(std::chrono::nanoseconds window, std::string& json);
 
  private:
@@ -130,10 +128,6 @@ class trace_recorder {
   std::atomic<bool> capturing_{false};  // a capture owns rings_ (creation) and the switches
   std::atomic<int> crash_state_{0};     // write_on_crash: 0 idle, 1 writing, 2 written
 };
-
-// gort::debug: capture_trace on the calling fiber's runtime. Outside a fiber
-// (no runtime to record) returns failed.
-trace_recorder::capture_status capture_trace(std::chrono::nanoseconds window, std::string& json);
 
 // The running runtime's write_on_crash(), if any. Async-signal-safe.
 void write_trace_on_crash() noexcept;

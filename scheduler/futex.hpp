@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "scheduler/clock.hpp"  // parker deadlines are now_ns() values
+
 namespace gort::detail {
 
 // A one-shot-per-round wake flag for one sleeping thread.
@@ -31,7 +33,5 @@ class parker {
   std::atomic<std::uint32_t> word_{0};  // 1: notified and not yet consumed
 };
 
-// Steady-clock now, in nanoseconds (the runtime's one time base).
-std::int64_t now_ns() noexcept;
 
 }  // namespace gort::detail

@@ -9,8 +9,6 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
-
 #include "gort/detail/spinlock.hpp"
 #include "scheduler/run_queue.hpp"
 
@@ -27,7 +25,7 @@ class inject_queue {
   // Any thread.
   void push_batch(node_batch& b) noexcept {
     if (b.size == 0) return;
-    std::lock_guard g(lock_);
+    locked g(lock_);
     if (tail_)
       tail_->sched_next = b.head;
     else
@@ -43,7 +41,7 @@ class inject_queue {
   // nullptr when empty.
   sched_node* pop_into(run_queue& dst, std::size_t max_extra) noexcept {
     if (empty()) return nullptr;
-    std::lock_guard g(lock_);
+    locked g(lock_);
     sched_node* first = pop_locked();
     if (max_extra > run_queue::k_capacity / 2) max_extra = run_queue::k_capacity / 2;
     node_batch overflow;  // stays empty: dst was empty and we add at most half its capacity
@@ -58,7 +56,7 @@ class inject_queue {
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
-  sched_node* pop_locked() noexcept {
+  sched_node* pop_locked() noexcept GORT_REQUIRES(lock_) {
     sched_node* n = head_;
     if (!n) return nullptr;
     head_ = n->sched_next;
@@ -69,8 +67,8 @@ class inject_queue {
   }
 
   spinlock lock_;
-  sched_node* head_ = nullptr;  // guarded by lock_
-  sched_node* tail_ = nullptr;  // guarded by lock_
+  sched_node* head_ GORT_GUARDED_BY(lock_) = nullptr;
+  sched_node* tail_ GORT_GUARDED_BY(lock_) = nullptr;
   std::atomic<std::size_t> size_{0};
 };
 

@@ -1,7 +1,6 @@
 #include "scheduler/scheduler.hpp"
 
 #include <algorithm>
-#include <mutex>
 
 namespace gort::detail {
 
@@ -17,19 +16,13 @@ constexpr std::int64_t k_runnext_grace_ns = 3000;
 // How often the idle poller looks at busy workers' runnext slots.
 constexpr std::int64_t k_watch_ns = 1'000'000;
 
-std::uint64_t xorshift(std::uint64_t& s) noexcept {
-  s ^= s << 13;
-  s ^= s >> 7;
-  s ^= s << 17;
-  return s;
-}
 }  // namespace
 
 scheduler::scheduler(unsigned workers, sched_hooks& hooks) : hooks_(hooks) {
   slots_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) {
     slots_.push_back(std::make_unique<slot>());
-    slots_.back()->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+    slots_.back()->rng = fast_rand(i + 1);
     slots_.back()->queue.set_solo(workers == 1);
   }
   idle_stack_.reserve(workers);
@@ -108,9 +101,9 @@ sched_node* scheduler::find_runnable(unsigned w) noexcept {
 
 // Owner only: runnext first (bounded streak), then the ring.
 sched_node* scheduler::find_local(slot& me) noexcept {
-  if (random_seed_) {  // GORT_SCHED_SEED, 1 worker: any runnable node, from the seed
+  if (seeded_) {  // GORT_SCHED_SEED, 1 worker: any runnable node, from the seed
     std::size_t n = me.queue.size();
-    return n ? me.queue.take_kth(std::size_t(xorshift(random_seed_) % n)) : nullptr;
+    return n ? me.queue.take_kth(std::size_t(seeded_rand_.below(n))) : nullptr;
   }
   if (sched_node* n = take_next_fair(me)) return n;
   me.next_streak = 0;
@@ -146,19 +139,19 @@ sched_node* scheduler::steal_work(unsigned w) noexcept {
   if (n == 1) return nullptr;
   for (int pass = 0; pass < k_steal_passes; ++pass) {
     const bool last = pass == k_steal_passes - 1;
-    const unsigned start = unsigned(xorshift(me.rng) % n);
+    const unsigned start = unsigned(me.rng.below(n));
     for (unsigned i = 0; i < n; ++i) {
       const unsigned v = (start + i) % n;
       if (v == w) continue;
       if (stopping()) return nullptr;
       slot& victim = *slots_[v];
-      me.steal_attempts.fetch_add(1, std::memory_order_relaxed);
+      me.steal_attempts.add();
       if (last) {
         hooks_.run_timers(w, v);
         if (sched_node* t = find_local(me)) return t;  // a timer readied something here
       }
       if (sched_node* t = victim.queue.steal_into(me.queue)) {
-        me.steals.fetch_add(1, std::memory_order_relaxed);
+        me.steals.add();
         return t;
       }
       if (last && victim.queue.has_next()) {
@@ -167,7 +160,7 @@ sched_node* scheduler::steal_work(unsigned w) noexcept {
         while (now_ns() < until && victim.queue.has_next()) cpu_relax();
         if (victim.tick_pub.load(std::memory_order_relaxed) == tick) {
           if (sched_node* t = victim.queue.take_next()) {
-            me.steals.fetch_add(1, std::memory_order_relaxed);
+            me.steals.add();
             return t;
           }
         }
@@ -197,7 +190,7 @@ void scheduler::wake_one() noexcept {
     return;
   unsigned v;
   {
-    std::lock_guard g(idle_lock_);
+    locked g(idle_lock_);
     if (idle_stack_.empty()) {
       n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
       return;
@@ -207,9 +200,7 @@ void scheduler::wake_one() noexcept {
     int poller = poller_.load(std::memory_order_relaxed);
     if (int(*it) == poller && idle_stack_.size() > 1) --it;
     v = *it;
-    idle_stack_.erase(it);
-    on_idle_stack_[v] = 0;
-    n_idle_.fetch_sub(1, std::memory_order_seq_cst);
+    idle_pop(v);
   }
   notify(v);
 }
@@ -226,12 +217,18 @@ void scheduler::notify(unsigned v) noexcept {
 // Worker `w` only: takes itself off the idle stack. False if a waker popped it
 // first (that waker counted it as spinning and notifies its parker).
 bool scheduler::idle_remove(unsigned w) noexcept {
-  std::lock_guard g(idle_lock_);
+  locked g(idle_lock_);
   if (!on_idle_stack_[w]) return false;
+  idle_pop(w);
+  return true;
+}
+
+// Idle lock held; `w` is on the idle stack: takes it off.
+void scheduler::idle_pop(unsigned w) noexcept {
   idle_stack_.erase(std::find(idle_stack_.begin(), idle_stack_.end(), w));
   on_idle_stack_[w] = 0;
+  ++idle_epoch_;
   n_idle_.fetch_sub(1, std::memory_order_seq_cst);
-  return true;
 }
 
 // Worker `w` only. The idle protocol (Go's stopm, with the re-checks of
@@ -253,7 +250,7 @@ void scheduler::sleep(unsigned w) noexcept {
     n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
   }
   {
-    std::lock_guard g(idle_lock_);
+    locked g(idle_lock_);
     idle_stack_.push_back(w);
     on_idle_stack_[w] = 1;
     n_idle_.fetch_add(1, std::memory_order_seq_cst);
@@ -268,11 +265,7 @@ void scheduler::sleep(unsigned w) noexcept {
     me.spinning = true;
     return;
   }
-  {
-    std::lock_guard g(idle_lock_);
-    if (on_idle_stack_[w] && n_idle_.load(std::memory_order_relaxed) == size() && all_queues_empty())
-      hooks_.all_idle(w);
-  }
+  recheck_all_idle();
   hooks_.going_idle(w);
   const std::int64_t t0 = now_ns();
   me.idle_since_ns.store(t0, std::memory_order_relaxed);
@@ -308,8 +301,9 @@ void scheduler::sleep(unsigned w) noexcept {
   const std::int64_t t1 = now_ns();
   me.idle_since_ns.store(0, std::memory_order_relaxed);
   me.idle_total_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
-  me.wakeups.fetch_add(1, std::memory_order_relaxed);
+  me.wakeups.add();
   if (!idle_remove(w)) me.spinning = true;  // popped by wake_one, which counted us
+  hooks_.left_idle(w);
   if (poller) {
     for (unsigned v = 0; v < size(); ++v) hooks_.run_timers(w, v);
     // We gave up the poller role; if timers remain and others sleep without a
@@ -341,6 +335,24 @@ std::int64_t scheduler::idle_ns(unsigned w) const noexcept {
   std::int64_t since = s.idle_since_ns.load(std::memory_order_relaxed);
   if (since != 0) total += now_ns() - since;
   return total;
+}
+
+void scheduler::recheck_all_idle() noexcept {
+  bool everyone_idle;
+  std::uint64_t epoch;
+  {
+    locked g(idle_lock_);
+    everyone_idle = n_idle_.load(std::memory_order_relaxed) == size() && all_queues_empty();
+    epoch = idle_epoch_;
+  }
+  // Outside the lock: the runtime's check allocates and takes other locks;
+  // it confirms the snapshot (confirm_all_idle) before it acts on it.
+  if (everyone_idle) hooks_.all_idle(0, epoch);
+}
+
+bool scheduler::confirm_all_idle(std::uint64_t idle_epoch) noexcept {
+  locked g(idle_lock_);
+  return idle_epoch_ == idle_epoch && n_idle_.load(std::memory_order_relaxed) == size() && all_queues_empty();
 }
 
 bool scheduler::all_queues_empty() const noexcept {

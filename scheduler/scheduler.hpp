@@ -10,7 +10,8 @@
 //   - n_spinning_ counts workers looking for work without having found it;
 //     it is at most the number of workers, and a woken worker starts spinning
 //     (the waker counts it) so that at most one wake-up is in flight at a time.
-//   - n_idle_ equals the size of idle_stack_; both change only under idle_lock_.
+//   - n_idle_ equals the size of idle_stack_; both change only under idle_lock_,
+//     and idle_epoch_ grows by one each time a worker leaves the stack.
 //   - A worker on idle_stack_ is asleep on its parker or about to be; whoever
 //     pops it from the stack notifies its parker exactly once.
 //   - At most one idle worker holds the poller role (poller_); it sleeps with
@@ -28,8 +29,10 @@
 #include <vector>
 
 #include "gort/detail/spinlock.hpp"
+#include "scheduler/counter.hpp"
 #include "scheduler/futex.hpp"
 #include "scheduler/inject_queue.hpp"
+#include "scheduler/random.hpp"
 #include "scheduler/run_queue.hpp"
 
 namespace gort::detail {
@@ -44,12 +47,16 @@ class sched_hooks {
   virtual void run_timers(unsigned w, unsigned victim) = 0;
   // Any worker: earliest timer deadline over all workers, -1 if none.
   virtual std::int64_t next_timer_deadline() = 0;
-  // Called by a worker with the idle lock held when every worker is idle and
-  // every queue is empty. The runtime decides whether that is a deadlock.
-  virtual void all_idle(unsigned w) = 0;
+  // Worker `w`, no lock held, right after it found every worker idle and
+  // every queue empty (as of `idle_epoch`, see confirm_all_idle). The runtime
+  // decides whether that is a deadlock. It must not block.
+  virtual void all_idle(unsigned w, std::uint64_t idle_epoch) = 0;
   // Worker `w`, no lock held, about to sleep: housekeeping that should not
   // slow busy workers down (the runtime gives back excess stack memory).
   virtual void going_idle(unsigned w) = 0;
+  // Worker `w`, no lock held, just woken from sleep (the runtime's monitor
+  // may be asleep waiting for a worker to get busy).
+  virtual void left_idle(unsigned w) = 0;
   // Any worker: are descriptors registered with the network poller?
   virtual bool netpoll_active() = 0;
   // Worker `w`: waits for I/O until `deadline_ns` (-1: no deadline, 0: just
@@ -120,7 +127,10 @@ class scheduler {
 
   // Before the workers start, 1-worker schedulers only: pick the next node
   // pseudo-randomly among all runnable ones, from `seed` (GORT_SCHED_SEED).
-  void set_random_schedule(std::uint64_t seed) noexcept { random_seed_ = seed | 1; }
+  void set_random_schedule(std::uint64_t seed) noexcept {
+    seeded_ = true;
+    seeded_rand_ = fast_rand(seed);
+  }
 
   // Any thread: makes the idle poller (if any) wake and re-evaluate how it
   // sleeps (for instance, because descriptors now need epoll).
@@ -138,18 +148,22 @@ class scheduler {
   std::size_t global_size() const noexcept { return inject_.size(); }
   unsigned idle_count() const noexcept { return n_idle_.load(std::memory_order_relaxed); }
   unsigned spinning_count() const noexcept { return n_spinning_.load(std::memory_order_relaxed); }
-  std::uint64_t steals(unsigned w) const noexcept {
-    return slots_[w]->steals.load(std::memory_order_relaxed);
-  }
-  std::uint64_t steal_attempts(unsigned w) const noexcept {
-    return slots_[w]->steal_attempts.load(std::memory_order_relaxed);
-  }
-  std::uint64_t wakeups(unsigned w) const noexcept {
-    return slots_[w]->wakeups.load(std::memory_order_relaxed);
-  }
+  std::uint64_t steals(unsigned w) const noexcept { return slots_[w]->steals.load(); }
+  std::uint64_t steal_attempts(unsigned w) const noexcept { return slots_[w]->steal_attempts.load(); }
+  std::uint64_t wakeups(unsigned w) const noexcept { return slots_[w]->wakeups.load(); }
   std::int64_t idle_ns(unsigned w) const noexcept;
-  // Idle lock held (inside sched_hooks::all_idle): true if no node is queued anywhere.
-  bool all_queues_empty() const noexcept;
+  // Any thread (inside sched_hooks::all_idle): true if every worker has
+  // stayed idle and every queue empty since all_idle was called with
+  // `idle_epoch` (no worker has left the idle stack since).
+  bool confirm_all_idle(std::uint64_t idle_epoch) noexcept;
+  // Any thread, no lock held: if every worker is idle and every queue
+  // empty, calls sched_hooks::all_idle as the last worker to sleep does
+  // (for a change the runtime knows makes that snapshot worth judging again,
+  // e.g. a fiber held outside every worker has just parked).
+  void recheck_all_idle() noexcept;
+  // Any thread: worker w's schedule count (changes with every schedule;
+  // a worker whose count stands still runs one fiber).
+  std::uint32_t tick_of(unsigned w) const noexcept { return slots_[w]->tick_pub.load(std::memory_order_relaxed); }
 
  private:
   // runnext picks in a row (handoffs included) before the ring gets a turn,
@@ -170,13 +184,13 @@ class scheduler {
     bool timers_pending() const noexcept {
       return timer_hint && timer_hint->load(std::memory_order_relaxed) != INT64_MAX;
     }
-    std::uint64_t rng = 0;  // owner only: steal-order randomness
+    fast_rand rng;          // owner only: steal-order randomness
     bool spinning = false;  // owner only
     // True while the owner is (about to be) blocked in netpoll; a waker that
     // sees it must interrupt the poll as well as notify the parker.
     std::atomic<bool> in_netpoll{false};
     // Counters: written by the owner only, read by anyone (relaxed).
-    std::atomic<std::uint64_t> steals{0}, steal_attempts{0}, wakeups{0};
+    owned_counter steals, steal_attempts, wakeups;
     std::atomic<std::int64_t> idle_total_ns{0}, idle_since_ns{0};  // idle_since 0: awake
   };
 
@@ -187,10 +201,13 @@ class scheduler {
   bool work_visible(unsigned w) const noexcept;
   void wake_one() noexcept;
   bool idle_remove(unsigned w) noexcept;
+  bool all_queues_empty() const noexcept;
+  void idle_pop(unsigned w) noexcept GORT_REQUIRES(idle_lock_);
   void sleep(unsigned w) noexcept;
   void notify(unsigned v) noexcept;
 
-  std::uint64_t random_seed_ = 0;  // 0: off; else the xorshift state (1 worker)
+  bool seeded_ = false;  // GORT_SCHED_SEED, 1 worker: seeded_rand_ picks the next node
+  fast_rand seeded_rand_;
   sched_hooks& hooks_;
   std::vector<std::unique_ptr<slot>> slots_;
   inject_queue inject_;
@@ -198,8 +215,11 @@ class scheduler {
   alignas(64) std::atomic<unsigned> n_spinning_{0};
   alignas(64) std::atomic<unsigned> n_idle_{0};
   spinlock idle_lock_;
-  std::vector<unsigned> idle_stack_;         // guarded by idle_lock_
-  std::vector<char> on_idle_stack_;          // guarded by idle_lock_
+  std::vector<unsigned> idle_stack_ GORT_GUARDED_BY(idle_lock_);
+  std::vector<char> on_idle_stack_ GORT_GUARDED_BY(idle_lock_);
+  // Times a worker left the idle stack (guarded by idle_lock_): all_idle's
+  // snapshot is still true while it is unchanged.
+  std::uint64_t idle_epoch_ GORT_GUARDED_BY(idle_lock_) = 0;
   std::atomic<int> poller_{-1};              // worker holding the poller role, or -1
   std::atomic<std::int64_t> poll_until_{0};  // the poller's deadline (0: none or no poller)
 };
@@ -216,7 +236,7 @@ sched_node* scheduler::take_next_fair(slot& me) noexcept {
 }
 
 sched_node* scheduler::take_for_handoff(unsigned w, bool whole_queue) noexcept {
-  if (random_seed_ || stopping()) return nullptr;
+  if (seeded_ || stopping()) return nullptr;
   slot& me = *slots_[w];
   if (me.global_countdown == 1) return nullptr;  // find_runnable's turn for the inject queue
   sched_node* n = take_next_fair(me);

@@ -24,14 +24,14 @@ import time
 
 WORKLOADS = ["spawn", "yield", "skynet", "pingpong", "sieve", "mpmc", "mutex", "balance", "idle"]
 WORKERS = [1, 2]
-# What each workload must compute (the issues' definitions). balance: the
+# What each workload must compute (bench/go/main.go's definitions). balance: the
 # total busy work in us of 100,000 tasks drawn from splitmix64 seeded 42.
 EXPECTED_CHECK = {
     "spawn": "499500000", "yield": "2000000", "skynet": "499999500000", "pingpong": "1000000",
     "sieve": "7919", "mpmc": "12500005000000", "mutex": "10000000", "balance": "1053836",
     "idle": "1000",
 }
-# gort / Go ns-per-op targets (issue "benchmark suite"), at 1 and 2 workers.
+# gort / Go ns-per-op targets, at 1 and 2 workers.
 TARGET_VS_GO = {"spawn": 0.5, "skynet": 0.7, "pingpong": 0.5, "sieve": 0.7, "mpmc": 1.0,
                 "mutex": 1.0, "yield": 0.5}
 BENCH_RE = re.compile(r"^BENCH name=(\S+) workers=(\d+) ops=(\d+) ns_per_op=([0-9.eE+-]+) check=(\S*)$")

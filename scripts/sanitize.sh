@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds gort under a sanitizer and runs the test suite there (issue: race
+# Builds gort under a sanitizer and runs the test suite there (race
 # detection). A sanitizer report fails the run: ASan/UBSan abort the test,
 # and TSan exits non-zero (halt_on_error).
 #
@@ -10,8 +10,8 @@
 # Left out everywhere: the million-fiber test (hours under a sanitizer), the
 # gdb test (ptrace on an instrumented binary) and the package tests (they
 # rebuild gort from scratch). Under TSan also the tests and demos that keep
-# tens of thousands of fibers alive (TSan's per-fiber state), per issue 8's
-# "at most 2,000 live fibers per test".
+# tens of thousands of fibers alive (TSan's per-fiber state): the TSan suite
+# keeps at most 2,000 live fibers per test.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 mode="${1:?usage: sanitize.sh asan|tsan|race}"

@@ -12,9 +12,10 @@
 #include <mutex>
 #include <system_error>
 
+#include "gort/detail/scope_exit.hpp"
 #include "gort/sync.hpp"
 #include "runtime/timer.hpp"
-#include "sync/wait.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort {
 
@@ -30,7 +31,7 @@ struct condition_variable::wait_record : detail::timer {
 // Park's unlock step: on the scheduler's side of the switch (or a plain
 // thread just before it sleeps). Arms the timer, releases the user's mutex,
 // then the cv's lock; the record may vanish once lock_ is released.
-void condition_variable::unlock_step(void* p) noexcept {
+void condition_variable::unlock_step(void* p) noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {  // wait_ns's lock_
   auto* r = static_cast<wait_record*>(p);
   condition_variable* cv = r->cv;
   // The callback takes lock_ (held) before it looks at the record.
@@ -44,7 +45,7 @@ void condition_variable::unlock_step(void* p) noexcept {
 void condition_variable::timer_fired(detail::timer* t) noexcept {
   auto* r = static_cast<wait_record*>(t);
   condition_variable* cv = r->cv;
-  std::lock_guard g(cv->lock_);
+  detail::locked g(cv->lock_);
   if (!r->w.linked) return;  // notified first
   cv->q_.remove(r->w);
   cv->nwait_.fetch_sub(1, std::memory_order_relaxed);
@@ -60,10 +61,7 @@ bool condition_variable::wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadl
   r.cv = this;
   r.m = lk.mutex();
   r.deadline = deadline_ns;
-  struct stop_timer {
-    wait_record& r;
-    ~stop_timer() { r.stop(); }  // before r leaves the stack, normally or not
-  } stopper{r};
+  detail::scope_exit stop_timer([&r] { r.stop(); });  // before r leaves the stack, normally or not
   lock_.lock();
   nwait_.fetch_add(1, std::memory_order_relaxed);
   try {
@@ -85,7 +83,7 @@ void condition_variable::wake(bool all) noexcept {
   // that holds (or acquired) the mutex sees it. Without the mutex there is no
   // promise anyway, as with std::condition_variable.
   if (nwait_.load(std::memory_order_acquire) == 0) return;
-  std::lock_guard g(lock_);
+  detail::locked g(lock_);
   while (detail::waiter* w = q_.pop_front()) {
     nwait_.fetch_sub(1, std::memory_order_relaxed);
     detail::ready(w->who);  // the fiber stays parked until this call

@@ -2,7 +2,7 @@
 #include <mutex>
 
 #include "gort/sync.hpp"
-#include "sync/wait.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort::detail {
 
@@ -21,12 +21,13 @@ bool once_enter(once_flag& f, const std::source_location& where) {
     }
     // Running elsewhere: park until it finishes, then look again (it may
     // have thrown, and then one of us runs it).
-    wait_on(f.lock_, f.waiters_, wait_reason::mutex_lock, where);
+    waiter w;
+    wait_on(f.lock_, f.waiters_, w, wait_reason::mutex_lock, where);
   }
 }
 
 void once_exit(once_flag& f, bool ok) noexcept {
-  std::lock_guard g(f.lock_);
+  locked g(f.lock_);
   // Release: pairs with the acquire load in call_once()'s fast path.
   f.state_.store(ok ? once_flag::k_done : once_flag::k_idle, std::memory_order_release);
   while (fiber* w = take_one(f.waiters_)) ready(w);

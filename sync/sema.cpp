@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "gort/runtime.hpp"
-#include "sync/wait.hpp"
+#include "runtime/wait.hpp"
 
 namespace gort::detail {
 
@@ -63,7 +63,7 @@ void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& 
     // Unwinding at exit. No switch happens in here.
     if (w.cancelled) {
       {
-        std::lock_guard g(lock_);
+        locked g(lock_);
         nwait_.fetch_sub(1, std::memory_order_relaxed);
       }
       grant_and_wake();  // we may have blocked smaller requests behind us
@@ -84,7 +84,7 @@ bool sema::grant_and_wake() noexcept {
     fiber* batch[k_batch];
     std::size_t n = 0;
     {
-      std::lock_guard g(lock_);
+      locked g(lock_);
       while (n < k_batch) {
         waiter* w = q_.front();
         if (!w || !take(w->value)) break;

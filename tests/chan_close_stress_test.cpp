@@ -1,4 +1,4 @@
-// Fault suite (issue: race detection): thousands of fibers closing channels
+// Fault suite: thousands of fibers closing channels
 // while others are blocked sending and receiving on them. Every value sent
 // successfully is received exactly once; every sender either delivers or
 // throws closed_channel_error; every receiver ends with nullopt; nothing hangs.

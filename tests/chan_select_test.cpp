@@ -1,4 +1,4 @@
-// select: semantics from api.md section 3 and the select tests of Go's
+// select: semantics from docs/api.md ("select and time") and the select tests of Go's
 // chan_test.go and test/chan (select6.go, TestSelectDuplicateChannel,
 // TestSelfSelect, TestNonblock*Race, TestSelectFairness, TestPseudoRandomSend).
 #include <gtest/gtest.h>
@@ -83,7 +83,7 @@ TEST_P(Select, NilCasesNeverFire) {
 }
 
 // A select woken through one channel removes its records from all others
-// (Go issue 2075): afterwards nothing waits on them.
+// (golang.org/issue/2075): afterwards nothing waits on them.
 TEST_P(Select, WokenSelectLeavesNoStaleRecords) {
   run([] {
     for (int round = 0; round < 200; ++round) {

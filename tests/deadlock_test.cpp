@@ -1,4 +1,4 @@
-// Deadlock detection and diagnostics (issue: deadlock detection): a death
+// Deadlock detection and diagnostics: a death
 // test per wait reason, the report's shape, the raise policy, no false
 // positives, the mutex wait-for graph and partial cycles.
 #include <gtest/gtest.h>

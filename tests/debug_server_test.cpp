@@ -341,7 +341,8 @@ TEST(DebugServer, CloseStopsListeningAndEndsConnections) {
         EXPECT_TRUE(c.closed_by_server());
         // The listening socket goes once the accept fiber has woken and left.
         bool refused = false;
-        for (auto give_up = std::chrono::steady_clock::now() + 15s; !refused && std::chrono::steady_clock::now() < give_up;) {
+        for (auto give_up = std::chrono::steady_clock::now() + 15s;
+             !refused && std::chrono::steady_clock::now() < give_up;) {
           try {
             gort::net::dial(addr);
             gort::sleep_for(1ms);

@@ -1,6 +1,6 @@
 // A million fibers alive at once on a default vm.max_map_count: guarded
 // stacks run out after ~tens of thousands, and the rest must come from
-// unguarded slabs (issue: runtime core, item 3).
+// unguarded slabs.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,5 +1,5 @@
 // gort::blocking: helper threads, results, exceptions, parking, deadlock
-// accounting (api.md section 5).
+// accounting (docs/api.md, "Network and blocking calls").
 #include <gtest/gtest.h>
 
 #include <atomic>

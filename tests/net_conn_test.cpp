@@ -1,5 +1,5 @@
 // gort::net connections: data integrity, concurrency, parking, deadlines,
-// close, errors (api.md section 5).
+// close, errors (docs/api.md, "Network and blocking calls").
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-// The runtime API of api.md section 1: run, go, spawn, task, yield, sleep,
+// The runtime API (docs/api.md, "Runtime"): run, go, spawn, task, yield, sleep,
 // ids, counts, gort::thread, and the errors for bad input.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// GORT_SCHED_SEED (issue: race detection): a 1-worker runtime picks the next
+// GORT_SCHED_SEED: a 1-worker runtime picks the next
 // runnable fiber from the seed and yields at synchronisation points, so an
 // interleaving can be replayed exactly.
 #include <gtest/gtest.h>

@@ -22,8 +22,9 @@ class no_hooks final : public gort::detail::sched_hooks {
  public:
   void run_timers(unsigned, unsigned) override {}
   std::int64_t next_timer_deadline() override { return -1; }
-  void all_idle(unsigned) override {}
+  void all_idle(unsigned, std::uint64_t) override {}
   void going_idle(unsigned) override {}
+  void left_idle(unsigned) override {}
   bool netpoll_active() override { return false; }
   void netpoll(unsigned, std::int64_t) override {}
   void netpoll_interrupt() override {}

@@ -1,4 +1,4 @@
-// gort::mutex (api.md section 4; Go's sync/mutex_test.go).
+// gort::mutex (docs/api.md, "sync"; Go's sync/mutex_test.go).
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -216,7 +216,7 @@ TEST(sync_Semaphore, TryAcquireAndCounts) {
 
 // A semaphore as a signal between a thread and fibers. (A gort::thread: a
 // plain std::thread between two gort calls is invisible to the deadlock
-// check, api.md section 1.)
+// check: docs/api.md, "Deadlock reports and fatal errors".)
 TEST(sync_Semaphore, ThreadsAndFibersPingPong) {
   for (unsigned w : k_worker_counts) {
     gort::run(

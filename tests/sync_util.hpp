@@ -24,7 +24,7 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::second
 
 // A gort::thread kept alive for the guard's scope. While one is alive the
 // deadlock check stays quiet: it cannot see a plain std::thread that holds a
-// gort mutex between two gort calls (api.md section 1), so tests that mix
+// gort mutex between two gort calls (see docs/api.md), so tests that mix
 // std::threads with parked fibers hold one of these.
 struct keep_threads_visible {
   gort::semaphore stop{0};

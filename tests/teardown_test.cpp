@@ -1,4 +1,4 @@
-// Fault suite (issue: race detection): run() torn down with fibers parked in
+// Fault suite: run() torn down with fibers parked in
 // every wait reason (LeakSanitizer checks that unwinding frees everything in
 // the asan build), and exceptions thrown through deep fiber stacks.
 #include <gtest/gtest.h>

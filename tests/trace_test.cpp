@@ -18,14 +18,14 @@
 
 #include "gort/gort.hpp"
 #include "runtime/fiber.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/park.hpp"
 #include "runtime/trace.hpp"
 #include "runtime/trace_writer.hpp"
-#include "runtime/worker.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
-using capture_status = gort::detail::trace_recorder::capture_status;
+using gort::detail::capture_status;
 
 namespace {
 
@@ -224,9 +224,9 @@ TEST(FlightRecorder, FullRingKeepsTheLastEvents) {
   ASSERT_TRUE(out.finish());
   nlohmann::json j = nlohmann::json::parse(json);
   ASSERT_EQ(j.size(), 1u + 7u + 1u) << j.dump(1);  // the track name, 7 events, the note
-  EXPECT_EQ(j[1]["name"], "park: chan send");      // event 13 of 20: the park of round 6
+  EXPECT_EQ(j[1]["name"], "park: chan send");      // event 13 of 20: the park of pass 6
   EXPECT_EQ(j[1]["ts"], 6.5);                      // µs
-  EXPECT_EQ(j[2]["ph"], "X");                      // the run of round 7
+  EXPECT_EQ(j[2]["ph"], "X");                      // the run of pass 7
   EXPECT_EQ(j[2]["ts"], 7.0);
   EXPECT_EQ(j[2]["dur"], 0.5);
   EXPECT_EQ(j[7]["name"], "park: chan send");
@@ -255,7 +255,7 @@ TEST(TraceCapture, RecordsTheWindowThenStops) {
     ASSERT_EQ(gort::detail::capture_trace(200ms, json), capture_status::ok);
     stop = true;
     wg.wait();
-    EXPECT_EQ(gort::detail::worker_of_thread()->trace(), nullptr) << "recording did not stop";
+    EXPECT_EQ(gort::detail::machine_of_thread()->p()->trace(), nullptr) << "recording did not stop";
     nlohmann::json j = nlohmann::json::parse(json);
     std::set<int> tids;
     for (const auto& e : j["traceEvents"]) {
@@ -303,7 +303,8 @@ TEST(TraceCapture, WorksAlongsideGortTrace) {
           std::string json;
           ASSERT_EQ(gort::detail::capture_trace(50ms, json), capture_status::ok);
           EXPECT_TRUE(nlohmann::json::accept(json));
-          EXPECT_NE(gort::detail::worker_of_thread()->trace(), nullptr) << "GORT_TRACE recording stopped";
+          EXPECT_NE(gort::detail::machine_of_thread()->p()->trace(), nullptr)
+              << "GORT_TRACE recording stopped";
         },
         {.workers = 2});
   }

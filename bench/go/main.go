@@ -5,9 +5,9 @@
 //	BENCH name=<w> workers=<n> ops=<ops> ns_per_op=<x> check=<value>
 //
 // As in bench/gort_bench.cpp, only the workload is timed: runtime start-up and
-// process exit are not. Definitions: issues "runtime core" (spawn, yield),
-// "channels" (skynet, pingpong, sieve, mpmc), "sync" (mutex) and "benchmark
-// suite" (balance, idle).
+// process exit are not. Each workload is defined in the comment above its
+// function: spawn and yield (runtime core), skynet, pingpong, sieve and mpmc
+// (channels), mutex (sync), balance and idle (the suite's own).
 package main
 
 import (

@@ -1,4 +1,5 @@
 // gort: goroutine semantics for C++20. The one header users include.
+// Reference: docs/api.md.
 #pragma once
 
 #include "gort/blocking.hpp"

@@ -22,7 +22,8 @@ function(step what)
 endfunction()
 
 # The consumer's CMakeLists must not name gort's private dependencies: that is
-# the property under test (api.md: "a consumer ... must not need to name them").
+# the property under test (docs/api.md, "Building and linking": a project "never has to
+# name them").
 file(STRINGS ${consumer}/CMakeLists.txt lines)
 foreach(line IN LISTS lines)
   string(REGEX REPLACE "#.*" "" code "${line}")

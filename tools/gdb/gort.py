@@ -48,7 +48,7 @@ def _runtime():
 def _fibers():
     """Every live fiber, sorted by id."""
     out = []
-    chunk = _runtime()["table_"]["chunks_"]
+    chunk = _atomic(_runtime()["table_"]["chunks_"])
     while int(chunk) != 0:
         items = chunk["items"]
         for i in range(int(chunk["n"])):

@@ -1,5 +1,5 @@
 // gort channels: chan<T>, send_chan<T> (chan<- T), recv_chan<T> (<-chan T).
-// The contract is ../shared/api.md section 2. All three are shared handles on
+// Reference: docs/api.md, "Channels". All three are shared handles on
 // one type-erased core (gort/detail/chan_core.hpp); copies refer to the same
 // channel, and a default-constructed view or a handle assigned nullptr is the
 // nil channel.

@@ -1,5 +1,5 @@
 // gort select: Go's select statement over any mix of send and receive cases.
-// The contract is ../shared/api.md section 3.
+// Reference: docs/api.md, "select and time".
 //
 //   switch (gort::select(gort::recv_case(in, [&](std::optional<int> v) { ... }),
 //                        gort::send_case(out, 42),

@@ -1,5 +1,5 @@
-// gort time: Go's time.After and time.Ticker on the runtime's timers. The
-// contract is ../shared/api.md section 3.
+// gort time: Go's time.After and time.Ticker on the runtime's timers.
+// Reference: docs/api.md, "select and time".
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,5 @@
 // gort::net: TCP sockets that park fibers instead of threads (Go's net
-// package). The contract is ../shared/api.md section 5.
+// package). Reference: docs/api.md, "Network and blocking calls".
 //
 // Sockets are non-blocking underneath and registered with the runtime's
 // netpoller: a fiber that must wait parks ("IO wait") and its worker runs

@@ -1,5 +1,5 @@
 // gort::blocking: run a blocking call on a helper thread while the calling
-// fiber parks. The contract is ../shared/api.md section 5.
+// fiber parks. Reference: docs/api.md, "Network and blocking calls".
 //
 // When to use it: for anything that blocks its OS thread and is not a gort
 // socket, channel, sync primitive or sleep. A fiber that calls such a function

@@ -1,5 +1,5 @@
 // gort runtime: run, go, spawn, yield, sleep, and the fiber-aware thread.
-// The contract is ../shared/api.md section 1.
+// Reference: docs/api.md, "Runtime".
 #pragma once
 
 #include <chrono>
@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "gort/detail/fiber_start.hpp"
+#include "gort/detail/scope_exit.hpp"
 
 namespace gort {
 
@@ -28,6 +29,13 @@ struct config {
   unsigned workers = 0;        // 0: $GORT_MAXPROCS if set, else std::thread::hardware_concurrency()
   std::size_t stack_size = 0;  // 0: the default (256 KiB reserved per fiber, pages committed on touch)
   deadlock_policy on_deadlock = deadlock_policy::abort;
+  // OS threads that run or may run fibers or blocking calls (workers, threads
+  // held by stuck fibers, spares, gort::blocking helpers): needing more is a
+  // fatal error, as Go's SetMaxThreads. 0: $GORT_MAXTHREADS if set, else 10000.
+  unsigned max_threads = 0;
+  // Report each fiber that holds its thread longer than this (stderr, once
+  // per stall). 0: $GORT_STALLREPORT (ms) if set, else no stall reports.
+  std::chrono::milliseconds stall_report{0};
 };
 
 // Thrown by run() under deadlock_policy::raise; what() is the full report.
@@ -129,10 +137,7 @@ class task {
   R join(std::source_location where = std::source_location::current()) {
     if (!state_) throw std::logic_error("gort::task::join: task is not joinable");
     detail::task_state<R>* s = std::exchange(state_, nullptr);
-    struct releaser {
-      detail::task_state<R>* s;
-      ~releaser() { s->release(); }
-    } r{s};
+    detail::scope_exit release([s] { s->release(); });
     s->wait(where);
     if constexpr (!std::is_void_v<R>) return std::move(*s->value_);
   }
@@ -247,16 +252,13 @@ class thread {
       t_ = std::jthread(
           [](std::stop_token st, detail::task_state<void>* done, std::decay_t<F> fn,
              std::decay_t<Args>... as) {
-            struct finish {
-              detail::task_state<void>* done;
-              // Wake a joiner before unregistering, so there is no moment when
-              // it is blocked and the thread is not counted.
-              ~finish() {
-                done->complete();
-                done->release();
-                detail::thread_finished();
-              }
-            } fin{done};
+            // Wake a joiner before unregistering, so there is no moment when
+            // it is blocked and the thread is not counted.
+            detail::scope_exit finish([done] {
+              done->complete();
+              done->release();
+              detail::thread_finished();
+            });
             if constexpr (std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>) {
               std::invoke(std::move(fn), std::move(st), std::move(as)...);
             } else {

@@ -1,4 +1,5 @@
-// Scheduler statistics, fiber dumps (api.md section 7).
+// Scheduler statistics, fiber dumps. Reference: docs/api.md, "Statistics,
+// tracing and environment variables".
 #pragma once
 
 #include <chrono>
@@ -24,10 +25,16 @@ struct worker_stats {
   // Fibers resumed on this worker that last ran on another one (their stacks
   // came across from another core's cache).
   std::uint64_t migrations = 0;
+  // Times this worker's queue moved away from a fiber that held its thread
+  // too long (to another OS thread).
+  std::uint64_t handoffs = 0;
 };
 
 struct sched_stats {
   unsigned workers = 0;
+  // OS threads counted against config::max_threads now (workers, threads held
+  // by stuck fibers, spares, gort::blocking helpers).
+  unsigned threads = 0;
   std::uint64_t spawned = 0;  // fibers created, the main one included
   std::uint64_t exited = 0;
   std::uint64_t switches = 0;
@@ -39,6 +46,7 @@ struct sched_stats {
   std::map<std::string, std::size_t> blocked_by_reason;  // wait reason -> fibers
   std::vector<worker_stats> per_worker;
   std::uint64_t migrations = 0;  // sum of per_worker migrations
+  std::uint64_t handoffs = 0;    // sum of per_worker handoffs
 
   // The statistics as one JSON object (fields as above; durations in ns).
   std::string to_json() const;

@@ -1,5 +1,5 @@
-// gort sync: Go's sync package for fibers. The contract is ../shared/api.md
-// section 4. Every blocking call parks a fiber (never its worker) and blocks
+// gort sync: Go's sync package for fibers. Reference: docs/api.md, "sync".
+// Every blocking call parks a fiber (never its worker) and blocks
 // a plain OS thread, so fibers and threads may share one primitive.
 //
 // Shutdown: when run() unwinds fibers still blocked on a primitive, the
@@ -17,9 +17,10 @@
 #include <source_location>
 #include <utility>
 
+#include "gort/detail/scope_exit.hpp"
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
-#include "gort/detail/wait_list.hpp"
+#include "gort/detail/waiter.hpp"
 #include "gort/runtime.hpp"
 
 namespace gort {
@@ -252,7 +253,7 @@ class condition_variable {
 
   std::atomic<std::uint32_t> nwait_{0};
   detail::spinlock lock_;
-  detail::wait_list q_;
+  detail::wait_list q_ GORT_GUARDED_BY(lock_);
 };
 
 class once_flag;
@@ -284,7 +285,7 @@ class once_flag {
 
   std::atomic<std::uint8_t> state_{k_idle};
   detail::spinlock lock_;
-  detail::wait_list waiters_;
+  detail::wait_list waiters_ GORT_GUARDED_BY(lock_);
 };
 
 // Any thread. Runs std::invoke(f, args...) exactly once per flag: concurrent
@@ -296,13 +297,10 @@ void call_once(once_flag& flag, F&& f, Args&&... args) {
   // Acquire: pairs with the release store of k_done in once_exit().
   if (flag.state_.load(std::memory_order_acquire) == once_flag::k_done) return;
   if (!detail::once_enter(flag, std::source_location::current())) return;
-  struct finish {
-    once_flag& flag;
-    bool ok = false;
-    ~finish() { detail::once_exit(flag, ok); }
-  } guard{flag};
+  detail::scope_exit failed([&flag] { detail::once_exit(flag, false); });  // f threw: someone may retry
   std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
-  guard.ok = true;
+  failed.release();
+  detail::once_exit(flag, true);
 }
 
 // A counting semaphore (x/sync/semaphore's Weighted without a bound; the

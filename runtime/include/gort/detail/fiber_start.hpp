@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/waiter.hpp"
 
 namespace gort::detail {
 
@@ -74,7 +75,7 @@ void launch(const std::source_location& where, X&&... x) {
 // The state a spawn()ed fiber shares with its task handle.
 //
 // Invariants: refs_ counts the handle and the fiber (2 at start); `done_` and
-// `joiner_` are guarded by lock_; the result/error are written by the fiber
+// `joiners_` are guarded by lock_; the result/error are written by the fiber
 // before done_ is set and read by the joiner after it saw done_.
 class task_state_base {
  public:
@@ -97,8 +98,8 @@ class task_state_base {
  private:
   std::atomic<int> refs_{2};
   spinlock lock_;
-  bool done_ = false;        // guarded by lock_
-  fiber* joiner_ = nullptr;  // guarded by lock_
+  bool done_ GORT_GUARDED_BY(lock_) = false;
+  wait_list joiners_ GORT_GUARDED_BY(lock_);  // the handle's owner, while it waits
 };
 
 template <class R>

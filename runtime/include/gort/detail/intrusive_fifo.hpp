@@ -12,6 +12,8 @@
 #include <atomic>
 #include <mutex>
 
+#include "gort/detail/spinlock.hpp"
+
 namespace gort::detail {
 
 // Record: any type with members `Record* prev`, `Record* next`, `bool linked`.
@@ -90,7 +92,7 @@ class unlink_on_unwind {
     // fiber being unwound (run()'s shutdown assumes plain threads have
     // stopped operating on the runtime's objects).
     if (!std::atomic_ref<bool>(r_.linked).load(std::memory_order_acquire)) return;
-    std::lock_guard g(lock_);
+    locked g(lock_);
     if (!r_.linked) return;
     q_.remove(r_);
     if (unlinked_) *unlinked_ = true;

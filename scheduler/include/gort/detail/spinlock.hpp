@@ -13,6 +13,8 @@
 
 #include <atomic>
 
+#include "gort/detail/thread_annotations.hpp"
+
 namespace gort::detail {
 
 // One spin-wait hint to the CPU (x86 `pause`, arm64 `yield`): the body of
@@ -25,25 +27,40 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// Test-and-test-and-set lock. Meets Lockable, so std::lock_guard works.
-class spinlock {
+// Test-and-test-and-set lock. Meets Lockable, so std::lock_guard works; gort's
+// own code holds it with `locked`, which the thread-safety analysis follows.
+class GORT_CAPABILITY("spinlock") spinlock {
  public:
   // Any thread. Acquire; pairs with the release in unlock().
-  void lock() noexcept {
+  void lock() noexcept GORT_ACQUIRE() {
     if (!locked_.exchange(true, std::memory_order_acquire)) return;
     lock_slow();
   }
   // Any thread. True if the lock was taken.
-  bool try_lock() noexcept {
+  bool try_lock() noexcept GORT_TRY_ACQUIRE(true) {
     return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
   }
   // Holder only. Release; pairs with the acquire in lock()/try_lock().
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  void unlock() noexcept GORT_RELEASE() { locked_.store(false, std::memory_order_release); }
 
  private:
   void lock_slow() noexcept;
 
   std::atomic<bool> locked_{false};
+};
+
+// Holds `lock` for its scope (std::lock_guard, with the annotations the
+// thread-safety analysis needs).
+template <class Lock>
+class GORT_SCOPED_CAPABILITY locked {
+ public:
+  explicit locked(Lock& lock) noexcept GORT_ACQUIRE(lock) : lock_(lock) { lock_.lock(); }
+  ~locked() GORT_RELEASE() { lock_.unlock(); }
+  locked(const locked&) = delete;
+  locked& operator=(const locked&) = delete;
+
+ private:
+  Lock& lock_;
 };
 
 }  // namespace gort::detail

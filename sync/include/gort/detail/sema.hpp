@@ -25,7 +25,7 @@
 #include <source_location>
 
 #include "gort/detail/spinlock.hpp"
-#include "gort/detail/wait_list.hpp"
+#include "gort/detail/waiter.hpp"
 #include "gort/detail/wait_reason.hpp"
 
 namespace gort::detail {
@@ -85,7 +85,7 @@ class sema {
   std::atomic<std::uint32_t> nwait_{0};
   releases_in_flight releasing_;
   spinlock lock_;
-  wait_list q_;  // guarded by lock_
+  wait_list q_ GORT_GUARDED_BY(lock_);
 };
 
 }  // namespace gort::detail

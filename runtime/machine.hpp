@@ -1,0 +1,187 @@
+// machine: an OS thread that runs fibers (Go's M). It has the thread's own
+// stack and context ("g0", where the scheduler runs), its C++ exception
+// globals, its sanitizer and signal-stack state, the fiber it is running, and
+// the worker (Go's P, runtime/worker.hpp) it owns, if any.
+//
+// A fiber that parks, yields or exits switches out with a request, which is
+// carried out only after its context is saved: by g0, or, for a park or
+// yield handed straight to the next local fiber (handoff()), by that fiber
+// as it arrives (arrived()). That is what makes park's unlock step safe (see
+// runtime/park.hpp); an exit always goes through g0, which frees the stack.
+//
+// Runtime sections and the handoff handshake. A machine may touch its
+// worker's owner-only state only on g0 or inside a runtime section: from
+// enter_runtime() to leave_runtime() (nested sections count). g0 is always
+// inside one; a fiber enters one when it switches out and leaves it when it
+// returns to its own code, and gort calls that touch the worker from a fiber
+// (ready, go) open one. The monitor takes a worker away from a machine whose
+// fiber held it too long by an asymmetric Dekker handshake:
+//   machine (fast side)                  monitor (slow side)
+//   depth_ = 1 (relaxed)                 CAS owner_: M -> k_retaking
+//   compiler barrier                     heavy_barrier() (membarrier: a full
+//   read owner_: M? go on; k_retaking?     fence on every running thread)
+//   wait; another machine? lost it       read M's depth_: 0? hand the worker
+//                                        to another machine; else give back
+// Either the monitor sees the section or the machine sees the owner change:
+// never both miss. A machine that lost its worker runs its fiber on without
+// one (gort calls then take the paths of a plain thread) until the fiber
+// parks, yields or exits; then it becomes a spare (runtime/machines.cpp).
+//
+// Invariants:
+//   - current_ is the fiber this machine is running, or null on g0; written
+//     only by this machine's thread (relaxed; the monitor reads it as a hint).
+//   - p_ is the worker this machine believes it owns; written only by this
+//     machine's thread, and by the monitor only while the machine sleeps as
+//     a spare (then ordered by the spare's parker). It is null once the
+//     machine found its worker taken.
+//   - A fiber resumed by a jump learns its machine from the jump's data,
+//     never from a cached thread_local: it may resume on another thread.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include "runtime/fiber.hpp"
+#include "runtime/worker.hpp"
+#include "scheduler/futex.hpp"
+
+namespace gort::detail {
+
+class runtime;
+class scheduler;
+
+class alignas(64) machine {
+ public:
+  machine(runtime& rt, scheduler& sched, unsigned id);
+  machine(const machine&) = delete;
+  machine& operator=(const machine&) = delete;
+
+  // This machine's thread: binds the thread to it (thread_local, exception
+  // globals, signal stack, sanitizer context). Call first.
+  void bind_thread();
+  // This machine's thread: undoes bind_thread(). Call last.
+  void unbind_thread() noexcept;
+  // This machine's thread, on g0, owning `p`: runs fibers until the
+  // scheduler stops or the machine loses its worker. Returns with p_ null if
+  // it lost it.
+  void run_worker();
+  // This machine's thread, on g0: switches into `f` and carries out what it
+  // asked for when it switches back (Traced: recording GORT_TRACE events).
+  template <bool Traced = false>
+  void execute(fiber* f);
+
+  // The running fiber only, on machine `self` (its current one): parks the
+  // fiber, switching to the next local fiber or to g0 (which carries the park
+  // out after the switch). Returns the machine that resumed it.
+  static machine* switch_out_park(machine* self);
+  // As above, putting the fiber at the tail of the run queue (the global
+  // queue if the machine lost its worker); returns `self` at once, without
+  // switching, when nothing else could run on it.
+  static machine* switch_out_yield(machine* self);
+
+  // ---- runtime sections (see the top of this file) ----
+  // This machine's thread: opens a section; returns the worker it owns, or
+  // null if it has none (never had one, or the monitor took it).
+  worker* enter_runtime() noexcept {
+    const std::uint32_t d = depth_.load(std::memory_order_relaxed);
+    depth_.store(d + 1, k_dekker_order);
+    if (d > 0) return p_;  // already inside: the worker cannot be taken meanwhile
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // the light side of the barrier
+    worker* p = p_;
+    if (p && p->owner_.load(k_dekker_order) != this) [[unlikely]]
+      return worker_taken(p);
+    return p;
+  }
+  // This machine's thread: closes the section enter_runtime() opened.
+  // Release: pairs with the monitor's acquire load of depth_, so a worker it
+  // takes comes with every write this machine made to it.
+  void leave_runtime() noexcept { depth_.store(depth_.load(std::memory_order_relaxed) - 1, std::memory_order_release); }
+
+  fiber* current() const noexcept { return current_.load(std::memory_order_relaxed); }
+  // This machine's thread only (or the monitor, for a spare).
+  worker* p() const noexcept { return p_; }
+  runtime& rt() const noexcept { return rt_; }
+  unsigned id() const noexcept { return id_; }
+
+  // ---- for the monitor and the spare pool (runtime/machines.cpp) ----
+  // Any thread: is this machine inside a runtime section now (see above)?
+  bool in_runtime() const noexcept { return depth_.load(std::memory_order_acquire) != 0; }
+  // The monitor: CPU time this machine's thread has used (ns), -1 if unknown.
+  std::int64_t cpu_time_ns() const noexcept;
+  parker& spare_parker() noexcept { return spare_park_; }
+  void give_worker(worker* p) noexcept { p_ = p; }
+  std::thread& os_thread() noexcept { return thread_; }
+
+ private:
+  enum class request : std::uint8_t { none, park, yield, exit };
+  // Parks and yields in a row handed straight to a local fiber before one
+  // goes through g0 (which runs due timers).
+  static constexpr std::uint32_t k_max_handoffs = 16;
+#if defined(__SANITIZE_THREAD__)
+  static constexpr std::memory_order k_dekker_order = std::memory_order_seq_cst;  // TSan has no membarrier
+#else
+  static constexpr std::memory_order k_dekker_order = std::memory_order_relaxed;
+#endif
+  friend void fiber_entry_(void*, void*);
+  worker* worker_taken(worker* p) noexcept;
+  void prepare_first_run(fiber* f);
+  void enter(fiber* n);
+  void save_eh(fiber* f) noexcept;
+  void switched_out(fiber* f, void* ctx, request r) noexcept;
+  static machine* handoff(machine* m, fiber* f, fiber* n, request r);
+  static machine* arrived(fiber* self, boost::context::detail::transfer_t t) noexcept;
+  void parked(fiber* f) noexcept;
+  void yielded(fiber* f) noexcept;
+  static void check_canary(fiber* f) noexcept;
+  [[noreturn]] static void exit_current();
+  void finish(fiber* f) noexcept;
+  static machine* switch_out(machine* self, request r);
+
+  runtime& rt_;
+  scheduler& sched_;
+  const unsigned id_;
+  worker* p_ = nullptr;
+  std::atomic<fiber*> current_{nullptr};
+  std::atomic<std::uint32_t> depth_{0};  // runtime sections open (g0 counts as one)
+  void* g0_ctx_ = nullptr;  // the scheduler context, set each time g0 switches to a fiber
+  // Why the last fiber switched out: read by g0, or with handoff_from_ by
+  // the fiber it handed the machine to.
+  request request_ = request::none;
+  fiber* handoff_from_ = nullptr;  // set by handoff(), consumed by the arriving side
+  void* eh_globals_ = nullptr;     // this thread's C++ exception globals
+  // Sanitizers: g0's fake stack and stack bounds (ASan), g0's context (TSan).
+  void* asan_fake_stack_ = nullptr;
+  const void* g0_stack_bottom_ = nullptr;
+  std::size_t g0_stack_size_ = 0;
+  void* tsan_g0_ = nullptr;
+  clockid_t cpu_clock_{};
+  bool has_cpu_clock_ = false;
+  parker spare_park_;   // where it sleeps as a spare
+  std::thread thread_;  // empty for machine 0 (the thread that called run)
+};
+
+// Any thread: the machine running on this thread, or null. Never cached by
+// the compiler across a switch (an opaque call each time).
+machine* machine_of_thread() noexcept;
+
+// The calling fiber's machine and, inside the section this opens, the worker
+// it owns (null: none). For gort calls made from fibers that touch the worker.
+class runtime_section {
+ public:
+  explicit runtime_section(machine& m) noexcept : m_(m), p_(m.enter_runtime()) {}
+  ~runtime_section() { m_.leave_runtime(); }
+  runtime_section(const runtime_section&) = delete;
+  runtime_section& operator=(const runtime_section&) = delete;
+  worker* p() const noexcept { return p_; }
+
+ private:
+  machine& m_;
+  worker* p_;
+};
+
+}  // namespace gort::detail

@@ -1,0 +1,160 @@
+// Machines (OS threads that run fibers) over a run: starting them, the pool
+// of spares waiting for a worker, retiring idle spares, and the thread limit
+// (Go's newm, stopm, mput/mget and checkmcount).
+//
+// Invariants:
+//   - machines_, spares_ and retired_ are guarded by machines_mu_. Every
+//     machine ever started in the run is in machines_ (objects are never
+//     freed before the run ends); a machine is in spares_ exactly while it
+//     waits for a worker and nobody has handed it one.
+//   - A spare is handed a worker by the monitor only: it takes the spare out
+//     of spares_ under machines_mu_, sets its worker, then notifies its
+//     parker (release; the spare's wait acquires).
+//   - g_os_threads counts the OS threads that run or may run fibers or
+//     blocking calls (machines, blocking() helpers), process-wide; starting
+//     one more than max_threads is a fatal error, as in Go.
+#include <cstdio>
+#include <string>
+#include <system_error>
+
+#include "runtime/core.hpp"
+#include "runtime/fatal.hpp"
+
+namespace gort::detail {
+
+std::atomic<long> g_os_threads{0};
+
+namespace {
+// How long a spare waits for work before its thread exits (Go keeps idle Ms
+// for good; a burst of stalls should leave no permanent threads behind).
+constexpr std::int64_t k_spare_retire_ns = 60'000'000'000;
+}  // namespace
+
+void count_os_thread(unsigned limit) {
+  long n = g_os_threads.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (n > long(limit)) {
+    std::fflush(stdout);
+    write_stderr("runtime: program exceeds " + std::to_string(limit) + "-thread limit\n");
+    fatal("thread exhaustion");
+  }
+}
+
+void uncount_os_thread() noexcept { g_os_threads.fetch_sub(1, std::memory_order_relaxed); }
+
+unsigned runtime::thread_count() const noexcept {
+  return unsigned(std::max(0L, g_os_threads.load(std::memory_order_relaxed)));
+}
+
+// The monitor or run(): a new machine with its own thread, owning `p` from
+// the start (null: it starts as a spare).
+machine& runtime::new_machine(worker* p) {
+  count_os_thread(cfg_.max_threads);
+  std::unique_lock g(machines_mu_);
+  for (machine* r : retired_) {
+    if (r->os_thread().joinable()) r->os_thread().join();
+  }
+  retired_.clear();
+  machines_.push_back(std::make_unique<machine>(*this, sched_, unsigned(machines_.size())));
+  machine& m = *machines_.back();
+  if (p) {
+    m.give_worker(p);
+    // Release: the new thread (started below, which also orders) and any
+    // reader of owner_ see the worker's state.
+    p->owner_.store(&m, std::memory_order_release);
+  }
+  try {
+    m.os_thread() = std::thread([this, &m] { machine_main(m); });
+  } catch (const std::system_error& e) {
+    std::fflush(stdout);
+    write_stderr(std::string("runtime: failed to create new OS thread: ") + e.what() + "\n");
+    fatal("thread exhaustion");
+  }
+  return m;
+}
+
+// A machine's thread (every one but run()'s): runs its worker; without one,
+// waits as a spare until handed one, the run stops, or it retires.
+void runtime::machine_main(machine& m) {
+  m.bind_thread();
+  for (;;) {
+    if (!m.p() && !wait_as_spare(m)) break;
+    m.run_worker();
+    if (m.p()) break;  // find_runnable returned null: the scheduler stopped
+  }
+  m.unbind_thread();
+  uncount_os_thread();
+}
+
+// Machine `m`, without a worker: waits in spares_ until the monitor hands it
+// one (true), or the run stops or it waited k_spare_retire_ns (false).
+bool runtime::wait_as_spare(machine& m) {
+  {
+    std::lock_guard g(machines_mu_);
+    spares_.push_back(&m);
+  }
+  const std::int64_t retire_at = now_ns() + k_spare_retire_ns;
+  for (;;) {
+    m.spare_parker().wait(stopping() ? now_ns() : retire_at);
+    std::lock_guard g(machines_mu_);
+    auto it = std::find(spares_.begin(), spares_.end(), &m);
+    if (it == spares_.end()) {
+      // Taken by the monitor: its worker is set, or is about to be (the
+      // notify follows), so wait for that.
+      if (m.p()) return true;
+      continue;
+    }
+    if (stopping() || (now_ns() >= retire_at && m.id() != 0)) {  // run()'s own thread never retires
+      spares_.erase(it);
+      if (!stopping()) retired_.push_back(&m);  // run() joins the rest
+      return false;
+    }
+  }
+}
+
+// The monitor: a spare to hand a worker to, started if there is none.
+machine& runtime::take_spare() {
+  {
+    std::lock_guard g(machines_mu_);
+    if (!spares_.empty()) {
+      machine* m = spares_.back();
+      spares_.pop_back();
+      return *m;
+    }
+  }
+  return new_machine(nullptr);
+}
+
+// `m`, on g0: its fiber, stuck when the monitor took its worker, switched
+// out. The machine becomes a spare; if that was the last stuck fiber and
+// every worker is idle, nothing may be left to wake anyone: check.
+void runtime::worker_lost(machine&) noexcept {
+  if (stuck_machines_.fetch_sub(1, std::memory_order_acq_rel) == 1) sched_.recheck_all_idle();
+}
+
+void runtime::stop() noexcept {
+  sched_.stop();
+  std::lock_guard g(machines_mu_);
+  for (machine* m : spares_) m->spare_parker().notify();
+}
+
+// run(), after machine 0 left its loop: joins every other machine's thread.
+// A machine that became a spare after stop() notified the spares sees
+// stopping() before it sleeps (wait_as_spare), so none sleeps through it.
+void runtime::join_machines() {
+  for (;;) {
+    machine* next = nullptr;
+    {
+      std::lock_guard g(machines_mu_);
+      for (auto& m : machines_) {
+        if (m->os_thread().joinable()) {
+          next = m.get();
+          break;
+        }
+      }
+    }
+    if (!next) return;
+    next->os_thread().join();
+  }
+}
+
+}  // namespace gort::detail

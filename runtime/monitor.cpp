@@ -1,0 +1,246 @@
+// The monitor thread (Go's sysmon). While run() is active it
+//   - watches every worker's switch counter, and hands off a worker whose
+//     fiber has held it too long while other work waits: blocked in the
+//     kernel (its thread's CPU clock stands still) for k_blocked_ns, or
+//     running for k_running_ns (machine.hpp has the handshake, machines.cpp
+//     the spares);
+//   - reports stalls (config::stall_report / GORT_STALLREPORT);
+//   - polls the network when no worker is idle to do it;
+//   - prints GORT_SCHEDTRACE lines and runs GORT_DEADLOCK=partial's check.
+// It sleeps 20 us at first, doubling up to 10 ms while it finds nothing to
+// do (1 ms while a worker looks stuck), and without a deadline while every
+// worker is idle and nothing needs a period; a worker leaving idle wakes it.
+//
+// Invariants:
+//   - Only the monitor hands workers off, and never under GORT_SCHED_SEED
+//     (handoffs would make the seeded schedule irreproducible) or once the
+//     scheduler stops.
+//   - stuck_machines_ counts machines running a fiber after their worker was
+//     handed off; it is raised before the worker goes to its new machine and
+//     lowered by the old machine on g0 (worker_lost), so it never goes below
+//     zero.
+#include <algorithm>
+#include <string>
+
+#include "runtime/core.hpp"
+#include "runtime/fatal.hpp"
+#include "scheduler/barrier.hpp"
+
+namespace gort::detail {
+
+namespace {
+constexpr std::int64_t k_min_delay_ns = 20'000;        // Go's sysmon: 20 us
+constexpr std::int64_t k_max_delay_ns = 10'000'000;    // ... backing off to 10 ms
+constexpr std::int64_t k_suspect_delay_ns = 1'000'000;  // while a worker looks stuck
+constexpr int k_idle_cycles = 50;                       // before backing off (Go: 50)
+// How long a fiber may hold its worker while work waits: blocked in the
+// kernel, or running (Go preempts at 10 ms).
+constexpr std::int64_t k_blocked_ns = 1'000'000;
+constexpr std::int64_t k_running_ns = 10'000'000;
+// Poll the network when no worker has done so for this long (Go: 10 ms).
+constexpr std::int64_t k_netpoll_ns = 10'000'000;
+constexpr long k_partial_period_ms = 50;
+}  // namespace
+
+// What the monitor remembers between its looks.
+struct runtime::monitor_state {
+  // One worker, as last seen.
+  struct watch {
+    const fiber* f = nullptr;  // the fiber it ran (null: on g0)
+    std::uint32_t tick = 0;    // its schedule count then
+    std::int64_t since = 0;    // when the monitor first saw that pair
+    std::int64_t cpu = -1;     // its machine's CPU time at the last look
+    bool reported = false;     // this stall was reported
+  };
+  // A machine whose fiber still runs after its worker was handed off.
+  struct stuck {
+    machine* m;
+    const fiber* f;
+    std::int64_t since;
+    bool reported;
+  };
+  std::vector<watch> seen;
+  std::vector<stuck> stuck_fibers;
+};
+
+void runtime::start_monitor() {
+  heavy_barrier_init();
+  monitor_ = std::thread([this] { monitor_loop(); });
+}
+
+void runtime::stop_monitor() {
+  monitor_stop_.store(true, std::memory_order_release);
+  monitor_park_.notify();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+// A worker left idle (sched_hooks): wake the monitor if it sleeps without a
+// deadline. seq_cst: pairs with the monitor's store of monitor_deep_ and its
+// re-check of the idle count (one of the two sees the other).
+void runtime::left_idle(unsigned) {
+  if (monitor_deep_.load(std::memory_order_seq_cst)) monitor_park_.notify();
+}
+
+// The monitor thread's body.
+void runtime::monitor_loop() {
+  monitor_state st;
+  st.seen.resize(workers_.size());
+  const std::int64_t trace_ns = cfg_.env.schedtrace_ms * 1'000'000;
+  const std::int64_t partial_ns =
+      cfg_.env.deadlock == deadlock_mode::partial ? k_partial_period_ms * 1'000'000 : 0;
+  std::int64_t next_trace = trace_ns > 0 ? started_ns_ + trace_ns : INT64_MAX;
+  std::int64_t next_partial = partial_ns > 0 ? started_ns_ + partial_ns : INT64_MAX;
+  std::int64_t delay = k_min_delay_ns;
+  int idle_cycles = 0;
+  while (!monitor_stop_.load(std::memory_order_acquire)) {
+    if (next_trace == INT64_MAX && next_partial == INT64_MAX && st.stuck_fibers.empty() &&
+        sched_.idle_count() == worker_count()) {
+      // Every worker idle, nothing periodic to do: sleep until one wakes.
+      monitor_deep_.store(true, std::memory_order_seq_cst);
+      if (sched_.idle_count() == worker_count()) monitor_park_.wait();
+      monitor_deep_.store(false, std::memory_order_relaxed);
+      delay = k_min_delay_ns;
+      idle_cycles = 0;
+      continue;
+    }
+    monitor_park_.wait(std::min({now_ns() + delay, next_trace, next_partial}));
+    if (monitor_stop_.load(std::memory_order_acquire)) break;
+    const std::int64_t now = now_ns();
+    bool suspect = false, acted = false;
+    watch_workers(st, now, suspect, acted);
+    watch_stuck(st, now);
+    // Workers poll the network between fibers; when none is idle in the
+    // poller and none has looked for a while, look here (Go's sysmon does).
+    if (netpoll_active() && sched_.idle_count() == 0 && now - netpoll_.last_poll_ns() >= k_netpoll_ns)
+      netpoll_.poll(0);
+    if (now >= next_trace) {
+      schedtrace_line(now);
+      next_trace += trace_ns;
+    }
+    if (now >= next_partial) {
+      check_partial_deadlock();
+      next_partial = now + partial_ns;
+    }
+    if (acted) {
+      delay = k_min_delay_ns;
+      idle_cycles = 0;
+    } else if (suspect) {
+      delay = std::min(delay, k_suspect_delay_ns);
+    } else if (++idle_cycles > k_idle_cycles) {
+      delay = std::min(delay * 2, k_max_delay_ns);
+    }
+  }
+}
+
+// The monitor: looks at every worker; a worker whose machine has run one
+// fiber since the last look without a schedule is a suspect; a suspect that
+// held it past the limit while work waits is handed off.
+void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, bool& acted) {
+  for (unsigned i = 0; i < worker_count(); ++i) {
+    worker& p = *workers_[i];
+    monitor_state::watch& s = st.seen[i];
+    machine* m = p.owner();
+    const fiber* f = m == nullptr || m == worker::k_retaking ? nullptr : m->current();
+    const std::uint32_t tick = sched_.tick_of(i);
+    if (!f || f != s.f || tick != s.tick) {
+      s = {f, tick, now};
+      continue;
+    }
+    suspect = true;
+    const std::int64_t ran = now - s.since;
+    if (ran < k_blocked_ns) continue;
+    const std::int64_t cpu = m->cpu_time_ns();
+    const bool blocked = cpu >= 0 && cpu == s.cpu;  // its thread's CPU clock stood still
+    s.cpu = cpu;
+    if (cfg_.stall_report_ns > 0 && !s.reported && ran >= cfg_.stall_report_ns) {
+      report_stall(*f, ran, false);
+      s.reported = true;
+    }
+    if ((blocked || ran >= k_running_ns) && work_waiting(i, now) && hand_off(p, *m, now)) {
+      st.stuck_fibers.push_back({m, f, s.since, s.reported});
+      s = {};
+      acted = true;
+    }
+  }
+}
+
+// The monitor: the handed-off fibers still running report their stalls.
+void runtime::watch_stuck(monitor_state& st, std::int64_t now) {
+  auto& v = st.stuck_fibers;
+  for (auto it = v.begin(); it != v.end();) {
+    if (it->m->current() != it->f) {  // it switched out: no longer stuck
+      it = v.erase(it);
+      continue;
+    }
+    if (cfg_.stall_report_ns > 0 && !it->reported && now - it->since >= cfg_.stall_report_ns) {
+      report_stall(*it->f, now - it->since, true);
+      it->reported = true;
+    }
+    ++it;
+  }
+}
+
+// The monitor: does work wait that worker `w` would run if its fiber let it?
+// Its own queue or a due timer of its heap; or, with no idle worker to take
+// it, the global queue.
+bool runtime::work_waiting(unsigned w, std::int64_t now) {
+  if (sched_.local_size(w) > 0) return true;
+  if (heaps_[w].earliest() <= now) return true;
+  return sched_.global_size() > 0 && sched_.idle_count() == 0;
+}
+
+// The monitor: takes worker `p` from machine `from` (whose fiber has held it
+// too long) and hands it to a spare, unless `from` is inside a runtime
+// section (the handshake of machine.hpp). True if it was handed off.
+bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
+  if (cfg_.env.sched_seed || stopping()) return false;
+  machine* expect = &from;
+  // seq_cst: the heavy side of the handshake (with the barrier below).
+  if (!p.owner_.compare_exchange_strong(expect, worker::k_retaking, std::memory_order_seq_cst)) return false;
+  heavy_barrier();
+  if (from.in_runtime()) {
+    p.owner_.store(&from, std::memory_order_release);  // busy in gort: not stuck
+    return false;
+  }
+  // The worker is the monitor's until it names its new owner.
+  machine& to = take_spare();
+  p.handoffs.add();
+  if (worker_trace* tr = p.trace()) tr->instant("handoff", from.current() ? from.current()->id_ : 0, now);
+  stuck_machines_.fetch_add(1, std::memory_order_acq_rel);
+  to.give_worker(&p);
+  // Release: the new owner (and the old one, which sees it lost the worker)
+  // see the worker's state as the monitor leaves it.
+  p.owner_.store(&to, std::memory_order_release);
+  to.spare_parker().notify();
+  return true;
+}
+
+// The monitor: one report per stall, while the fiber is still stuck.
+void runtime::report_stall(const fiber& f, std::int64_t ran_ns, bool handed_off) {
+  std::string out = "gort: stall: goroutine " + std::to_string(f.id_) + " has run " +
+                    std::to_string(ran_ns / 1'000'000) + " ms without switching; " +
+                    (handed_off ? "its worker's queue moved to another thread"
+                                : "its worker's queue waits for it (nothing else was ready)") +
+                    "\n";
+  append_fiber_block(out, f, "running");
+  write_stderr(out);
+}
+
+// The monitor thread: one line in the manner of Go's schedtrace.
+void runtime::schedtrace_line(std::int64_t now) {
+  sched_stats s = snapshot();
+  std::string line = "SCHED " + std::to_string((now - started_ns_) / 1'000'000) +
+                     "ms: workers=" + std::to_string(s.workers) + " idle=" + std::to_string(sched_.idle_count()) +
+                     " spinning=" + std::to_string(sched_.spinning_count()) +
+                     " live=" + std::to_string(s.live) + " runnable=" + std::to_string(s.runnable) +
+                     " global=" + std::to_string(s.global_queue) + " runqueues=[";
+  for (unsigned i = 0; i < s.workers; ++i) {
+    if (i) line += ' ';
+    line += std::to_string(s.per_worker[i].run_queue);
+  }
+  line += "] switches=" + std::to_string(s.switches) + " steals=" + std::to_string(s.steals) +
+          " threads=" + std::to_string(s.threads) + " handoffs=" + std::to_string(s.handoffs) + "\n";
+  write_stderr(line);
+}
+
+}  // namespace gort::detail
