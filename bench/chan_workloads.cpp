@@ -5,11 +5,12 @@
 #include <string>
 
 #include "bench.hpp"
+#include "cli.hpp"
 #include "gort/gort.hpp"
 
 namespace {
 
-// skynet: 1,000,000 leaves, fan-out 10, one unbuffered result channel per
+// skynet: 1,000,000 leaves (--size, a power of 10), fan-out 10, one unbuffered result channel per
 // parent. ops = 1,111,111 fibers; check = 499999500000.
 void skynet_node(gort::send_chan<std::int64_t> out, std::int64_t num, std::int64_t size, std::int64_t div) {
   if (size == 1) {
@@ -25,17 +26,17 @@ void skynet_node(gort::send_chan<std::int64_t> out, std::int64_t num, std::int64
 }
 
 gort_bench::result skynet(unsigned) {
+  const auto leaves = std::int64_t(gort_bench::size_or(1'000'000));
   gort::chan<std::int64_t> c;
-  gort::go(&skynet_node, gort::send_chan<std::int64_t>(c), std::int64_t(0), std::int64_t(1'000'000),
-           std::int64_t(10));
-  return {1'111'111, std::to_string(*c.recv())};
+  gort::go(&skynet_node, gort::send_chan<std::int64_t>(c), std::int64_t(0), leaves, std::int64_t(10));
+  return {std::uint64_t(leaves * 10 - 1) / 9, std::to_string(*c.recv())};
 }
 
 // pingpong: two fibers, two unbuffered channels of ints, 1,000,000 round
-// trips (ping sends v, pong answers v+1). ops = round trips; check = the final
+// trips (--size) (ping sends v, pong answers v+1). ops = round trips; check = the final
 // value, 1000000.
 gort_bench::result pingpong(unsigned) {
-  constexpr int n = 1'000'000;
+  const int n = int(gort_bench::size_or(1'000'000));
   gort::chan<int> ping, pong, done;
   gort::go([=]() mutable {  // pong
     for (int v : ping) pong.send(v + 1);
@@ -49,15 +50,15 @@ gort_bench::result pingpong(unsigned) {
     ping.close();
     done.send(v);
   });
-  return {n, std::to_string(*done.recv())};
+  return {std::uint64_t(n), std::to_string(*done.recv())};
 }
 
 // sieve: Go's concurrent prime sieve (a generator and one filter fiber per
-// prime over unbuffered channels), the first 1,000 primes. ops = 1000; check =
+// prime over unbuffered channels), the first 1,000 primes (--size). ops = 1000; check =
 // the 1000th prime, 7919. The fibers are left blocked, as in Go's example
 // (run() unwinds them at exit).
 gort_bench::result sieve(unsigned) {
-  constexpr int n = 1000;
+  const int n = int(gort_bench::size_or(1000));
   gort::chan<int> ch;
   gort::go(
       [](gort::send_chan<int> out) {
@@ -78,14 +79,14 @@ gort_bench::result sieve(unsigned) {
         gort::recv_chan<int>(ch), gort::send_chan<int>(ch1), prime);
     ch = ch1;
   }
-  return {n, std::to_string(prime)};
+  return {std::uint64_t(n), std::to_string(prime)};
 }
 
-// mpmc: one channel of capacity 1024, 4 producers each sending 1..2,500,000,
-// 4 consumers summing. ops = 10,000,000; check = 12500005000000.
+// mpmc: one channel of capacity 1024, 4 producers each sending 1..2,500,000
+// (--size), 4 consumers summing. ops = 10,000,000; check = 12500005000000.
 gort_bench::result mpmc(unsigned) {
   constexpr int producers = 4, consumers = 4;
-  constexpr std::int64_t per = 2'500'000;
+  const auto per = std::int64_t(gort_bench::size_or(2'500'000));
   gort::chan<std::int64_t> ch(1024);
   gort::wait_group pwg, cwg;
   std::atomic<std::int64_t> total{0};
@@ -108,7 +109,7 @@ gort_bench::result mpmc(unsigned) {
   pwg.wait();
   ch.close();
   cwg.wait();
-  return {producers * per, std::to_string(total.load())};
+  return {std::uint64_t(producers * per), std::to_string(total.load())};
 }
 
 GORT_BENCH_WORKLOAD("skynet", skynet);

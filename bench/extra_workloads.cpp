@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bench.hpp"
+#include "cli.hpp"
 #include "gort/gort.hpp"
 
 namespace {
@@ -30,12 +31,12 @@ void busy(std::chrono::nanoseconds d) {
   while (std::chrono::steady_clock::now() - start < d) {}
 }
 
-// balance: one fiber spawns 100,000 tasks of 1-20 us of busy work, task i
+// balance: one fiber spawns 100,000 tasks (--size) of 1-20 us of busy work, task i
 // taking 1 + (the i-th splitmix64 output from seed 42) % 20 us. ops = 100,000
 // tasks; check = the total work in us, 1053836 (the 2-worker speedup is
 // ns_per_op at 1 worker over ns_per_op at 2, computed by scripts/bench.py).
 gort_bench::result balance(unsigned) {
-  constexpr int n = 100'000;
+  const int n = int(gort_bench::size_or(100'000));
   gort::wait_group wg;
   std::uint64_t total = 0;  // written by the spawner only, read after wg.wait()
   wg.add(1);
@@ -53,7 +54,7 @@ gort_bench::result balance(unsigned) {
     wg.done();
   });
   wg.wait();
-  return {n, std::to_string(total)};
+  return {std::uint64_t(n), std::to_string(total)};
 }
 
 // The process's user + system CPU time so far, in ns.
@@ -66,22 +67,24 @@ std::int64_t cpu_nanos() {
   return ns(ru.ru_utime) + ns(ru.ru_stime);
 }
 
-// idle: the runtime has nothing to do for 1 s (the main fiber sleeps). ops = 1;
-// ns_per_op = the CPU nanoseconds the process used meanwhile (target: under
-// 0.01 s); check = the milliseconds slept, 1000.
+// idle: the runtime has nothing to do for 1 s (--size ms; the main fiber
+// sleeps). ops = 1; ns_per_op = the CPU nanoseconds the process used meanwhile
+// (target: under 0.01 s); check = the milliseconds slept, 1000.
 //
 // gort_bench::result has no way to replace the timed ns/op, so this workload
 // prints its own BENCH line (the format of bench/gort_bench.cpp) and then
 // points stdout at /dev/null, so that the harness's wall-clock line that
 // follows is dropped. The runtime still shuts down normally.
 gort_bench::result idle(unsigned workers) {
+  const std::uint64_t ms = gort_bench::size_or(1000);
   std::int64_t before = cpu_nanos();
-  gort::sleep_for(std::chrono::seconds(1));
+  gort::sleep_for(std::chrono::milliseconds(ms));
   double used = double(cpu_nanos() - before);
-  std::printf("BENCH name=idle workers=%u ops=1 ns_per_op=%.2f check=1000\n", workers, used);
+  std::printf("BENCH name=idle workers=%u ops=1 ns_per_op=%.2f check=%llu\n", workers, used,
+              static_cast<unsigned long long>(ms));
   std::fflush(stdout);
   if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
-  return {1, "1000"};
+  return {1, std::to_string(ms)};
 }
 
 GORT_BENCH_WORKLOAD("balance", balance);

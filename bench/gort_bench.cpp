@@ -1,13 +1,16 @@
-// gort-bench <workload> [--workers N]: runs one workload and prints its BENCH
-// line. Workloads live in bench/*_workloads.cpp and register themselves.
+// gort-bench <workload> [--workers N] [--size N] (bench/cli.hpp): runs one
+// workload and prints its BENCH line. Workloads live in bench/*_workloads.cpp
+// and register themselves.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bench.hpp"
+#include "cli.hpp"
 #include "gort/gort.hpp"
 #include "gort/stats.hpp"
 
@@ -25,37 +28,14 @@ bool register_workload(const std::string& name, workload_fn fn) {
 
 }  // namespace gort_bench
 
-static int usage() {
-  std::fprintf(stderr, "usage: gort-bench <workload> [--workers N]\nworkloads:");
-  for (auto& [name, fn] : gort_bench::registry()) std::fprintf(stderr, " %s", name.c_str());
-  std::fprintf(stderr, "\n");
-  return 2;
-}
-
 int main(int argc, char** argv) {
-  if (argc < 2) return usage();
-  std::string name = argv[1];
-  unsigned workers = 1;
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--workers" && i + 1 < argc) {
-      char* end = nullptr;
-      long v = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || v <= 0 || v > 1024) {
-        std::fprintf(stderr, "gort-bench: --workers \"%s\" is not a number from 1 to 1024\n", argv[i]);
-        return 2;
-      }
-      workers = unsigned(v);
-    } else {
-      std::fprintf(stderr, "gort-bench: unknown argument \"%s\"\n", a.c_str());
-      return usage();
-    }
-  }
+  std::vector<std::string> names;
+  for (auto& [name, fn] : gort_bench::registry()) names.push_back(name);
+  gort_bench::cli_args args;
+  if (int rc = gort_bench::parse_cli("gort-bench", argc, argv, names, args)) return rc;
+  const std::string& name = args.workload;
+  const unsigned workers = args.workers;
   auto it = gort_bench::registry().find(name);
-  if (it == gort_bench::registry().end()) {
-    std::fprintf(stderr, "gort-bench: unknown workload \"%s\"\n", name.c_str());
-    return usage();
-  }
   gort_bench::result r;
   double ns = 0;
   gort::run(

@@ -4,14 +4,15 @@
 #include <string>
 
 #include "bench.hpp"
+#include "cli.hpp"
 #include "gort/gort.hpp"
 
 namespace {
 
-// 1,000,000 fibers each doing wg.done(); every 1000th adds its index to a
-// shared sum. check = 499500000.
+// 1,000,000 fibers (--size) each doing wg.done(); every 1000th adds its index
+// to a shared sum. check = 499500000.
 gort_bench::result spawn(unsigned) {
-  constexpr int n = 1'000'000;
+  const int n = int(gort_bench::size_or(1'000'000));
   gort::wait_group wg;
   std::atomic<std::uint64_t> sum{0};
   wg.add(n);
@@ -22,13 +23,13 @@ gort_bench::result spawn(unsigned) {
     });
   }
   wg.wait();
-  return {n, std::to_string(sum.load())};
+  return {std::uint64_t(n), std::to_string(sum.load())};
 }
 
-// Two fibers each yielding 1,000,000 times. ops = 2,000,000; check = the
+// Two fibers each yielding 1,000,000 times (--size). ops = 2,000,000; check = the
 // total number of yields.
 gort_bench::result yield(unsigned) {
-  constexpr int n = 1'000'000;
+  const int n = int(gort_bench::size_or(1'000'000));
   gort::wait_group wg;
   std::atomic<std::uint64_t> total{0};
   wg.add(2);

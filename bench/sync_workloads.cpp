@@ -4,15 +4,16 @@
 #include <string>
 
 #include "bench.hpp"
+#include "cli.hpp"
 #include "gort/gort.hpp"
 
 namespace {
 
-// 100 fibers each incrementing a shared counter 100,000 times under one
+// 100 fibers each incrementing a shared counter 100,000 times (--size) under one
 // gort::mutex. ops = 10,000,000 lock/unlock pairs; check = the final counter.
 gort_bench::result mutex_counter(unsigned) {
   constexpr int fibers = 100;
-  constexpr int per_fiber = 100'000;
+  const int per_fiber = int(gort_bench::size_or(100'000));
   gort::mutex mu;
   gort::wait_group wg;
   std::uint64_t counter = 0;  // guarded by mu

@@ -49,8 +49,9 @@ class pool {
  public:
   ~pool();
   // Any thread: queues `c` and makes sure a helper will run it. Throws
-  // std::system_error if no helper exists and none can be started.
-  void submit(call* c);
+  // std::system_error if no helper exists and none can be started. A new
+  // helper counts against `max_threads` (fatal past it, as in Go).
+  void submit(call* c, unsigned max_threads);
 
  private:
   void helper_main();
@@ -107,7 +108,7 @@ void pool::join_retired(std::unique_lock<std::mutex>& l) {
   l.lock();
 }
 
-void pool::submit(call* c) {
+void pool::submit(call* c, unsigned max_threads) {
   std::unique_lock l(mu_);
   if (!retired_.empty()) join_retired(l);
   queue_.push_back(c);
@@ -115,11 +116,13 @@ void pool::submit(call* c) {
     cv_.notify_one();
     return;
   }
+  count_os_thread(max_threads);
   try {
     std::thread t([this] { helper_main(); });
     auto id = t.get_id();
     threads_.emplace(id, std::move(t));
   } catch (...) {
+    uncount_os_thread();
     if (!threads_.empty()) return;  // an existing helper will get to it
     queue_.pop_back();
     throw;
@@ -145,6 +148,7 @@ void pool::helper_main() {
   auto it = threads_.find(std::this_thread::get_id());
   retired_.push_back(std::move(it->second));
   threads_.erase(it);
+  uncount_os_thread();
   if (stopping_) cv_.notify_all();
 }
 
@@ -175,7 +179,7 @@ void run_blocking(blocking_job& job, const std::source_location& where) {
   c.job = &job;
   g_blocking_inflight.fetch_add(1, std::memory_order_acq_rel);
   try {
-    the_pool().submit(&c);
+    the_pool().submit(&c, m->rt().config().max_threads);
   } catch (...) {
     g_blocking_inflight.fetch_sub(1, std::memory_order_acq_rel);
     throw;

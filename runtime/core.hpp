@@ -140,6 +140,9 @@ class runtime final : public sched_hooks {
   void dump(std::string& out);
   // GORT_TRACE and live captures (trace.cpp).
   trace_recorder& tracer() noexcept { return trace_; }
+  // How long the running fiber `f` has run without switching, as far as the
+  // monitor saw (0: not known to be stuck).
+  std::int64_t running_for(const fiber& f);
   // Signal handlers only: every fiber object, without taking a lock.
   template <class F>
   void for_each_fiber_unlocked(F&& fn) const {
@@ -166,7 +169,7 @@ class runtime final : public sched_hooks {
   machine& new_machine(worker* p);
   void machine_main(machine& m);
   bool wait_as_spare(machine& m);
-  machine& take_spare();
+  void give_to_spare(worker& p);
   void join_machines();
   // monitor.cpp
   struct monitor_state;
@@ -204,6 +207,7 @@ class runtime final : public sched_hooks {
   std::atomic<std::uint64_t> foreign_exited_{0};   // on workerless machines
   std::atomic<std::uint64_t> system_live_{0};  // live service fibers (mark_system)
   std::atomic<bool> unwinding_{false};
+  std::atomic<bool> deadlock_found_{false};  // all_idle acted on a deadlock (once per run)
   run_outcome outcome_;  // error: by the main fiber; report: by all_idle; read after join
   const std::int64_t started_ns_;
   // GORT_TRACE's flight recorder and live captures (runtime/trace.hpp).

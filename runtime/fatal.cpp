@@ -69,12 +69,24 @@ std::uint64_t wait_holder_of(const fiber& f) noexcept {
   return holder(obj);
 }
 
-void append_fiber_block(std::string& out, const fiber& f, std::string_view state) {
+std::string duration_text(std::int64_t ns) {
+  const std::int64_t ms = ns / 1'000'000;
+  if (ms < 10'000) return std::to_string(ms) + " ms";
+  if (ms < 60'000) return std::to_string(ms / 1000) + " s";
+  const std::int64_t minutes = ms / 60'000;
+  return std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
+}
+
+void append_fiber_block(std::string& out, const fiber& f, std::string_view state, std::string_view detail) {
   out += "goroutine ";
   out += std::to_string(f.id_);
   out += " [";
   if (state.empty()) state = wait_reason_text(f.reason_.load(std::memory_order_relaxed));
   out += state;
+  if (!detail.empty()) {
+    out += ", ";
+    out += detail;
+  }
   if (f.system_) out += ", system";
   out += "]:\n";
   if (state != "running" || f.reason_.load(std::memory_order_relaxed) != wait_reason::none) {

@@ -24,8 +24,13 @@ void write_stderr(std::string_view s) noexcept;
 std::uint64_t wait_holder_of(const fiber& f) noexcept;
 
 // The "goroutine N [reason]:\n\tfile:line\ncreated by ..." block of one fiber
-// (docs/api.md, "Deadlock reports and fatal errors"). `state` overrides the wait reason ("running").
-void append_fiber_block(std::string& out, const fiber& f, std::string_view state = {});
+// (docs/api.md, "Deadlock reports and fatal errors"). `state` overrides the
+// wait reason ("running", "runnable"); `detail` is added inside the brackets
+// ("running, 250 ms without switching").
+void append_fiber_block(std::string& out, const fiber& f, std::string_view state = {},
+                        std::string_view detail = {});
+// "250 ms", "12 s", "3 minutes": how long a fiber has run or waited.
+std::string duration_text(std::int64_t ns);
 
 // Installs the SIGSEGV handler that turns guard-page faults into the stack
 // overflow report (once per process; not under sanitizers).

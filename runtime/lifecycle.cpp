@@ -97,9 +97,10 @@ void runtime::fiber_exited(worker* w, fiber& f) noexcept {
     w->exited.add();
   else
     foreign_exited_.fetch_add(1, std::memory_order_relaxed);
-  bool main = f.is_main_;
-  f.is_main_ = false;
-  if (std::exchange(f.system_, false)) system_live_.fetch_sub(1, std::memory_order_relaxed);
+  // is_main_ and system_ are only read here (reports of running fibers read
+  // them too); create_fiber resets them when the object is reused.
+  const bool main = f.is_main_;
+  if (f.system_) system_live_.fetch_sub(1, std::memory_order_relaxed);
   f.state_.store(fiber_state::free, std::memory_order_relaxed);
   if (w)
     w->free_fiber(&f);

@@ -2,7 +2,12 @@
 #include "runtime/machine.hpp"
 
 #include <cxxabi.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
 
 #include <algorithm>
 
@@ -42,6 +47,8 @@ void machine::bind_thread() {
   eh_globals_ = abi::__cxa_get_globals();
   tsan_g0_ = tsan_current_fiber();
   has_cpu_clock_ = pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0;
+  tid_ = int(gettid());
+  identified_.store(true, std::memory_order_release);
   enter_signal_stack();
 }
 
@@ -52,8 +59,26 @@ void machine::unbind_thread() noexcept {
 
 std::int64_t machine::cpu_time_ns() const noexcept {
   timespec ts;
-  if (!has_cpu_clock_ || clock_gettime(cpu_clock_, &ts) != 0) return -1;
+  if (!identified_.load(std::memory_order_acquire) || !has_cpu_clock_ || clock_gettime(cpu_clock_, &ts) != 0)
+    return -1;
   return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+bool machine::sleeping_in_kernel() const noexcept {
+  if (!identified_.load(std::memory_order_acquire)) return false;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid_);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[512];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  // "tid (comm) S ...": the state follows the last ')' (comm may hold any byte).
+  const char* close = std::strrchr(buf, ')');
+  if (!close || close[1] != ' ') return false;
+  return close[2] == 'S' || close[2] == 'D';
 }
 
 // A section's entry found owner_ changed: the monitor is deciding (wait for
@@ -141,7 +166,7 @@ void machine::prepare_first_run(fiber* f) {
 // its exception state the thread's.
 inline void machine::enter(fiber* n) {
   if (!n->ctx_) prepare_first_run(n);
-  current_.store(n, std::memory_order_relaxed);
+  current_.store(n, std::memory_order_release);
   worker* p = p_;
   if (n->last_worker_ != p->index()) {
     p->migrations.add();

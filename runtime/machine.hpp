@@ -29,7 +29,8 @@
 //
 // Invariants:
 //   - current_ is the fiber this machine is running, or null on g0; written
-//     only by this machine's thread (relaxed; the monitor reads it as a hint).
+//     only by this machine's thread (release: a reader on another thread,
+//     the monitor or a dump, sees the fiber's creation-time fields).
 //   - p_ is the worker this machine believes it owns; written only by this
 //     machine's thread, and by the monitor only while the machine sleeps as
 //     a spare (then ordered by the spare's parker). It is null once the
@@ -102,7 +103,9 @@ class alignas(64) machine {
   // takes comes with every write this machine made to it.
   void leave_runtime() noexcept { depth_.store(depth_.load(std::memory_order_relaxed) - 1, std::memory_order_release); }
 
-  fiber* current() const noexcept { return current_.load(std::memory_order_relaxed); }
+  // Acquire: pairs with enter()'s release store, so a reader on another
+  // thread (the monitor, a dump) sees the fiber's creation-time fields.
+  fiber* current() const noexcept { return current_.load(std::memory_order_acquire); }
   // This machine's thread only (or the monitor, for a spare).
   worker* p() const noexcept { return p_; }
   runtime& rt() const noexcept { return rt_; }
@@ -113,7 +116,21 @@ class alignas(64) machine {
   bool in_runtime() const noexcept { return depth_.load(std::memory_order_acquire) != 0; }
   // The monitor: CPU time this machine's thread has used (ns), -1 if unknown.
   std::int64_t cpu_time_ns() const noexcept;
+  // The monitor: is this machine's thread asleep in the kernel (a blocking
+  // system call), as opposed to running or waiting for a CPU? From
+  // /proc/self/task/<tid>/stat; false if unknown.
+  bool sleeping_in_kernel() const noexcept;
   parker& spare_parker() noexcept { return spare_park_; }
+  // The monitor: `f` has run on this machine without switching since
+  // `since_ns` (published for dumps). Any thread: that time for `f`, or 0.
+  void note_stall(const fiber* f, std::int64_t since_ns) noexcept {
+    stall_since_.store(since_ns, std::memory_order_relaxed);
+    stall_fiber_.store(f, std::memory_order_release);  // pairs with stalled_since()'s acquire
+  }
+  std::int64_t stalled_since(const fiber& f) const noexcept {
+    if (stall_fiber_.load(std::memory_order_acquire) != &f || current() != &f) return 0;
+    return stall_since_.load(std::memory_order_relaxed);
+  }
   void give_worker(worker* p) noexcept { p_ = p; }
   std::thread& os_thread() noexcept { return thread_; }
 
@@ -161,7 +178,13 @@ class alignas(64) machine {
   void* tsan_g0_ = nullptr;
   clockid_t cpu_clock_{};
   bool has_cpu_clock_ = false;
+  int tid_ = 0;  // the kernel's id of this machine's thread
+  // Set (release) once bind_thread() filled in cpu_clock_ and tid_; the
+  // monitor reads them only after seeing it (acquire).
+  std::atomic<bool> identified_{false};
   parker spare_park_;   // where it sleeps as a spare
+  std::atomic<const fiber*> stall_fiber_{nullptr};  // the monitor's last stall note
+  std::atomic<std::int64_t> stall_since_{0};
   std::thread thread_;  // empty for machine 0 (the thread that called run)
 };
 

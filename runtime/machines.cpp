@@ -111,17 +111,25 @@ bool runtime::wait_as_spare(machine& m) {
   }
 }
 
-// The monitor: a spare to hand a worker to, started if there is none.
-machine& runtime::take_spare() {
+// The monitor, holding worker `p` (owner_ k_retaking): gives it to a spare,
+// or to a new machine if there is none. Release (owner_): the new owner sees
+// the worker's state as the monitor leaves it.
+void runtime::give_to_spare(worker& p) {
+  machine* m = nullptr;
   {
     std::lock_guard g(machines_mu_);
     if (!spares_.empty()) {
-      machine* m = spares_.back();
+      m = spares_.back();
       spares_.pop_back();
-      return *m;
     }
   }
-  return new_machine(nullptr);
+  if (!m) {
+    new_machine(&p);
+    return;
+  }
+  m->give_worker(&p);
+  p.owner_.store(m, std::memory_order_release);
+  m->spare_parker().notify();  // release: the spare's wait acquires its worker
 }
 
 // `m`, on g0: its fiber, stuck when the monitor took its worker, switched
@@ -135,6 +143,14 @@ void runtime::stop() noexcept {
   sched_.stop();
   std::lock_guard g(machines_mu_);
   for (machine* m : spares_) m->spare_parker().notify();
+}
+
+std::int64_t runtime::running_for(const fiber& f) {
+  std::lock_guard g(machines_mu_);
+  for (auto& m : machines_) {
+    if (std::int64_t since = m->stalled_since(f)) return now_ns() - since;
+  }
+  return 0;
 }
 
 // run(), after machine 0 left its loop: joins every other machine's thread.

@@ -1,9 +1,10 @@
 // The monitor thread (Go's sysmon). While run() is active it
 //   - watches every worker's switch counter, and hands off a worker whose
 //     fiber has held it too long while other work waits: blocked in the
-//     kernel (its thread's CPU clock stands still) for k_blocked_ns, or
-//     running for k_running_ns (machine.hpp has the handshake, machines.cpp
-//     the spares);
+//     kernel (its thread asleep there, its CPU clock standing still) for
+//     k_blocked_ns, or computing for k_running_ns of CPU time (a thread that
+//     only waits for a CPU on a busy machine is neither); machine.hpp has the
+//     handshake, machines.cpp the spares;
 //   - reports stalls (config::stall_report / GORT_STALLREPORT);
 //   - polls the network when no worker is idle to do it;
 //   - prints GORT_SCHEDTRACE lines and runs GORT_DEADLOCK=partial's check.
@@ -37,6 +38,7 @@ constexpr int k_idle_cycles = 50;                       // before backing off (G
 // kernel, or running (Go preempts at 10 ms).
 constexpr std::int64_t k_blocked_ns = 1'000'000;
 constexpr std::int64_t k_running_ns = 10'000'000;
+constexpr std::int64_t k_held_ns = 100'000'000;
 // Poll the network when no worker has done so for this long (Go: 10 ms).
 constexpr std::int64_t k_netpoll_ns = 10'000'000;
 constexpr long k_partial_period_ms = 50;
@@ -49,7 +51,8 @@ struct runtime::monitor_state {
     const fiber* f = nullptr;  // the fiber it ran (null: on g0)
     std::uint32_t tick = 0;    // its schedule count then
     std::int64_t since = 0;    // when the monitor first saw that pair
-    std::int64_t cpu = -1;     // its machine's CPU time at the last look
+    std::int64_t cpu0 = -1;    // its machine's CPU time at the first timed look
+    std::int64_t cpu = -1;     // ... and at the last look
     bool reported = false;     // this stall was reported
   };
   // A machine whose fiber still runs after its worker was handed off.
@@ -61,6 +64,9 @@ struct runtime::monitor_state {
   };
   std::vector<watch> seen;
   std::vector<stuck> stuck_fibers;
+  // The earliest timer of a worker that looks stuck (INT64_MAX: none): the
+  // monitor wakes then, so that the timer's handoff is not a period late.
+  std::int64_t suspect_timer = INT64_MAX;
 };
 
 void runtime::start_monitor() {
@@ -103,7 +109,7 @@ void runtime::monitor_loop() {
       idle_cycles = 0;
       continue;
     }
-    monitor_park_.wait(std::min({now_ns() + delay, next_trace, next_partial}));
+    monitor_park_.wait(std::min({now_ns() + delay, next_trace, next_partial, st.suspect_timer}));
     if (monitor_stop_.load(std::memory_order_acquire)) break;
     const std::int64_t now = now_ns();
     bool suspect = false, acted = false;
@@ -115,7 +121,7 @@ void runtime::monitor_loop() {
       netpoll_.poll(0);
     if (now >= next_trace) {
       schedtrace_line(now);
-      next_trace += trace_ns;
+      next_trace = now + trace_ns;  // a late line does not make the next one early
     }
     if (now >= next_partial) {
       check_partial_deadlock();
@@ -136,6 +142,7 @@ void runtime::monitor_loop() {
 // fiber since the last look without a schedule is a suspect; a suspect that
 // held it past the limit while work waits is handed off.
 void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, bool& acted) {
+  st.suspect_timer = INT64_MAX;
   for (unsigned i = 0; i < worker_count(); ++i) {
     worker& p = *workers_[i];
     monitor_state::watch& s = st.seen[i];
@@ -147,16 +154,25 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
       continue;
     }
     suspect = true;
+    st.suspect_timer = std::min(st.suspect_timer, heaps_[i].earliest());
+    if (s.cpu0 < 0) m->note_stall(f, s.since);  // a first look at this suspect
     const std::int64_t ran = now - s.since;
     if (ran < k_blocked_ns) continue;
+    // Blocked in the kernel: its thread's CPU clock stood still since the
+    // last look and the kernel has it asleep (not merely waiting for a CPU,
+    // which a busy machine does to any thread). Running: its thread spent
+    // k_running_ns of CPU on the fiber, or held it k_held_ns in all (on an
+    // oversubscribed machine a computing thread gets a share of a CPU).
     const std::int64_t cpu = m->cpu_time_ns();
-    const bool blocked = cpu >= 0 && cpu == s.cpu;  // its thread's CPU clock stood still
+    if (s.cpu0 < 0) s.cpu0 = cpu;
+    const bool blocked = cpu >= 0 && cpu == s.cpu && m->sleeping_in_kernel();
+    const bool computed = (cpu >= 0 && cpu - s.cpu0 + k_blocked_ns >= k_running_ns) || ran >= k_held_ns;
     s.cpu = cpu;
     if (cfg_.stall_report_ns > 0 && !s.reported && ran >= cfg_.stall_report_ns) {
       report_stall(*f, ran, false);
       s.reported = true;
     }
-    if ((blocked || ran >= k_running_ns) && work_waiting(i, now) && hand_off(p, *m, now)) {
+    if ((blocked || computed) && work_waiting(i, now) && hand_off(p, *m, now)) {
       st.stuck_fibers.push_back({m, f, s.since, s.reported});
       s = {};
       acted = true;
@@ -203,15 +219,10 @@ bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
     return false;
   }
   // The worker is the monitor's until it names its new owner.
-  machine& to = take_spare();
   p.handoffs.add();
   if (worker_trace* tr = p.trace()) tr->instant("handoff", from.current() ? from.current()->id_ : 0, now);
   stuck_machines_.fetch_add(1, std::memory_order_acq_rel);
-  to.give_worker(&p);
-  // Release: the new owner (and the old one, which sees it lost the worker)
-  // see the worker's state as the monitor leaves it.
-  p.owner_.store(&to, std::memory_order_release);
-  to.spare_parker().notify();
+  give_to_spare(p);
   return true;
 }
 
@@ -220,7 +231,7 @@ void runtime::report_stall(const fiber& f, std::int64_t ran_ns, bool handed_off)
   std::string out = "gort: stall: goroutine " + std::to_string(f.id_) + " has run " +
                     std::to_string(ran_ns / 1'000'000) + " ms without switching; " +
                     (handed_off ? "its worker's queue moved to another thread"
-                                : "its worker's queue waits for it (nothing else was ready)") +
+                                : "nothing else is waiting for its worker") +
                     "\n";
   append_fiber_block(out, f, "running");
   write_stderr(out);

@@ -48,9 +48,10 @@ std::string blocks(std::string out, const std::vector<const fiber*>& fs) {
 }  // namespace
 
 // Any thread: nothing outside the fibers can make one runnable: no pending
-// timer (but those of service fibers), no plain thread alive or blocked in gort, no blocking() call in
-// flight, no fiber of the user's waiting on a socket, no fiber still running
-// on a machine whose worker was handed off (it is alive, and may wake others).
+// timer (those of service fibers aside), no plain thread alive or blocked in
+// gort, no blocking() call in flight, no fiber of the user's waiting on a
+// socket, no fiber still running on a machine whose worker was handed off
+// (it is alive, and may wake others).
 bool runtime::nothing_can_wake() const noexcept {
   for (const timer_heap& h : heaps_)  // a sleeper or timer (a service fiber's does not count)
     if (h.user_pending() > 0) return false;
@@ -69,6 +70,9 @@ void runtime::all_idle(unsigned, std::uint64_t idle_epoch) {
   if (sched_.stopping() || !nothing_can_wake()) return;
   std::string report = deadlock_report();
   if (!sched_.confirm_all_idle(idle_epoch) || !nothing_can_wake()) return;
+  // Two workers may judge the same moment (the check runs unlocked): one
+  // reports. acq_rel: the loser sees the winner's report written.
+  if (deadlock_found_.exchange(true, std::memory_order_acq_rel)) return;
   gort_debug_deadlock();
   if (cfg_.on_deadlock == deadlock_policy::abort) print_and_exit(report);
   outcome_.deadlock_report = std::move(report);

@@ -85,7 +85,6 @@ run_outcome runtime::run(main_fn& fn) {
   main->fn_ = &fn;
   w0.spawned.add(1);
   main->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-  sched_.push_global(main);
 
   trace_.init(workers_, cfg_.env.trace_path, started_ns_);
   // Machine 0 is this thread, owning worker 0; the others get threads.
@@ -97,6 +96,7 @@ run_outcome runtime::run(main_fn& fn) {
   w0.owner_.store(&m0, std::memory_order_release);
   for (unsigned i = 1; i < workers_.size(); ++i) new_machine(workers_[i].get());
   start_monitor();
+  sched_.push_global(main);  // once every machine is counted and started
   for (;;) {
     if (!m0.p() && !wait_as_spare(m0)) break;
     m0.run_worker();

@@ -110,7 +110,9 @@ void detail::runtime::dump(std::string& out) {
     std::string_view state = st == fiber_state::runnable  ? "runnable"
                              : st == fiber_state::running ? "running"
                                                           : std::string_view{};
-    append_fiber_block(out, *f, state);
+    // A fiber the monitor saw hold its thread: for how long, so far.
+    const std::int64_t ran = st == fiber_state::running ? running_for(*f) : 0;
+    append_fiber_block(out, *f, state, ran >= 1'000'000 ? duration_text(ran) + " without switching" : std::string());
     out += '\n';
   }
 }

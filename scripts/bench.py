@@ -2,11 +2,17 @@
 """Runs gort-bench and its peers side by side and writes the results page.
 
 Called by scripts/bench.sh after it has built the programs. Each peer is a
-program with gort-bench's CLI (`<workload> [--workers N]`) printing
+program with gort-bench's CLI (`<workload> [--workers N] [--size N]`, see
+bench/cli.hpp) printing
 `BENCH name=<w> workers=<n> ops=<ops> ns_per_op=<x> check=<value>`. For each
 workload and worker count, every system runs once to warm up, then RUNS times,
 alternating systems run by run; the table shows medians. Peak RSS and CPU time
 come from /usr/bin/time -f '%M %U %S'.
+
+With --verify (the `bench` tests of ctest) nothing is timed or written: every
+workload of every given peer runs once at a small --size, at 1 and 2 workers,
+next to gort-bench with the same arguments, and the two check= values must be
+equal; the exit status is 1 otherwise.
 """
 import argparse
 import datetime
@@ -22,18 +28,25 @@ import sys
 import tempfile
 import time
 
-WORKLOADS = ["spawn", "yield", "skynet", "pingpong", "sieve", "mpmc", "mutex", "balance", "idle"]
+WORKLOADS = ["spawn", "yield", "skynet", "pingpong", "sieve", "mpmc", "mutex", "balance", "idle",
+             "stall_block", "stall_spin", "stall_pingpong"]
 WORKERS = [1, 2]
 # What each workload must compute (bench/go/main.go's definitions). balance: the
 # total busy work in us of 100,000 tasks drawn from splitmix64 seeded 42.
 EXPECTED_CHECK = {
     "spawn": "499500000", "yield": "2000000", "skynet": "499999500000", "pingpong": "1000000",
     "sieve": "7919", "mpmc": "12500005000000", "mutex": "10000000", "balance": "1053836",
-    "idle": "1000",
+    "idle": "1000", "stall_block": "10", "stall_spin": "20", "stall_pingpong": "1000000",
 }
 # gort / Go ns-per-op targets, at 1 and 2 workers.
 TARGET_VS_GO = {"spawn": 0.5, "skynet": 0.7, "pingpong": 0.5, "sieve": 0.7, "mpmc": 1.0,
                 "mutex": 1.0, "yield": 0.5}
+# --verify: each workload's small instance (its --size, bench/cli.hpp), big
+# enough that the check value is not trivial.
+VERIFY_SIZE = {
+    "spawn": 10000, "yield": 1000, "skynet": 1000, "pingpong": 1000, "sieve": 100, "mpmc": 1000,
+    "mutex": 100, "balance": 1000, "idle": 20, "stall_block": 20, "stall_spin": 20, "stall_pingpong": 500,
+}
 BENCH_RE = re.compile(r"^BENCH name=(\S+) workers=(\d+) ops=(\d+) ns_per_op=([0-9.eE+-]+) check=(\S*)$")
 BEGIN, END = "<!-- bench.py: begin -->", "<!-- bench.py: end -->"
 
@@ -50,11 +63,13 @@ class System:
         return set(m.group(1).split()) if m else set()
 
 
-def run_once(system, workload, workers, timeout):
+def run_once(system, workload, workers, timeout, size=None):
     """One run: (ns_per_op, peak_rss_kib, cpu_s, check) or an error string."""
     with tempfile.NamedTemporaryFile(mode="r", suffix=".time") as tf:
         cmd = ["/usr/bin/time", "-f", "%M %U %S", "-o", tf.name,
                system.path, workload, "--workers", str(workers)]
+        if size is not None:
+            cmd += ["--size", str(size)]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                stdin=subprocess.DEVNULL)
@@ -120,14 +135,15 @@ def fmt_ratio(r, target=None):
     return s
 
 
-PEER_COLOURS = {"Go": "#00add8", "Boost.Fiber": "#c0392b"}
+PEER_COLOURS = {"Go": "#00add8", "Boost.Fiber": "#c0392b", "Asio": "#7d3c98"}
 
 
 def chart_svg(bars, peer_labels):
     """Horizontal grouped bars of gort ÷ peer ns/op on a log scale (1 = parity,
     left of the line = gort faster). Plain SVG, no plotting library needed."""
     lo, hi = 0.01, 100.0
-    row_h, bar_h, left, width, top = 26, 10, 130, 560, 40
+    bar_h, left, width, top = 10, 130, 560, 40
+    row_h = max(26, 6 + len(peer_labels) * (bar_h + 1))  # one bar per peer
     height = top + row_h * len(bars) + 50
 
     def x(r):
@@ -141,8 +157,8 @@ def chart_svg(bars, peer_labels):
          '(log scale; left of 1 = gort faster)</text>']
     for i, p in enumerate(peer_labels):
         c = PEER_COLOURS.get(p, "#888")
-        o.append(f'<rect x="{left + 260 + i * 110}" y="22" width="10" height="10" fill="{c}"/>'
-                 f'<text x="{left + 274 + i * 110}" y="31">gort ÷ {html.escape(p)}</text>')
+        o.append(f'<rect x="{left + i * 140}" y="22" width="10" height="10" fill="{c}"/>'
+                 f'<text x="{left + 14 + i * 140}" y="31">gort ÷ {html.escape(p)}</text>')
     for t in (0.01, 0.1, 0.5, 1, 2, 10, 100):
         xt = x(t)
         o.append(f'<line x1="{xt:.1f}" y1="{top}" x2="{xt:.1f}" y2="{height - 40}" '
@@ -167,11 +183,39 @@ def chart_svg(bars, peer_labels):
     return "\n".join(o)
 
 
+def verify(systems, timeout):
+    """--verify: each peer's check= against gort's on small instances. Exit status."""
+    gort, peers = systems[0], systems[1:]
+    failures = []
+    for p in peers:
+        if not p.workloads:
+            failures.append(f"{p.label}: {p.path} lists no workloads (its usage line)")
+        for w in sorted(p.workloads):
+            if w not in gort.workloads or w not in VERIFY_SIZE:
+                failures.append(f"{p.label} `{w}`: not a gort-bench workload with a small size "
+                                "(VERIFY_SIZE in scripts/bench.py)")
+                continue
+            for n in WORKERS:
+                got = [run_once(s, w, n, timeout, VERIFY_SIZE[w]) for s in (gort, p)]
+                checks = [r if isinstance(r, str) else f"check={r[3]}" for r in got]
+                ok = all(not isinstance(r, str) for r in got) and got[0][3] == got[1][3]
+                print(f"{'ok  ' if ok else 'FAIL'} {w} --workers {n} --size {VERIFY_SIZE[w]}: "
+                      f"gort {checks[0]}, {p.label} {checks[1]}", flush=True)
+                if not ok:
+                    failures.append(f"{p.label} `{w}` workers={n}: gort {checks[0]}, {p.label} {checks[1]}")
+    for f in failures:
+        print(f"bench.py --verify: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gort", required=True)
     ap.add_argument("--go")
     ap.add_argument("--boostfiber")
+    ap.add_argument("--asio")
+    ap.add_argument("--verify", action="store_true",
+                    help="only compare each peer's check= values with gort's on small instances")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--slow", type=float, default=10.0,
@@ -184,10 +228,13 @@ def main():
 
     notes = list(a.note)
     systems = [System("gort", "gort", a.gort)]
-    for key, label, path in (("go", "Go", a.go), ("boostfiber", "Boost.Fiber", a.boostfiber)):
+    for key, label, path in (("go", "Go", a.go), ("boostfiber", "Boost.Fiber", a.boostfiber),
+                             ("asio", "Asio", a.asio)):
         if path:
             systems.append(System(key, label, path))
     peers = systems[1:]
+    if a.verify:
+        sys.exit(verify(systems, a.timeout))
     wanted = a.workloads or WORKLOADS
     for w in wanted:
         if w not in WORKLOADS:
@@ -309,6 +356,9 @@ def main():
     if not any(p.key == "boostfiber" for p in peers):
         notes.append("Boost.Fiber was not measured (bench/boostfiber is not built yet, "
                      "or libboost-fiber-dev is missing).")
+    if not any(p.key == "asio" for p in peers):
+        notes.append("Asio was not measured (bench/asio is not built: it needs Boost.Asio's "
+                     "C++20 coroutines, libboost-dev with GCC).")
     if notes:
         out.append("### Notes\n")
         out += [f"- {n}" for n in notes]
@@ -322,7 +372,7 @@ def main():
     print("\n" + body)
 
     # Rewrite only the generated part of the page; text around it is kept.
-    page = ("# gort benchmarks\n\ngort side by side with Go (and Boost.Fiber) on the same "
+    page = ("# gort benchmarks\n\ngort side by side with Go (and Boost.Fiber, Boost.Asio) on the same "
             "workloads, measured by `scripts/bench.sh`.\n\n" + BEGIN + "\n" + END + "\n")
     if os.path.exists(a.out):
         with open(a.out) as f:

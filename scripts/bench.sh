@@ -7,10 +7,12 @@
 #   ./scripts/bench.sh spawn skynet    some of them
 #   GORT_BENCH_RUNS=3 ./scripts/bench.sh
 #
-# Peers: Go (bench/go, needs `go`) and Boost.Fiber (bench/boostfiber, the CMake
-# target `boostfiber-bench`, configured only when libboost-fiber-dev is found).
+# Peers: Go (bench/go, needs `go`), Boost.Fiber (bench/boostfiber, the CMake
+# target `boostfiber-bench`, configured only when libboost-fiber-dev is found)
+# and Boost.Asio with C++20 coroutines (bench/asio, the target `asio-bench`,
+# configured only when Asio's coroutines compile: libboost-dev with GCC).
 # A missing peer is skipped with a note, never an error. Also writes the ratio
-# chart docs/benchmarks.svg. A full run takes 10-15 minutes.
+# chart docs/benchmarks.svg. A full run takes 15-20 minutes.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 preset=release
@@ -30,13 +32,17 @@ else
   notes+=(--note "go is not installed: Go was skipped.")
 fi
 
-# Boost.Fiber: bench/CMakeLists.txt adds the target only when Boost.Fiber is found.
-if [ -f "$GORT_ROOT/bench/boostfiber/CMakeLists.txt" ] &&
-   cmake --build "$bin" --target help 2>/dev/null | grep '^boostfiber-bench:' >/dev/null; then
-  cmake --build "$bin" -j "$GORT_JOBS" --target boostfiber-bench
-  bf="$(find "$bin" -name boostfiber-bench -type f -perm -u+x | head -1)"
-  [ -n "$bf" ] && args+=(--boostfiber "$bf")
-fi
+# The C++ peers: bench/CMakeLists.txt adds each target only when its Boost
+# library is found. peer <target> <bench.py flag>: builds it, passes it on.
+peer() {
+  local target="$1" flag="$2" exe
+  cmake --build "$bin" --target help 2>/dev/null | grep "^$target:" >/dev/null || return 0
+  cmake --build "$bin" -j "$GORT_JOBS" --target "$target"
+  exe="$(find "$bin/bench" -name "$target" -type f -perm -u+x | head -1)"
+  if [ -n "$exe" ]; then args+=("$flag" "$exe"); fi
+}
+peer boostfiber-bench --boostfiber
+peer asio-bench --asio
 
 cd "$GORT_ROOT"
 exec python3 scripts/bench.py "${args[@]}" ${notes[@]+"${notes[@]}"} \

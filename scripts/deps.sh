@@ -3,7 +3,8 @@
 # rerun costs one dpkg query. Idempotent; runs as root (or through sudo).
 #
 #   scripts/deps.sh          build + tests + demos
-#   scripts/deps.sh bench    the above + the benchmark peers (Go, Boost.Fiber, gnuplot)
+#   scripts/deps.sh bench    the above + the benchmark peers (Go, Boost.Fiber, Boost.Asio
+#                            and Beast, gnuplot) and wrk for scripts/http_bench.sh
 #   scripts/deps.sh browser  the above + chromium, for the dashboard's browser
 #                            test (ctest debug.browser; skipped without it)
 #
@@ -19,7 +20,7 @@ build_pkgs=(
   python3 gdb valgrind time procps curl
   clang libclang-rt-14-dev
 )
-bench_pkgs=(golang-go libboost-fiber-dev gnuplot-nox)
+bench_pkgs=(golang-go libboost-fiber-dev libboost-dev gnuplot-nox wrk)
 browser_pkgs=(chromium)
 
 missing_of() {  # prints the packages of "$@" that are not installed

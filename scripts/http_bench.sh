@@ -1,22 +1,39 @@
 #!/usr/bin/env bash
-# Loads the http_server demo with wrk and, where `go` is installed, a Go
-# net/http server with the same handler (bench/go/http), side by side:
-# each server pinned to core 0, wrk (-t1 -c64 -d5s on "/") pinned to core 1,
-# the two systems alternating, 3 runs each after a warm-up. Prints the
-# requests/sec medians, the server CPU time per request, and the gort/Go
-# ratios of both.
+# Loads three HTTP servers with the same handler (hello + a visit counter
+# behind a lock) with wrk, side by side:
+#   gort   the http_server demo (demos/http_server.cpp, --workers K)
+#   beast  Boost.Beast + Asio C++20 coroutines (bench/beast, --threads K),
+#          when CMake built it (libboost-dev, GCC)
+#   go     Go's net/http (bench/go/http, GOMAXPROCS=K), when `go` is installed
+# at K = 1 and 2 server cores and 64 and 1,000 connections, on "/". For each
+# point every server gets a warm-up, then RUNS runs, the servers alternating;
+# the table shows medians of requests/s, of the server's CPU time per request
+# (user + system, /proc/PID/stat) and of wrk's p50/p99/p99.9 latency (wrk
+# --latency; the percentiles are read from wrk's histogram by a Lua done()
+# hook, since --latency prints no p99.9).
+#
+# Pinning (taskset): each server on cores 0..K-1; wrk on the cores after them,
+# one wrk thread per core (at most 4). When no core is left for wrk (K = 2 on a
+# 2-core machine) wrk runs with one thread on all cores, sharing them with the
+# server: those rows say "shared" in the wrk column, and the server loses CPU
+# to the load generator there, all three servers alike.
 #
 #   ./scripts/http_bench.sh
 #   HTTP_BENCH_RUNS=5 HTTP_BENCH_DURATION=10s ./scripts/http_bench.sh
-#   HTTP_SERVER=/path/to/http_server ./scripts/http_bench.sh   (skip the build)
+#   HTTP_BENCH_CORES="1" HTTP_BENCH_CONNS="64" ./scripts/http_bench.sh
+#   HTTP_SERVER=path/http_server BEAST_HTTP=path/beast-http ./scripts/http_bench.sh  (no build)
+#   BEAST_IO_CONTEXTS=shared ./scripts/http_bench.sh  (Beast's other threading, see bench/beast)
 #
 # wrk comes from Debian (apt-get install wrk); it is installed if missing and
-# possible, else the benchmark is skipped with a note.
+# possible, else the benchmark is skipped with a note. Prints the tables as
+# Markdown; writes no file.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 runs="${HTTP_BENCH_RUNS:-3}"
 duration="${HTTP_BENCH_DURATION:-5s}"
-conns="${HTTP_BENCH_CONNS:-64}"
+all_conns="${HTTP_BENCH_CONNS:-64 1000}"
+all_cores="${HTTP_BENCH_CORES:-1 2}"
+beast_io="${BEAST_IO_CONTEXTS:-per-thread}"
 preset=release
 bin="$GORT_ROOT/build/$preset"
 
@@ -35,14 +52,13 @@ if [ -z "$server" ]; then
   configure_and_build "$preset" --target http_server
   server="$bin/demos/http_server"
 fi
-
-# Pinning: servers on core 0, wrk on core 1 (when there are two cores).
-pin_server=() pin_load=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 0) pin_load=(taskset -c 1)
-else
-  echo "http_bench: fewer than 2 cores or no taskset: running unpinned." >&2
+beast="${BEAST_HTTP:-}"
+if [ -z "$beast" ] && cmake --build "$bin" --target help 2>/dev/null | grep '^beast-http:' >/dev/null; then
+  cmake --build "$bin" -j "$GORT_JOBS" --target beast-http
+  beast="$bin/bench/beast/beast-http"
 fi
+notes=()
+[ -n "$beast" ] || notes+=("Boost.Beast was skipped: bench/beast is not built (libboost-dev with GCC).")
 
 tmp="$(mktemp -d)"
 cleanup() {
@@ -54,11 +70,50 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start <name> <command...>: starts a server on port 0, prints its address.
+gohttp=""
+if command -v go >/dev/null; then
+  (cd "$GORT_ROOT/bench/go/http" && GOFLAGS=-mod=mod GOPROXY=off go build -o "$tmp/gohttp" .)
+  gohttp="$tmp/gohttp"
+else
+  notes+=("Go net/http was skipped: go is not installed.")
+fi
+
+# 1,000 connections need that many descriptors in wrk and in each server.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+  ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
+
+# wrk's Lua hook: one line with what the tables need (latencies in µs).
+cat >"$tmp/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%d duration_us=%d p50=%d p99=%d p999=%d errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency:percentile(99.9), e.connect + e.read + e.write + e.status + e.timeout))
+end
+EOF
+
+have_taskset=0
+if command -v taskset >/dev/null; then
+  have_taskset=1
+else
+  notes+=("taskset is missing: nothing was pinned.")
+fi
+ncpu="$(nproc)"
+
+# pin <cpu list>: the command prefix that runs a command on those cores
+# (taskset execs it, so a background command's $! is the command's pid).
+pin() {
+  pin_cmd=()
+  if [ "$have_taskset" = 1 ]; then pin_cmd=(taskset -c "$1"); fi
+}
+
+# start <name> <cpus> <command...>: starts a server on port 0, prints its address.
 start() {
-  local name="$1"
-  shift
-  "${pin_server[@]}" "$@" >"$tmp/$name.out" 2>&1 &
+  local name="$1" cpus="$2"
+  shift 2
+  pin "$cpus"
+  ${pin_cmd[@]+"${pin_cmd[@]}"} "$@" >"$tmp/$name.out" 2>&1 &
   echo $! >"$tmp/$name.pid"
   for _ in $(seq 1 100); do
     if grep -q '^listening on ' "$tmp/$name.out"; then
@@ -72,55 +127,146 @@ start() {
   exit 1
 }
 
-# rps <address> <duration>: wrk's requests/sec against http://address/.
-rps() {
-  "${pin_load[@]}" wrk -t1 -c"$conns" -d"$2" "http://$1/" | awk '/^Requests\/sec:/ {print $2}'
+# stop <name>: ends that server and waits (5 s at most) until it has exited.
+stop() {
+  local pid
+  pid="$(cat "$tmp/$1.pid")"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    # Gone, or a zombie nobody reaps (its parent was start's subshell).
+    [ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || break
+    sleep 0.1
+  done
+  rm -f "$tmp/$1.pid"
 }
+
+# load <address> <connections> <duration>: wrk's RESULT line for http://address/.
+load() {
+  local out
+  pin "$load_cpus"
+  out="$(${pin_cmd[@]+"${pin_cmd[@]}"} wrk -t"$load_threads" -c"$2" -d"$3" --latency -s "$tmp/report.lua" "http://$1/")"
+  echo "$out" >>"$tmp/wrk.log"
+  grep '^RESULT ' <<<"$out" || { echo "http_bench: wrk printed no result:" >&2; echo "$out" >&2; exit 1; }
+}
+
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }  # field <name> < RESULT line
 
 # cpu_ticks <pid>: user + system clock ticks the process used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-systems=(gort)
-addr_gort="$(start gort "$server" --addr 127.0.0.1:0 --workers 1)"
-if command -v go >/dev/null; then
-  (cd "$GORT_ROOT/bench/go/http" && GOFLAGS=-mod=mod GOPROXY=off go build -o "$tmp/gohttp" .)
-  addr_go="$(GOMAXPROCS=1 start go "$tmp/gohttp" -addr 127.0.0.1:0)"
-  systems+=(go)
-else
-  echo "http_bench: go is not installed: Go net/http was skipped." >&2
-fi
-
-for s in "${systems[@]}"; do
-  a="addr_$s"
-  rps "${!a}" 1s >/dev/null  # warm-up
+hz="$(getconf CLK_TCK)"
+label_gort="gort \`http_server\`" label_beast="Boost.Beast" label_go="Go net/http"
+points=()
+for k in $all_cores; do
+  if [ "$k" -gt "$ncpu" ]; then
+    notes+=("$k server cores skipped: this machine has $ncpu.")
+    continue
+  fi
+  server_cpus="0-$((k - 1))"
+  if [ "$ncpu" -gt "$k" ]; then
+    load_cpus="$k-$((ncpu - 1))" load_threads=$((ncpu - k > 4 ? 4 : ncpu - k)) load_where="cores $load_cpus"
+    [ "$k" = $((ncpu - 1)) ] && load_cpus="$k" load_where="core $k"
+  else
+    load_cpus="0-$((ncpu - 1))" load_threads=1 load_where="shared"
+  fi
+  systems=(gort)
+  addr_gort="$(start gort "$server_cpus" "$server" --addr 127.0.0.1:0 --workers "$k")"
+  if [ -n "$beast" ]; then
+    addr_beast="$(start beast "$server_cpus" "$beast" --addr 127.0.0.1:0 --threads "$k" --io-contexts "$beast_io")"
+    systems+=(beast)
+  fi
+  if [ -n "$gohttp" ]; then
+    addr_go="$(GOMAXPROCS="$k" start go "$server_cpus" "$gohttp" -addr 127.0.0.1:0)"
+    systems+=(go)
+  fi
+  for c in $all_conns; do
+    points+=("$k $c $load_where")
+    for s in "${systems[@]}"; do
+      a="addr_$s"
+      load "${!a}" "$c" 1s >/dev/null  # warm-up
+    done
+    for i in $(seq 1 "$runs"); do
+      for s in "${systems[@]}"; do
+        a="addr_$s"
+        pid="$(cat "$tmp/$s.pid")"
+        t0="$(cpu_ticks "$pid")"
+        r="$(load "${!a}" "$c" "$duration")"
+        t1="$(cpu_ticks "$pid")"
+        req="$(field requests <<<"$r")" us="$(field duration_us <<<"$r")" err="$(field errors <<<"$r")"
+        # requests/s, server CPU µs per request, p50, p99, p99.9 in ms
+        line="$(awk -v n="$req" -v d="$us" -v t="$((t1 - t0))" -v hz="$hz" \
+          -v p50="$(field p50 <<<"$r")" -v p99="$(field p99 <<<"$r")" -v p999="$(field p999 <<<"$r")" \
+          'BEGIN {printf "%.0f %.2f %.3f %.3f %.3f", n / (d / 1e6), t / hz * 1e6 / n, p50 / 1e3, p99 / 1e3, p999 / 1e3}')"
+        echo "$line" >>"$tmp/res.$k.$c.$s"
+        echo "cores=$k conns=$c run $i $s: requests/s, CPU µs/request, p50/p99/p99.9 ms: $line"
+        if [ "$err" != 0 ]; then
+          notes+=("$s, $k cores, $c connections, run $i: wrk counted $err socket errors or non-2xx answers.")
+        fi
+      done
+    done
+  done
+  for s in "${systems[@]}"; do stop "$s"; done
 done
-for i in $(seq 1 "$runs"); do
-  for s in "${systems[@]}"; do
-    a="addr_$s"
-    pid="$(cat "$tmp/$s.pid")"
-    t0="$(cpu_ticks "$pid")"
-    r="$(rps "${!a}" "$duration")"
-    t1="$(cpu_ticks "$pid")"
-    # Server CPU per request (µs): the load generator's core may saturate
-    # before the server's does; this shows what each request cost the server.
-    us="$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v r="$r" -v d="${duration%s}" \
-      'BEGIN {printf "%.2f", t / hz * 1e6 / (r * d)}')"
-    echo "run $i $s: $r requests/sec, server CPU $us µs/request"
-    echo "$r" >>"$tmp/$s.rps"
-    echo "$us" >>"$tmp/$s.cpu"
+
+# med <k> <c> <system> <column 1-5>: the median of that column, or empty.
+med() {
+  local f="$tmp/res.$1.$2.$3"
+  [ -f "$f" ] && awk -v c="$4" '{print $c}' "$f" | median || true
+}
+
+echo
+echo "### HTTP: hello + a counter behind a lock, \`wrk -c<connections> -d$duration\` on \"/\""
+echo
+echo "Medians of $runs runs after a warm-up, servers alternating. Server CPU: user + system time"
+echo "per request. Latency: wrk's percentiles (ms)."
+echo
+echo "| server cores | connections | wrk on | server | requests/s | server CPU µs/request | p50 ms | p99 ms | p99.9 ms |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for p in "${points[@]}"; do
+  read -r k c where <<<"$p"
+  for s in gort beast go; do
+    [ -f "$tmp/res.$k.$c.$s" ] || continue
+    l="label_$s"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$k" "$c" "$where" "${!l}" \
+      "$(med "$k" "$c" "$s" 1 | awk '{s = sprintf("%d", $1); r = "";
+        while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
+        print s r}')" "$(med "$k" "$c" "$s" 2)" \
+      "$(med "$k" "$c" "$s" 3)" "$(med "$k" "$c" "$s" 4)" "$(med "$k" "$c" "$s" 5)"
   done
 done
 
+# gort against each peer: requests/s ratio (target on one core: ≥ 1.15 against
+# Beast, ≥ 1.6 against Go), CPU per request ratio, and p99 (target: gort's at
+# most each peer's).
 echo
-echo "wrk -t1 -c$conns -d$duration on /, server on one core, $runs runs each (median):"
-for s in "${systems[@]}"; do
-  printf '  %-5s %12.0f requests/sec  %6.2f µs server CPU/request\n' "$s" \
-    "$(median <"$tmp/$s.rps")" "$(median <"$tmp/$s.cpu")"
+echo "| server cores | connections | peer | gort ÷ peer requests/s | gort ÷ peer CPU/request | gort p99 ≤ peer p99 |"
+echo "|---|---|---|---|---|---|"
+for p in "${points[@]}"; do
+  read -r k c where <<<"$p"
+  for s in beast go; do
+    [ -f "$tmp/res.$k.$c.$s" ] && [ -f "$tmp/res.$k.$c.gort" ] || continue
+    l="label_$s"
+    target=""
+    if [ "$k" = 1 ]; then target="$([ "$s" = beast ] && echo 1.15 || echo 1.6)"; fi
+    awk -v k="$k" -v c="$c" -v peer="${!l}" -v t="$target" \
+      -v gr="$(med "$k" "$c" gort 1)" -v pr="$(med "$k" "$c" "$s" 1)" \
+      -v gc="$(med "$k" "$c" gort 2)" -v pc="$(med "$k" "$c" "$s" 2)" \
+      -v g99="$(med "$k" "$c" gort 4)" -v p99="$(med "$k" "$c" "$s" 4)" 'BEGIN {
+        r = pr > 0 ? gr / pr : 0
+        mark = (t == "") ? "" : (r >= t ? " ✓" : " ✗ (≥ " t ")")
+        cr = pc > 0 ? gc / pc : 0
+        printf "| %s | %s | %s | %.2f%s | %.2f | %s (%.3f vs %.3f ms) |\n", k, c, peer, r, mark, cr,
+          (g99 <= p99 ? "✓" : "✗"), g99, p99
+      }'
+  done
 done
-if [ -f "$tmp/go.rps" ]; then
-  awk -v g="$(median <"$tmp/gort.rps")" -v o="$(median <"$tmp/go.rps")" \
-    -v gc="$(median <"$tmp/gort.cpu")" -v oc="$(median <"$tmp/go.cpu")" \
-    'BEGIN {printf "  gort/Go ratio: %.2f requests/sec, %.2f server CPU efficiency\n", g / o, oc / gc}'
+if [ "${#notes[@]}" -gt 0 ]; then
+  echo
+  for n in "${notes[@]}"; do echo "- $n"; done
 fi
+echo
+echo "Reproduce: HTTP_BENCH_RUNS=$runs HTTP_BENCH_DURATION=$duration HTTP_BENCH_CORES=\"$all_cores\"" \
+  "HTTP_BENCH_CONNS=\"$all_conns\" ./scripts/http_bench.sh ($ncpu cores, load average at the end:" \
+  "$(cut -d' ' -f1-3 /proc/loadavg))"

@@ -2,7 +2,7 @@
 // peer gort is measured against. Same CLI and same output line as gort-bench
 // and bench/go:
 //
-//   boostfiber-bench <workload> [--workers N]
+//   boostfiber-bench <workload> [--workers N] [--size N]   (bench/cli.hpp)
 //   BENCH name=<w> workers=<n> ops=<ops> ns_per_op=<x> check=<value>
 //
 // Scheduling: N threads (main + N-1 helpers) each install
@@ -35,6 +35,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "cli.hpp"
 
 namespace bf = boost::fibers;
 
@@ -84,10 +86,10 @@ void go_now(F&& f) {
   bf::fiber(bf::launch::dispatch, std::forward<F>(f)).detach();
 }
 
-// spawn: 1,000,000 fibers each doing wg.done(); every 1000th adds its index to
+// spawn: 1,000,000 fibers (--size) each doing wg.done(); every 1000th adds its index to
 // a shared sum. check = 499500000.
 result spawn(unsigned) {
-  constexpr int n = 1'000'000;
+  const int n = int(gort_bench::size_or(1'000'000));
   wait_group wg;
   std::atomic<std::uint64_t> sum{0};
   wg.add(n);
@@ -98,13 +100,13 @@ result spawn(unsigned) {
     });
   }
   wg.wait();
-  return {n, std::to_string(sum.load())};
+  return {std::uint64_t(n), std::to_string(sum.load())};
 }
 
-// yield: two fibers each yielding 1,000,000 times. ops = 2,000,000; check =
+// yield: two fibers each yielding 1,000,000 times (--size). ops = 2,000,000; check =
 // the total number of yields.
 result yield(unsigned) {
-  constexpr int n = 1'000'000;
+  const int n = int(gort_bench::size_or(1'000'000));
   wait_group wg;
   std::atomic<std::uint64_t> total{0};
   wg.add(2);
@@ -123,7 +125,7 @@ result yield(unsigned) {
   return {2 * std::uint64_t(n), std::to_string(total.load())};
 }
 
-// skynet: 1,000,000 leaves, fan-out 10, one unbuffered result channel per
+// skynet: 1,000,000 leaves (--size, a power of 10), fan-out 10, one unbuffered result channel per
 // parent. ops = 1,111,111 fibers; check = 499999500000.
 using i64_chan = bf::unbuffered_channel<std::int64_t>;
 
@@ -141,15 +143,16 @@ void skynet_node(i64_chan* out, std::int64_t num, std::int64_t size, std::int64_
 }
 
 result skynet(unsigned) {
+  const auto leaves = std::int64_t(gort_bench::size_or(1'000'000));
   i64_chan c;
-  go_now([&c] { skynet_node(&c, 0, 1'000'000, 10); });
-  return {1'111'111, std::to_string(c.value_pop())};
+  go_now([&c, leaves] { skynet_node(&c, 0, leaves, 10); });
+  return {std::uint64_t(leaves * 10 - 1) / 9, std::to_string(c.value_pop())};
 }
 
 // pingpong: two fibers, two unbuffered channels of ints, 1,000,000 round
-// trips (ping sends v, pong answers v+1). ops = round trips; check = 1000000.
+// trips (--size) (ping sends v, pong answers v+1). ops = round trips; check = 1000000.
 result pingpong(unsigned) {
-  constexpr int n = 1'000'000;
+  const int n = int(gort_bench::size_or(1'000'000));
   bf::unbuffered_channel<int> ping, pong, done;
   go([&] {  // pong
     int v;
@@ -164,15 +167,15 @@ result pingpong(unsigned) {
     ping.close();
     done.push(v);
   });
-  return {n, std::to_string(done.value_pop())};
+  return {std::uint64_t(n), std::to_string(done.value_pop())};
 }
 
 // sieve: Go's concurrent prime sieve (a generator and one filter fiber per
-// prime over unbuffered channels), the first 1,000 primes. ops = 1000; check =
+// prime over unbuffered channels), the first 1,000 primes (--size). ops = 1000; check =
 // 7919. The fibers are left blocked, as in Go's example; the channels are
 // leaked on purpose (the process _Exits right after).
 result sieve(unsigned) {
-  constexpr int n = 1000;
+  const int n = int(gort_bench::size_or(1000));
   using chan = bf::unbuffered_channel<int>;
   auto* ch = new chan;
   go([ch] {
@@ -190,15 +193,15 @@ result sieve(unsigned) {
     });
     ch = ch1;
   }
-  return {n, std::to_string(prime)};
+  return {std::uint64_t(n), std::to_string(prime)};
 }
 
 // mpmc: one channel of capacity 1024 (a Boost.Fiber buffered_channel of
-// capacity 1024 holds 1023 values), 4 producers each sending 1..2,500,000, 4
-// consumers summing. ops = 10,000,000; check = 12500005000000.
+// capacity 1024 holds 1023 values), 4 producers each sending 1..2,500,000
+// (--size), 4 consumers summing. ops = 10,000,000; check = 12500005000000.
 result mpmc(unsigned) {
   constexpr int producers = 4, consumers = 4;
-  constexpr std::int64_t per = 2'500'000;
+  const auto per = std::int64_t(gort_bench::size_or(2'500'000));
   bf::buffered_channel<std::int64_t> ch(1024);
   wait_group pwg, cwg;
   std::atomic<std::int64_t> total{0};
@@ -221,14 +224,14 @@ result mpmc(unsigned) {
   pwg.wait();
   ch.close();
   cwg.wait();
-  return {producers * per, std::to_string(total.load())};
+  return {std::uint64_t(producers * per), std::to_string(total.load())};
 }
 
-// mutex: 100 fibers each incrementing a shared counter 100,000 times under one
-// boost::fibers::mutex. ops = 10,000,000; check = 10000000.
+// mutex: 100 fibers each incrementing a shared counter 100,000 times (--size)
+// under one boost::fibers::mutex. ops = 10,000,000; check = 10000000.
 result mutex_counter(unsigned) {
   constexpr int fibers = 100;
-  constexpr int per_fiber = 100'000;
+  const int per_fiber = int(gort_bench::size_or(100'000));
   bf::mutex mu;
   wait_group wg;
   std::uint64_t counter = 0;  // guarded by mu
@@ -264,11 +267,11 @@ void busy(std::chrono::nanoseconds d) {
   while (std::chrono::steady_clock::now() - start < d) {}
 }
 
-// balance: one fiber spawns 100,000 tasks of 1-20 us of busy work, task i
+// balance: one fiber spawns 100,000 tasks (--size) of 1-20 us of busy work, task i
 // taking 1 + (the i-th splitmix64 output from seed 42) % 20 us. ops = 100,000;
 // check = the total work in us, 1053836.
 result balance(unsigned) {
-  constexpr int n = 100'000;
+  const int n = int(gort_bench::size_or(100'000));
   wait_group wg;
   std::uint64_t total = 0;
   wg.add(1);
@@ -286,7 +289,7 @@ result balance(unsigned) {
     wg.done();
   });
   wg.wait();
-  return {n, std::to_string(total)};
+  return {std::uint64_t(n), std::to_string(total)};
 }
 
 std::int64_t cpu_nanos() {
@@ -298,12 +301,13 @@ std::int64_t cpu_nanos() {
   return ns(ru.ru_utime) + ns(ru.ru_stime);
 }
 
-// idle: nothing to do for 1 s (the main fiber sleeps). ops = 1; ns_per_op =
-// the CPU ns the process used meanwhile; check = 1000.
+// idle: nothing to do for 1 s (--size ms; the main fiber sleeps). ops = 1;
+// ns_per_op = the CPU ns the process used meanwhile; check = the ms slept, 1000.
 result idle(unsigned) {
+  const std::uint64_t ms = gort_bench::size_or(1000);
   std::int64_t before = cpu_nanos();
-  boost::this_fiber::sleep_for(std::chrono::seconds(1));
-  return {1, "1000", double(cpu_nanos() - before)};
+  boost::this_fiber::sleep_for(std::chrono::milliseconds(ms));
+  return {1, std::to_string(ms), double(cpu_nanos() - before)};
 }
 
 const std::map<std::string, std::function<result(unsigned)>> workloads = {
@@ -312,39 +316,16 @@ const std::map<std::string, std::function<result(unsigned)>> workloads = {
     {"mutex", mutex_counter}, {"balance", balance}, {"idle", idle},
 };
 
-int usage() {
-  std::fprintf(stderr, "usage: boostfiber-bench <workload> [--workers N]\nworkloads:");
-  for (auto& [name, fn] : workloads) std::fprintf(stderr, " %s", name.c_str());
-  std::fprintf(stderr, "\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return usage();
-  std::string name = argv[1];
-  unsigned workers = 1;
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--workers" && i + 1 < argc) {
-      char* end = nullptr;
-      long v = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || v <= 0 || v > 1024) {
-        std::fprintf(stderr, "boostfiber-bench: --workers \"%s\" is not a number from 1 to 1024\n", argv[i]);
-        return 2;
-      }
-      workers = unsigned(v);
-    } else {
-      std::fprintf(stderr, "boostfiber-bench: unknown argument \"%s\"\n", a.c_str());
-      return usage();
-    }
-  }
+  std::vector<std::string> names;
+  for (auto& [name, fn] : workloads) names.push_back(name);
+  gort_bench::cli_args args;
+  if (int rc = gort_bench::parse_cli("boostfiber-bench", argc, argv, names, args)) return rc;
+  const std::string& name = args.workload;
+  const unsigned workers = args.workers;
   auto it = workloads.find(name);
-  if (it == workloads.end()) {
-    std::fprintf(stderr, "boostfiber-bench: unknown workload \"%s\"\n", name.c_str());
-    return usage();
-  }
 
   // The helper threads join the work-stealing group, then park their main
   // fiber until the end, running (and stealing) fibers meanwhile.

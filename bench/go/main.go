@@ -1,13 +1,15 @@
 // gortbench: gort-bench's workloads written in Go (standard library only), the
 // peer gort is measured against. Same CLI and same output line:
 //
-//	gortbench <workload> [--workers N]        (N sets GOMAXPROCS; default 1)
+//	gortbench <workload> [--workers N] [--size N]   (N workers sets GOMAXPROCS; default 1)
 //	BENCH name=<w> workers=<n> ops=<ops> ns_per_op=<x> check=<value>
 //
-// As in bench/gort_bench.cpp, only the workload is timed: runtime start-up and
-// process exit are not. Each workload is defined in the comment above its
-// function: spawn and yield (runtime core), skynet, pingpong, sieve and mpmc
-// (channels), mutex (sync), balance and idle (the suite's own).
+// --size is the workload's size, as bench/cli.hpp defines it for every peer
+// (default: the benchmark's). As in bench/gort_bench.cpp, only the workload is
+// timed: runtime start-up and process exit are not. Each workload is defined
+// in the comment above its function: spawn and yield (runtime core), skynet,
+// pingpong, sieve and mpmc (channels), mutex (sync), balance and idle (the
+// suite's own).
 package main
 
 import (
@@ -31,6 +33,17 @@ type result struct {
 	nsOverride *float64
 }
 
+// requestedSize is --size, 0 when not given.
+var requestedSize uint64
+
+// sizeOr is --size if given, else d.
+func sizeOr(d uint64) uint64 {
+	if requestedSize != 0 {
+		return requestedSize
+	}
+	return d
+}
+
 var workloads = map[string]func(workers int) result{
 	"spawn":    spawn,
 	"yield":    yield,
@@ -41,12 +54,15 @@ var workloads = map[string]func(workers int) result{
 	"mutex":    mutex,
 	"balance":  balance,
 	"idle":     idle,
+	"stall_block":    stallBlock,
+	"stall_spin":     stallSpin,
+	"stall_pingpong": stallPingpong,
 }
 
-// spawn: 1,000,000 goroutines each doing wg.Done(); every 1000th adds its
+// spawn: 1,000,000 goroutines (--size) each doing wg.Done(); every 1000th adds its
 // index to a shared sum. check = 499500000.
 func spawn(int) result {
-	const n = 1000000
+	n := int(sizeOr(1000000))
 	var wg sync.WaitGroup
 	var sum uint64
 	wg.Add(n)
@@ -59,13 +75,13 @@ func spawn(int) result {
 		}(i)
 	}
 	wg.Wait()
-	return result{ops: n, check: strconv.FormatUint(atomic.LoadUint64(&sum), 10)}
+	return result{ops: uint64(n), check: strconv.FormatUint(atomic.LoadUint64(&sum), 10)}
 }
 
-// yield: two goroutines each yielding (runtime.Gosched) 1,000,000 times.
+// yield: two goroutines each yielding (runtime.Gosched) 1,000,000 times (--size).
 // ops = 2,000,000; check = the total number of yields.
 func yield(int) result {
-	const n = 1000000
+	n := int(sizeOr(1000000))
 	var wg sync.WaitGroup
 	var total uint64
 	wg.Add(2)
@@ -81,10 +97,10 @@ func yield(int) result {
 		}()
 	}
 	wg.Wait()
-	return result{ops: 2 * n, check: strconv.FormatUint(atomic.LoadUint64(&total), 10)}
+	return result{ops: 2 * uint64(n), check: strconv.FormatUint(atomic.LoadUint64(&total), 10)}
 }
 
-// skynet: 1,000,000 leaves, fan-out 10, one unbuffered result channel per
+// skynet: 1,000,000 leaves (--size, a power of 10), fan-out 10, one unbuffered result channel per
 // parent. ops = 1,111,111 goroutines; check = 499999500000.
 func skynetNode(out chan<- int64, num, size, div int64) {
 	if size == 1 {
@@ -103,16 +119,17 @@ func skynetNode(out chan<- int64, num, size, div int64) {
 }
 
 func skynet(int) result {
+	leaves := int64(sizeOr(1000000))
 	c := make(chan int64)
-	go skynetNode(c, 0, 1000000, 10)
-	return result{ops: 1111111, check: strconv.FormatInt(<-c, 10)}
+	go skynetNode(c, 0, leaves, 10)
+	return result{ops: uint64(leaves*10-1) / 9, check: strconv.FormatInt(<-c, 10)}
 }
 
 // pingpong: two goroutines, two unbuffered channels of ints, 1,000,000 round
-// trips (ping sends v, pong answers v+1). ops = round trips; check = the final
+// trips (--size) (ping sends v, pong answers v+1). ops = round trips; check = the final
 // value, 1000000.
 func pingpong(int) result {
-	const n = 1000000
+	n := int(sizeOr(1000000))
 	ping, pong := make(chan int), make(chan int)
 	done := make(chan int)
 	go func() { // pong
@@ -129,14 +146,14 @@ func pingpong(int) result {
 		close(ping)
 		done <- v
 	}()
-	return result{ops: n, check: strconv.Itoa(<-done)}
+	return result{ops: uint64(n), check: strconv.Itoa(<-done)}
 }
 
 // sieve: Go's concurrent prime sieve (a generator and one filter goroutine per
-// prime over unbuffered channels), the first 1,000 primes. ops = 1000; check =
+// prime over unbuffered channels), the first 1,000 primes (--size). ops = 1000; check =
 // the 1000th prime, 7919. The goroutines are left blocked, as in Go's example.
 func sieve(int) result {
-	const n = 1000
+	n := int(sizeOr(1000))
 	generate := func(ch chan<- int) {
 		for i := 2; ; i++ {
 			ch <- i
@@ -158,13 +175,14 @@ func sieve(int) result {
 		go filter(ch, ch1, prime)
 		ch = ch1
 	}
-	return result{ops: n, check: strconv.Itoa(prime)}
+	return result{ops: uint64(n), check: strconv.Itoa(prime)}
 }
 
-// mpmc: one channel of capacity 1024, 4 producers each sending 1..2,500,000,
-// 4 consumers summing. ops = 10,000,000; check = 12500005000000.
+// mpmc: one channel of capacity 1024, 4 producers each sending 1..2,500,000
+// (--size), 4 consumers summing. ops = 10,000,000; check = 12500005000000.
 func mpmc(int) result {
-	const producers, consumers, per = 4, 4, 2500000
+	const producers, consumers = 4, 4
+	per := int64(sizeOr(2500000))
 	ch := make(chan int64, 1024)
 	var pwg, cwg sync.WaitGroup
 	var total int64
@@ -191,13 +209,14 @@ func mpmc(int) result {
 	pwg.Wait()
 	close(ch)
 	cwg.Wait()
-	return result{ops: producers * per, check: strconv.FormatInt(atomic.LoadInt64(&total), 10)}
+	return result{ops: uint64(producers * per), check: strconv.FormatInt(atomic.LoadInt64(&total), 10)}
 }
 
-// mutex: 100 goroutines each incrementing a shared counter 100,000 times under
-// sync.Mutex. ops = 10,000,000; check = 10000000.
+// mutex: 100 goroutines each incrementing a shared counter 100,000 times
+// (--size) under sync.Mutex. ops = 10,000,000; check = 10000000.
 func mutex(int) result {
-	const fibers, per = 100, 100000
+	const fibers = 100
+	per := int(sizeOr(100000))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	counter := 0
@@ -213,7 +232,7 @@ func mutex(int) result {
 		}()
 	}
 	wg.Wait()
-	return result{ops: fibers * per, check: strconv.Itoa(counter)}
+	return result{ops: uint64(fibers * per), check: strconv.Itoa(counter)}
 }
 
 // splitmix64 is balance's generator; the C++ side uses the same one so that
@@ -235,12 +254,12 @@ func busy(d time.Duration) {
 	}
 }
 
-// balance: one goroutine spawns 100,000 tasks of 1-20 us of busy work, task i
+// balance: one goroutine spawns 100,000 tasks (--size) of 1-20 us of busy work, task i
 // taking 1 + (the i-th splitmix64 output from seed 42) % 20 us. ops = 100,000
 // tasks; check = the total work in us (the 2-worker speedup is ns_per_op at 1
 // worker over ns_per_op at 2, computed by scripts/bench.sh).
 func balance(int) result {
-	const n = 100000
+	n := int(sizeOr(100000))
 	var wg sync.WaitGroup
 	var total uint64
 	wg.Add(1)
@@ -258,7 +277,7 @@ func balance(int) result {
 		wg.Done()
 	}()
 	wg.Wait()
-	return result{ops: n, check: strconv.FormatUint(total, 10)}
+	return result{ops: uint64(n), check: strconv.FormatUint(total, 10)}
 }
 
 // cpuNanos is the process's user + system CPU time so far.
@@ -270,15 +289,94 @@ func cpuNanos() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// idle: the runtime has nothing to do for 1 s (main sleeps). ops = 1;
+// idle: the runtime has nothing to do for 1 s (--size ms; main sleeps). ops = 1;
 // ns_per_op = the CPU nanoseconds the process used meanwhile (the target is
 // under 0.01 s); check = the milliseconds slept, 1000.
 func idle(int) result {
 	runtime.GC() // leave no GC work for the idle second
+	ms := sizeOr(1000)
 	before := cpuNanos()
-	time.Sleep(time.Second)
+	time.Sleep(time.Duration(ms) * time.Millisecond)
 	used := float64(cpuNanos() - before)
-	return result{ops: 1, check: "1000", nsOverride: &used}
+	return result{ops: 1, check: strconv.FormatUint(ms, 10), nsOverride: &used}
+}
+
+// lateness starts `workers` goroutines running stall(), sleeps `timer`, and
+// reports how late it woke (wall time from before they started, minus timer).
+func lateness(workers int, timer time.Duration, stall func()) result {
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			stall()
+			wg.Done()
+		}()
+	}
+	time.Sleep(timer)
+	late := float64(time.Since(t0) - timer)
+	wg.Wait()
+	return result{ops: 1, check: strconv.Itoa(int(timer / time.Millisecond)), nsOverride: &late}
+}
+
+// stall_block: `workers` goroutines each block their thread in nanosleep for
+// --size ms (default 200); main sleeps 10 ms. ns_per_op = how late it woke;
+// check = the timer's ms, 10.
+func stallBlock(workers int) result {
+	d := time.Duration(sizeOr(200)) * time.Millisecond
+	return lateness(workers, 10*time.Millisecond, func() {
+		ts := syscall.NsecToTimespec(int64(d))
+		for syscall.Nanosleep(&ts, &ts) != nil {
+		}
+	})
+}
+
+// stall_spin: the same with goroutines that spin for --size ms; main sleeps
+// 20 ms (check = 20).
+func stallSpin(workers int) result {
+	d := time.Duration(sizeOr(200)) * time.Millisecond
+	return lateness(workers, 20*time.Millisecond, func() { busy(d) })
+}
+
+// stall_pingpong: `workers` goroutines spin until main is done; main runs
+// --size ping-pong round trips (default 1,000,000) with a partner goroutine.
+// ns_per_op = ns per round trip; check = the round trips.
+func stallPingpong(workers int) result {
+	n := int(sizeOr(1000000))
+	var done atomic.Bool
+	var spinners sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		spinners.Add(1)
+		go func() {
+			for !done.Load() {
+			}
+			spinners.Done()
+		}()
+	}
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	sum := 0
+	for i := 0; i < n; i++ {
+		ping <- i
+		if <-pong == i {
+			sum++
+		}
+	}
+	close(ping)
+	done.Store(true)
+	spinners.Wait()
+	return result{ops: uint64(n), check: strconv.Itoa(sum)}
+}
+
+func isPowerOf10(v uint64) bool {
+	for v >= 10 && v%10 == 0 {
+		v /= 10
+	}
+	return v == 1
 }
 
 func usage() {
@@ -287,7 +385,7 @@ func usage() {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(os.Stderr, "usage: gortbench <workload> [--workers N]\nworkloads:")
+	fmt.Fprintf(os.Stderr, "usage: gortbench <workload> [--workers N] [--size N]\nworkloads:")
 	for _, name := range names {
 		fmt.Fprintf(os.Stderr, " %s", name)
 	}
@@ -311,6 +409,14 @@ func main() {
 				os.Exit(2)
 			}
 			workers = v
+		} else if a == "--size" && i+1 < len(os.Args) {
+			i++
+			v, err := strconv.ParseUint(os.Args[i], 10, 64)
+			if err != nil || v < 1 || v > 1000000000 {
+				fmt.Fprintf(os.Stderr, "gortbench: --size \"%s\" is not a number from 1 to 1000000000\n", os.Args[i])
+				os.Exit(2)
+			}
+			requestedSize = v
 		} else {
 			fmt.Fprintf(os.Stderr, "gortbench: unknown argument \"%s\"\n", a)
 			usage()
@@ -320,6 +426,10 @@ func main() {
 	if !ok {
 		fmt.Fprintf(os.Stderr, "gortbench: unknown workload \"%s\"\n", name)
 		usage()
+	}
+	if name == "skynet" && requestedSize != 0 && !isPowerOf10(requestedSize) {
+		fmt.Fprintf(os.Stderr, "gortbench: --size \"%d\" for skynet is not a power of 10\n", requestedSize)
+		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(workers)
 	t0 := time.Now()

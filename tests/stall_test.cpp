@@ -1,0 +1,413 @@
+// No fiber stalls the others: a fiber that blocks its OS thread, or computes
+// without switching, keeps its thread but not its worker's queue. The
+// monitor hands the worker to another thread once work waits (handoffs),
+// stats and dumps show it, the thread limit holds, stall reports are
+// printed, and a stuck fiber is alive for the deadlock check.
+//
+// Bounds on delays are generous (the machine is noisy; the stall benchmark
+// in gort-bench measures the real figures), and every clock starts before
+// the fibers that could hold the program up are started.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gort/gort.hpp"
+#include "net_util.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto k_bound = 150ms;  // a 10-20 ms wait may take this long, no longer
+
+// Spins (never switching) until `stop` is set.
+void spin_until(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_acquire)) {
+  }
+}
+
+gort::config cfg(unsigned workers) {
+  gort::config c;
+  c.workers = workers;
+  c.on_deadlock = gort::deadlock_policy::raise;
+  return c;
+}
+
+// CPU time of the whole process so far.
+std::chrono::nanoseconds process_cpu() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+}  // namespace
+
+// Every worker's fiber sleeps 500 ms in the kernel; main's 10 ms sleep_for
+// still ends in time, because the workers' queues (and timers) moved.
+TEST(Stall, TimerFiresWhileEveryWorkerIsBlockedInTheKernel) {
+  for (unsigned w : {1u, 2u}) {
+    SCOPED_TRACE("workers=" + std::to_string(w));
+    std::atomic<int> blocked{0};
+    clk::duration slept{};
+    gort::sched_stats during;
+    gort::run(
+        [&] {
+          const auto t0 = clk::now();
+          for (unsigned i = 0; i < w; ++i)
+            gort::go([&] {
+              blocked.fetch_add(1);
+              std::this_thread::sleep_for(500ms);
+            });
+          gort::sleep_for(10ms);
+          slept = clk::now() - t0;
+          during = gort::stats();
+        },
+        cfg(w));
+    EXPECT_EQ(blocked.load(), int(w));
+    EXPECT_GE(slept, 10ms);
+    EXPECT_LE(slept, k_bound) << "main woke after "
+                              << std::chrono::duration_cast<std::chrono::milliseconds>(slept).count() << " ms";
+    EXPECT_GE(during.handoffs, 1u);
+    EXPECT_GT(during.threads, w);
+  }
+}
+
+// The same with fibers that compute without ever switching.
+TEST(Stall, TimerFiresWhileEveryWorkerComputes) {
+  for (unsigned w : {1u, 2u}) {
+    SCOPED_TRACE("workers=" + std::to_string(w));
+    std::atomic<bool> stop{false};
+    clk::duration slept{};
+    gort::run(
+        [&] {
+          const auto t0 = clk::now();
+          for (unsigned i = 0; i < w; ++i) gort::go([&] { spin_until(stop); });
+          gort::sleep_for(20ms);
+          slept = clk::now() - t0;
+          stop.store(true, std::memory_order_release);
+        },
+        cfg(w));
+    EXPECT_GE(slept, 20ms);
+    EXPECT_LE(slept, k_bound) << "main woke after "
+                              << std::chrono::duration_cast<std::chrono::milliseconds>(slept).count() << " ms";
+  }
+}
+
+// A ping-pong of 1,000 round trips completes while a fiber spins on the
+// only worker.
+TEST(Stall, PingPongRunsWhileTheOnlyWorkerSpins) {
+  std::atomic<bool> stop{false};
+  int rounds = 0;
+  gort::run(
+      [&] {
+        gort::go([&] { spin_until(stop); });
+        gort::chan<int> ping, pong;
+        gort::go([&] {
+          while (auto v = ping.recv()) pong.send(*v + 1);
+        });
+        for (int i = 0; i < 1000; ++i) {
+          ping.send(i);
+          if (pong.recv().value_or(-1) == i + 1) ++rounds;
+        }
+        ping.close();
+        stop.store(true, std::memory_order_release);
+      },
+      cfg(1));
+  EXPECT_EQ(rounds, 1000);
+}
+
+// A socket echo is served while every worker's fiber is blocked in the
+// kernel (the network is polled by the monitor or the new threads).
+TEST(Stall, SocketEchoServedWhileEveryWorkerIsBlocked) {
+  for (unsigned w : {1u, 2u}) {
+    SCOPED_TRACE("workers=" + std::to_string(w));
+    std::string echoed;
+    clk::duration took{};
+    gort::run(
+        [&] {
+          gort::net::listener l = gort::net::listen("127.0.0.1:0");
+          gort::go([&] {
+            gort::net::conn c = l.accept();
+            char buf[64];
+            while (std::size_t n = c.read(std::span<char>(buf))) c.write(std::string_view(buf, n));
+          });
+          gort::net::conn c = gort::net::dial("127.0.0.1:" + std::to_string(l.port()));
+          const auto t0 = clk::now();
+          for (unsigned i = 0; i < w; ++i) gort::go([] { std::this_thread::sleep_for(400ms); });
+          gort::yield();  // let the blockers take the workers
+          c.write(std::string_view("hello"));
+          echoed = gort_test::read_n(c, 5);
+          took = clk::now() - t0;
+          c.close();
+        },
+        cfg(w));
+    EXPECT_EQ(echoed, "hello");
+    EXPECT_LE(took, 300ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  }
+}
+
+// A fiber stuck in an OS call is alive: main waiting for it is no deadlock.
+TEST(Stall, FiberInAnOsCallIsNoDeadlock) {
+  for (unsigned w : {1u, 2u}) {
+    SCOPED_TRACE("workers=" + std::to_string(w));
+    int got = 0;
+    EXPECT_NO_THROW(gort::run(
+        [&] {
+          gort::chan<int> done;
+          gort::go([&] {
+            std::this_thread::sleep_for(300ms);
+            done.send(42);
+          });
+          got = done.recv().value_or(0);
+        },
+        cfg(w)));
+    EXPECT_EQ(got, 42);
+  }
+}
+
+// A program that never stalls hands nothing off and starts no extra thread.
+TEST(Stall, NoHandoffsWithoutStalls) {
+  gort_test::for_each_worker_count([](unsigned w) {
+    gort::sched_stats s;
+    gort::run(
+        [&] {
+          gort::chan<int> c;
+          gort::wait_group wg;
+          for (int p = 0; p < 8; ++p) {
+            wg.add(1);
+            gort::go([&] {
+              for (int i = 0; i < 2000; ++i) c.send(i);
+              wg.done();
+            });
+          }
+          gort::go([&] {
+            wg.wait();
+            c.close();
+          });
+          long sum = 0;
+          for (int v : c) sum += v;
+          EXPECT_EQ(sum, 8L * 1999 * 2000 / 2);
+          s = gort::stats();
+        },
+        cfg(w));
+    EXPECT_EQ(s.handoffs, 0u);
+    EXPECT_EQ(s.threads, w);
+    std::uint64_t per_worker = 0;
+    for (const auto& pw : s.per_worker) per_worker += pw.handoffs;
+    EXPECT_EQ(per_worker, 0u);
+  });
+}
+
+// A stuck fiber shows in dumps as running, with how long it has held its
+// thread; the JSON carries threads and handoffs.
+TEST(Stall, DumpShowsTheStuckFiberRunning) {
+  std::string dump;
+  std::string json;
+  std::atomic<bool> stop{false};
+  gort::run(
+      [&] {
+        gort::go([&] { spin_until(stop); });
+        // Wait (parked) until the monitor has handed the worker off.
+        auto give_up = clk::now() + 10s;
+        while (gort::stats().handoffs == 0 && clk::now() < give_up) gort::sleep_for(1ms);
+        gort::sleep_for(20ms);
+        std::ostringstream os;
+        gort::dump_fibers(os);
+        dump = os.str();
+        json = gort::stats().to_json();
+        stop.store(true, std::memory_order_release);
+      },
+      cfg(1));
+  EXPECT_NE(dump.find("goroutine 2 [running, "), std::string::npos) << dump;
+  EXPECT_NE(dump.find(" without switching]:"), std::string::npos) << dump;
+  EXPECT_NE(json.find("\"threads\":"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"handoffs\":1"), std::string::npos) << json;
+}
+
+// An idle runtime costs nothing: the monitor sleeps without a deadline while
+// every worker is idle (here waiting for a timer 300 ms away).
+TEST(Stall, IdleRuntimeUsesNoCpu) {
+  gort::run(
+      [] {
+        gort::sleep_for(50ms);  // let start-up settle
+        const auto before = process_cpu();
+        gort::sleep_for(300ms);
+        const auto used = process_cpu() - before;
+        EXPECT_LT(used, 30ms) << std::chrono::duration_cast<std::chrono::microseconds>(used).count() << " us";
+      },
+      cfg(2));
+}
+
+TEST(Stall, MaxThreadsBelowWorkersIsRejected) {
+  try {
+    gort::run([] {}, {.workers = 4, .max_threads = 2});
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("max_threads = 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(StallDeathTest, ExceedingMaxThreadsIsFatal) {
+  gort_test::threadsafe_death_tests();
+  EXPECT_EXIT(gort::run(
+                  [] {
+                    gort::go([] { std::this_thread::sleep_for(2s); });
+                    gort::sleep_for(10ms);  // needs the worker back: a second thread
+                  },
+                  {.workers = 1, .max_threads = 1}),
+              testing::ExitedWithCode(2),
+              "runtime: program exceeds 1-thread limit\nfatal error: thread exhaustion\n");
+}
+
+TEST(StallDeathTest, GortMaxthreadsIsTheLimit) {
+  gort_test::threadsafe_death_tests();
+  EXPECT_EXIT(
+      {
+        setenv("GORT_MAXTHREADS", "2", 1);
+        gort::run(
+            [] {
+              for (int i = 0; i < 2; ++i) gort::go([] { std::this_thread::sleep_for(2s); });
+              gort::sleep_for(10ms);
+            },
+            {.workers = 2});
+      },
+      testing::ExitedWithCode(2), "runtime: program exceeds 2-thread limit\nfatal error: thread exhaustion\n");
+}
+
+// One report per stall, while the fiber is still stuck, in Go's format:
+// here after its worker moved (main's timer fell due at 10 ms; main waits
+// for the handoff, then sleeps past the report's threshold).
+TEST(StallDeathTest, StallReportNamesTheFiber) {
+  gort_test::threadsafe_death_tests();
+  EXPECT_EXIT(
+      {
+        std::atomic<bool> stop{false};
+        gort::run(
+            [&] {
+              gort::go([&] { spin_until(stop); });
+              gort::sleep_for(10ms);
+              while (gort::stats().handoffs == 0) gort::sleep_for(1ms);
+              gort::sleep_for(400ms);
+              stop.store(true, std::memory_order_release);
+            },
+            {.workers = 1, .stall_report = 300ms});
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0),
+      "gort: stall: goroutine 2 has run [0-9]+ ms without switching; its worker's queue moved to another "
+      "thread\ngoroutine 2 \\[running\\]:\n(.|\n)*created by goroutine 1 at [^\n]*stall_test.cpp:[0-9]+\n");
+}
+
+// A stall with nothing else waiting is reported too (and its worker stays).
+TEST(StallDeathTest, StallReportWithNothingWaiting) {
+  gort_test::threadsafe_death_tests();
+  EXPECT_EXIT(
+      {
+        std::atomic<bool> stop{false};
+        gort::run(
+            [&] {
+              gort::go([&] { spin_until(stop); });
+              gort::sleep_for(150ms);
+              stop.store(true, std::memory_order_release);
+            },
+            {.workers = 1, .stall_report = 40ms});
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0),
+      "gort: stall: goroutine 2 has run [0-9]+ ms without switching; nothing else is waiting for its worker\n"
+      "goroutine 2 \\[running\\]:\n");
+}
+
+TEST(StallDeathTest, GortStallreportTurnsReportsOn) {
+  gort_test::threadsafe_death_tests();
+  EXPECT_EXIT(
+      {
+        setenv("GORT_STALLREPORT", "30", 1);
+        std::atomic<bool> stop{false};
+        gort::run(
+            [&] {
+              gort::go([&] { spin_until(stop); });
+              gort::sleep_for(120ms);
+              stop.store(true, std::memory_order_release);
+            },
+            {.workers = 1});
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "gort: stall: goroutine 2 has run [0-9]+ ms without switching");
+}
+
+// Hundreds of fibers that randomly compute, block in OS calls, and park on
+// channels and mutexes: every value is accounted for, at 1, 2 and 4 workers.
+TEST(StallStress, MixedStallsLoseNothing) {
+  const std::uint64_t seed = gort_test::test_seed();
+  SCOPED_TRACE(gort_test::seed_note(seed));
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  constexpr int k_fibers = 60, k_steps = 20;
+#else
+  constexpr int k_fibers = 300, k_steps = 30;
+#endif
+  gort_test::for_each_worker_count([&](unsigned w) {
+    long received = 0, sent = 0, counter = 0, locked_ops = 0;
+    gort::run(
+        [&] {
+          gort::chan<long> values(16);
+          gort::mutex mu;
+          long guarded = 0;
+          gort::wait_group wg;
+          std::atomic<long> total_sent{0}, total_locks{0};
+          for (int f = 0; f < k_fibers; ++f) {
+            wg.add(1);
+            gort::go([&, f] {
+              std::mt19937_64 rng(seed * 1000003 + std::uint64_t(f));
+              for (int s = 0; s < k_steps; ++s) {
+                switch (rng() % 4) {
+                  case 0: {  // compute without switching, up to ~2 ms
+                    auto until = clk::now() + std::chrono::microseconds(rng() % 2000);
+                    while (clk::now() < until) {
+                    }
+                    break;
+                  }
+                  case 1:  // block the thread in the kernel, up to 3 ms
+                    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+                    break;
+                  case 2:
+                    values.send(long(f) * k_steps + s);
+                    total_sent.fetch_add(long(f) * k_steps + s);
+                    break;
+                  default: {
+                    std::lock_guard g(mu);
+                    ++guarded;
+                    total_locks.fetch_add(1);
+                    if (rng() % 8 == 0) std::this_thread::sleep_for(200us);  // hold it while blocked
+                  }
+                }
+              }
+              wg.done();
+            });
+          }
+          gort::go([&] {
+            wg.wait();
+            values.close();
+          });
+          for (long v : values) received += v;
+          sent = total_sent.load();
+          locked_ops = total_locks.load();
+          std::lock_guard g(mu);
+          counter = guarded;
+        },
+        cfg(w));
+    EXPECT_EQ(received, sent);
+    EXPECT_EQ(counter, locked_ops);
+    EXPECT_GT(counter, 0);
+  });
+}
