@@ -31,7 +31,7 @@ T get_field(const T& field) noexcept {
 }
 }  // namespace
 
-// ---- recording (the owning worker) -----------------------------------------
+// ---- recording (the machine that owns the worker) ---------------------------
 
 worker_trace::worker_trace(std::size_t events)
     : mask_(std::bit_ceil(std::max<std::size_t>(events, 2)) - 1), ring_(new event[mask_ + 1]) {}
@@ -287,6 +287,8 @@ void trace_recorder::write_at_exit() {
 void trace_recorder::write_on_crash() noexcept {
   if (path_.empty()) return;
   int idle = 0;
+  // Acquire/release: pairs with the store of 2 below, so a waiter that sees
+  // it finished returns after the file is complete.
   if (!crash_state_.compare_exchange_strong(idle, 1, std::memory_order_acq_rel)) {
     // Another thread is writing it (two fibers panicking at once, SIGQUIT
     // during a panic): let it finish before this one's caller exits.

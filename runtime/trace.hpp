@@ -10,13 +10,15 @@
 // a live capture (capture_trace, gort::debug's /debug/gort/trace).
 //
 // Invariants:
-//   - A ring is written only by its worker's thread (one writer) and may be
-//     read at any moment by others (crash writers, live captures), through a
-//     seqlock: the writer bumps count_ (release) after an event is complete,
-//     with a release fence between that bump and its next event's stores; a
-//     reader keeps a copied event only if count_, re-read after the copy,
-//     shows that its slot was not being reused meanwhile. Every field of an
-//     event is accessed atomically (std::atomic_ref, relaxed).
+//   - A ring is written only by the machine that owns its worker, on g0 or in
+//     a runtime section (one writer at a time; ownership passes as
+//     runtime/worker.hpp says), and may be read at any moment by others
+//     (crash writers, live captures), through a seqlock: the writer bumps
+//     count_ (release) after an event is complete, with a release fence
+//     between that bump and its next event's stores; a reader keeps a copied
+//     event only if count_, re-read after the copy, shows that its slot was
+//     not being reused meanwhile. Every field of an event is accessed
+//     atomically (std::atomic_ref, relaxed).
 //   - Rings are created before their first use and destroyed with the
 //     runtime; a worker's trace pointer only ever toggles between null and
 //     that worker's ring, so a pointer loaded once stays usable.
@@ -47,7 +49,7 @@ class worker_trace {
   // the writer's, so it keeps events - 1); its pages are touched as it fills.
   explicit worker_trace(std::size_t events = k_events);
 
-  // The owning worker's thread only.
+  // The machine that owns this ring's worker only.
   void run_begin(const fiber& f, std::int64_t ts) noexcept;
   void run_end(std::int64_t ts) noexcept;
   void park(const fiber& f, wait_reason why, std::int64_t ts) noexcept;
