@@ -112,6 +112,9 @@ class runtime final : public sched_hooks {
   // True from shutdown step 4 on: parks throw fiber_unwind.
   bool unwinding() const noexcept { return unwinding_.load(std::memory_order_relaxed); }
   bool stopping() const noexcept { return sched_.stopping(); }
+  // Any thread: something that could wake a fiber went away (the last
+  // registered signal): runs the deadlock check now if every worker is idle.
+  void recheck_deadlock() noexcept { sched_.recheck_all_idle(); }
   const run_config& config() const noexcept { return cfg_; }
 
   // ---- machines (machines.cpp)
@@ -259,6 +262,8 @@ extern std::atomic<long> g_threads_alive;
 extern std::atomic<long> g_foreign_blocked;
 // gort::blocking calls in flight (their fibers wait for a helper thread).
 extern std::atomic<long> g_blocking_inflight;
+// Registered signal notifications (park.hpp: external_wakers_add).
+extern std::atomic<long> g_external_wakers;
 
 // The calling plain thread's stand-in record, and how it blocks in park().
 fiber* thread_self();

@@ -15,6 +15,7 @@
 #include "runtime/fatal.hpp"
 #include "runtime/sanitizer.hpp"
 #include "runtime/trace.hpp"
+#include "scheduler/barrier.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace bctx = boost::context::detail;
@@ -81,17 +82,32 @@ bool machine::sleeping_in_kernel() const noexcept {
   return close[2] == 'S' || close[2] == 'D';
 }
 
-// A section's entry found owner_ changed: the monitor is deciding (wait for
-// it), or took the worker (then this machine has none from now on).
-worker* machine::worker_taken(worker* p) noexcept {
+// A section's entry found retake_ set: the monitor is deciding (wait for
+// it: one barrier and a look), gave the worker back (retake_ cleared after
+// owner_ was restored), or took it (then this machine has none from now on).
+worker* machine::retake_seen() noexcept {
+  worker* p = p_;
   for (;;) {
+    if (!retake_.load(std::memory_order_acquire)) return p;  // given back
     machine* o = p->owner_.load(std::memory_order_acquire);
-    if (o == this) return p;  // the monitor gave it back
-    if (o != worker::k_retaking) break;
-    cpu_relax();  // the monitor holds it for one barrier and a look
+    if (o != worker::k_retaking && o != this) break;  // handed to another machine
+    cpu_relax();
   }
   p_ = nullptr;
+  retake_.store(false, std::memory_order_relaxed);  // the monitor is done with this machine
   return nullptr;
+}
+
+bool machine::retake_refused(worker& p) noexcept {
+  // seq_cst, then the heavy barrier: the slow side of the handshake.
+  retake_.store(true, std::memory_order_seq_cst);
+  heavy_barrier();
+  // Acquire: pairs with leave_runtime()'s release, so the worker comes with
+  // every write this machine made to it.
+  if (depth_.load(std::memory_order_acquire) == 0) return false;
+  p.owner_.store(this, std::memory_order_release);  // busy in gort: not stuck
+  retake_.store(false, std::memory_order_release);  // pairs with retake_seen()'s acquire
+  return true;
 }
 
 void machine::run_worker() {
@@ -166,7 +182,8 @@ void machine::prepare_first_run(fiber* f) {
 // its exception state the thread's.
 inline void machine::enter(fiber* n) {
   if (!n->ctx_) prepare_first_run(n);
-  current_.store(n, std::memory_order_release);
+  current_ = n;
+  running_.store(n, std::memory_order_release);
   worker* p = p_;
   if (n->last_worker_ != p->index()) {
     p->migrations.add();
@@ -237,7 +254,8 @@ void machine::execute(fiber* f) {
   // Back on g0. `f` has switched out (or exited) and its registers are in t.
   save_eh(f);
   *eh = g0_eh;
-  current_.store(nullptr, std::memory_order_relaxed);
+  current_ = nullptr;
+  running_.store(nullptr, std::memory_order_relaxed);
   switched_out(f, t.fctx, std::exchange(request_, request::none));
   if (!p_) rt_.worker_lost(*this);  // this machine's stuck fiber is off it now
 }

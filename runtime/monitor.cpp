@@ -147,7 +147,7 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
     worker& p = *workers_[i];
     monitor_state::watch& s = st.seen[i];
     machine* m = p.owner();
-    const fiber* f = m == nullptr || m == worker::k_retaking ? nullptr : m->current();
+    const fiber* f = m == nullptr || m == worker::k_retaking ? nullptr : m->running();
     const std::uint32_t tick = sched_.tick_of(i);
     if (!f || f != s.f || tick != s.tick) {
       s = {f, tick, now};
@@ -184,7 +184,7 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
 void runtime::watch_stuck(monitor_state& st, std::int64_t now) {
   auto& v = st.stuck_fibers;
   for (auto it = v.begin(); it != v.end();) {
-    if (it->m->current() != it->f) {  // it switched out: no longer stuck
+    if (it->m->running() != it->f) {  // it switched out: no longer stuck
       it = v.erase(it);
       continue;
     }
@@ -211,16 +211,14 @@ bool runtime::work_waiting(unsigned w, std::int64_t now) {
 bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
   if (cfg_.env.sched_seed || stopping()) return false;
   machine* expect = &from;
-  // seq_cst: the heavy side of the handshake (with the barrier below).
-  if (!p.owner_.compare_exchange_strong(expect, worker::k_retaking, std::memory_order_seq_cst)) return false;
-  heavy_barrier();
-  if (from.in_runtime()) {
-    p.owner_.store(&from, std::memory_order_release);  // busy in gort: not stuck
-    return false;
-  }
+  if (!p.owner_.compare_exchange_strong(expect, worker::k_retaking, std::memory_order_acq_rel)) return false;
+  if (from.retake_refused(p)) return false;
   // The worker is the monitor's until it names its new owner.
   p.handoffs.add();
-  if (worker_trace* tr = p.trace()) tr->instant("handoff", from.current() ? from.current()->id_ : 0, now);
+  if (worker_trace* tr = p.trace()) {
+    const fiber* f = from.running();
+    tr->instant("handoff", f ? f->id_ : 0, now);
+  }
   stuck_machines_.fetch_add(1, std::memory_order_acq_rel);
   give_to_spare(p);
   return true;

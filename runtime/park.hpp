@@ -80,4 +80,12 @@ bool in_fiber() noexcept;
 // fiber's first park.
 void mark_system_fiber() noexcept;
 
+// Any thread, in pairs (+1, then -1). While the sum is positive, something
+// outside the program's fibers may still wake one of them (a registered
+// gort::signal notification: a signal sends on a channel or cancels a
+// context), so the deadlock check stays quiet, as Go's does once
+// signal.Notify is in use. The service fiber that delivers the signals
+// hides nothing by itself.
+void external_wakers_add(long delta) noexcept;
+
 }  // namespace gort::detail

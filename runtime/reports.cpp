@@ -49,15 +49,16 @@ std::string blocks(std::string out, const std::vector<const fiber*>& fs) {
 
 // Any thread: nothing outside the fibers can make one runnable: no pending
 // timer (those of service fibers aside), no plain thread alive or blocked in
-// gort, no blocking() call in flight, no fiber of the user's waiting on a
-// socket, no fiber still running on a machine whose worker was handed off
-// (it is alive, and may wake others).
+// gort, no blocking() call in flight, no registered signal, no fiber of the
+// user's waiting on a socket, no fiber still running on a machine whose
+// worker was handed off (it is alive, and may wake others).
 bool runtime::nothing_can_wake() const noexcept {
   for (const timer_heap& h : heaps_)  // a sleeper or timer (a service fiber's does not count)
     if (h.user_pending() > 0) return false;
   if (g_threads_alive.load(std::memory_order_acquire) > 0) return false;
   if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return false;
   if (g_blocking_inflight.load(std::memory_order_acquire) > 0) return false;
+  if (g_external_wakers.load(std::memory_order_acquire) > 0) return false;  // a signal may still come
   if (netpoll_.waiters() > 0) return false;  // a socket may still become ready
   if (stuck_machines_.load(std::memory_order_acquire) > 0) return false;  // a fiber runs without a worker
   return live_fibers() > 0;                 // none at all: the program is simply ending

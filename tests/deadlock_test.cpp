@@ -168,7 +168,7 @@ TEST(Deadlock, NoFalsePositiveAcrossPingPongHandoffs) {
 }
 
 TEST(Deadlock, NoFalsePositiveWithSleeperAfterSocketAndStartingThread) {
-  for (unsigned w : {1u, 2u, 4u}) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::string r = deadlock_report_of(
         [] {
           gort::chan<int> done(4);
@@ -208,7 +208,7 @@ TEST(Deadlock, NoFalsePositiveWithSleeperAfterSocketAndStartingThread) {
         },
         w);
     EXPECT_EQ(r, "") << "workers=" << w;
-  }
+  });
 }
 
 TEST(DeadlockDeathTest, PartialCycleOfMutexesIsReported) {

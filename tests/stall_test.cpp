@@ -55,8 +55,7 @@ std::chrono::nanoseconds process_cpu() {
 // Every worker's fiber sleeps 500 ms in the kernel; main's 10 ms sleep_for
 // still ends in time, because the workers' queues (and timers) moved.
 TEST(Stall, TimerFiresWhileEveryWorkerIsBlockedInTheKernel) {
-  for (unsigned w : {1u, 2u}) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<int> blocked{0};
     clk::duration slept{};
     gort::sched_stats during;
@@ -79,13 +78,12 @@ TEST(Stall, TimerFiresWhileEveryWorkerIsBlockedInTheKernel) {
                               << std::chrono::duration_cast<std::chrono::milliseconds>(slept).count() << " ms";
     EXPECT_GE(during.handoffs, 1u);
     EXPECT_GT(during.threads, w);
-  }
+  });
 }
 
 // The same with fibers that compute without ever switching.
 TEST(Stall, TimerFiresWhileEveryWorkerComputes) {
-  for (unsigned w : {1u, 2u}) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<bool> stop{false};
     clk::duration slept{};
     gort::run(
@@ -100,7 +98,7 @@ TEST(Stall, TimerFiresWhileEveryWorkerComputes) {
     EXPECT_GE(slept, 20ms);
     EXPECT_LE(slept, k_bound) << "main woke after "
                               << std::chrono::duration_cast<std::chrono::milliseconds>(slept).count() << " ms";
-  }
+  });
 }
 
 // A ping-pong of 1,000 round trips completes while a fiber spins on the
@@ -129,8 +127,7 @@ TEST(Stall, PingPongRunsWhileTheOnlyWorkerSpins) {
 // A socket echo is served while every worker's fiber is blocked in the
 // kernel (the network is polled by the monitor or the new threads).
 TEST(Stall, SocketEchoServedWhileEveryWorkerIsBlocked) {
-  for (unsigned w : {1u, 2u}) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::string echoed;
     clk::duration took{};
     gort::run(
@@ -153,13 +150,12 @@ TEST(Stall, SocketEchoServedWhileEveryWorkerIsBlocked) {
         cfg(w));
     EXPECT_EQ(echoed, "hello");
     EXPECT_LE(took, 300ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
-  }
+  });
 }
 
 // A fiber stuck in an OS call is alive: main waiting for it is no deadlock.
 TEST(Stall, FiberInAnOsCallIsNoDeadlock) {
-  for (unsigned w : {1u, 2u}) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     int got = 0;
     EXPECT_NO_THROW(gort::run(
         [&] {
@@ -172,7 +168,7 @@ TEST(Stall, FiberInAnOsCallIsNoDeadlock) {
         },
         cfg(w)));
     EXPECT_EQ(got, 42);
-  }
+  });
 }
 
 // A program that never stalls hands nothing off and starts no extra thread.

@@ -51,7 +51,7 @@ class gated_fiber {
 TEST(Stats, OutsideRunThrows) { EXPECT_THROW(gort::stats(), std::logic_error); }
 
 TEST(Stats, CountsMatchAKnownWorkload) {
-  for (unsigned w : gort_test::k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [w] {
           gort::wait_group done;
@@ -106,7 +106,7 @@ TEST(Stats, CountsMatchAKnownWorkload) {
           left.wait();  // they use our locals: let them leave first
         },
         {.workers = w});
-  }
+  });
 }
 
 namespace {

@@ -27,12 +27,25 @@
 #include <string_view>
 #include <system_error>
 
+namespace gort {
+class context;  // gort/context.hpp: the context layer, above this one
+}  // namespace gort
+
+namespace gort::net {
+class conn;
+}  // namespace gort::net
+
 namespace gort::detail {
 class netfd;  // net/netfd.hpp
 struct netfd_disposer {
   void operator()(netfd* fd) const noexcept;  // closes; deletes once no operation is inside
 };
 using netfd_ptr = std::unique_ptr<netfd, netfd_disposer>;
+class dial_abort;  // net/dial.hpp
+// dial() with a deadline (steady-clock ns, < 0: none) for the connect, and an
+// optional handle through which another thread may abort it (net/dial.hpp).
+net::conn dial_conn(std::string_view address, std::int64_t deadline_ns, dial_abort* abort,
+                    const std::source_location& where);
 }  // namespace gort::detail
 
 namespace gort::net {
@@ -81,7 +94,8 @@ class conn {
 
  private:
   friend class listener;
-  friend conn dial(std::string_view, std::source_location);
+  friend conn gort::detail::dial_conn(std::string_view, std::int64_t, gort::detail::dial_abort*,
+                                      const std::source_location&);
   explicit conn(gort::detail::netfd_ptr fd) noexcept;
   gort::detail::netfd_ptr fd_;
 };
@@ -126,5 +140,31 @@ listener listen(std::string_view address);
 // malformed address, std::system_error (ECONNREFUSED, ETIMEDOUT, ...)
 // otherwise.
 conn dial(std::string_view address, std::source_location where = std::source_location::current());
+
+// ---- under a context (Go's DialContext, and Go's idiom for reads and writes)
+// Declared here, defined by the context layer (context/net_context.cpp, which
+// sits above net: nothing in net calls them). #include <gort/context.hpp> (or
+// <gort/gort.hpp>) to make a context.
+
+// dial() that gives up when `ctx` is done: a cancel or the deadline aborts a
+// connect in progress, and then dial throws std::system_error whose code()
+// is ctx.err() (context_errc::canceled or ::deadline_exceeded). The
+// deadline also bounds the connect itself. Once connected, the context no
+// longer affects the conn.
+conn dial(const context& ctx, std::string_view address,
+          std::source_location where = std::source_location::current());
+// c.read() / c.write() that give up when `ctx` is done: as Go code does with
+// `stop := context.AfterFunc(ctx, func() { conn.Close() })`, the cancel or
+// the deadline closes `c`, which wakes the parked call; the call then throws
+// std::system_error whose code() is ctx.err(). A conn closed that way stays
+// closed. A call started after ctx is done throws at once without touching c.
+std::size_t read(const context& ctx, conn& c, std::span<std::byte> buf,
+                 std::source_location where = std::source_location::current());
+std::size_t read(const context& ctx, conn& c, std::span<char> buf,
+                 std::source_location where = std::source_location::current());
+void write(const context& ctx, conn& c, std::span<const std::byte> data,
+           std::source_location where = std::source_location::current());
+void write(const context& ctx, conn& c, std::string_view data,
+           std::source_location where = std::source_location::current());
 
 }  // namespace gort::net
