@@ -428,7 +428,8 @@ int main(int argc, char** argv) {
           try {
             dbg = gort::debug::serve(opt.debug_addr);
           } catch (const std::exception& e) {
-            std::fprintf(stderr, "http_server: bad value for --debug-addr: %s\nusage: %s\n", e.what(), k_usage);
+            std::fprintf(stderr, "http_server: bad value for --debug-addr: %s\nusage: %s\n", e.what(),
+                         k_usage);
             return 2;
           }
           std::printf("debug on http://%s/debug/gort/\n", shown_address(opt.debug_addr, dbg.port()).c_str());
