@@ -2,7 +2,6 @@
 // HTTP/1.1 keep-alive, a visit counter behind a gort::mutex.
 //
 //   GET /                 -> "hello world, visit N"
-//   GET /debug/gort/stats -> gort::stats().to_json()
 //   GET /sleep?ms=N       -> headers at once, "slept N ms" after N ms (N <= 60000):
 //                            a slow request, to watch a graceful shutdown
 //   anything else         -> 404
@@ -10,9 +9,11 @@
 // Requests are parsed by Debian's libhttp-parser. A malformed request gets
 // 400 and oversized headers (over 8 KiB) get 431; either closes only that
 // connection. Flags: --addr HOST:PORT (default 127.0.0.1:8080; port 0 picks
-// one), --workers N (default: $GORT_MAXPROCS or the number of CPUs) and
-// --shutdown-timeout MS (default 5000). Prints "listening on HOST:PORT" once
-// it accepts connections.
+// one), --workers N (default: $GORT_MAXPROCS or the number of CPUs),
+// --shutdown-timeout MS (default 5000) and --debug-addr HOST:PORT, which
+// serves gort::debug's live dashboard, statistics, fiber dump and traces
+// there (/debug/gort/). Prints "listening on HOST:PORT" once it accepts
+// connections, then "debug on http://HOST:PORT/debug/gort/" with --debug-addr.
 //
 // SIGINT or SIGTERM shuts it down gracefully, as Go's http.Server.Shutdown:
 // stop accepting (new connections are refused), close idle connections, let
@@ -37,6 +38,7 @@
 #include <string>
 #include <string_view>
 
+#include "gort/debug.hpp"
 #include "gort/gort.hpp"
 
 namespace {
@@ -132,8 +134,6 @@ void handle(session& s, bool keep_alive) {
     }
     respond(s, "200 OK", "text/plain; charset=utf-8", "hello world, visit " + std::to_string(n) + "\n",
             close);
-  } else if (path == "/debug/gort/stats" && get) {
-    respond(s, "200 OK", "application/json", gort::stats().to_json(), close);
   } else if (path == "/sleep" && get) {
     sleep_then_respond(s, close);
   } else if (path.empty()) {
@@ -285,12 +285,14 @@ void serve(gort::net::conn c, server* srv) {
 
 // ---- command line -------------------------------------------------------------
 
-constexpr const char* k_usage = "http_server [--addr HOST:PORT] [--workers N] [--shutdown-timeout MS]";
+constexpr const char* k_usage =
+    "http_server [--addr HOST:PORT] [--workers N] [--shutdown-timeout MS] [--debug-addr HOST:PORT]";
 
 struct options {
   std::string addr = "127.0.0.1:8080";
   unsigned workers = 0;
   unsigned shutdown_ms = 5000;
+  std::string debug_addr;  // empty: no gort::debug server
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -303,7 +305,7 @@ options parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
     std::string flag = arg.substr(0, arg.find('='));
-    if (flag != "--addr" && flag != "--workers" && flag != "--shutdown-timeout")
+    if (flag != "--addr" && flag != "--workers" && flag != "--shutdown-timeout" && flag != "--debug-addr")
       usage_error("unknown flag '" + arg + "'");
     if (flag.size() < arg.size()) {
       value = arg.substr(flag.size() + 1);
@@ -312,9 +314,9 @@ options parse_args(int argc, char** argv) {
     } else {
       usage_error("missing value for " + flag);
     }
-    if (flag == "--addr") {
-      if (value.empty()) usage_error("bad value for --addr: '" + value + "'");
-      o.addr = value;
+    if (flag == "--addr" || flag == "--debug-addr") {
+      if (value.empty()) usage_error("bad value for " + flag + ": '" + value + "'");
+      (flag == "--addr" ? o.addr : o.debug_addr) = value;
       continue;
     }
     char* end = nullptr;
@@ -421,6 +423,17 @@ int main(int argc, char** argv) {
         gort::chan<int> signals(1);
         gort::signal::notify(signals, {SIGINT, SIGTERM});
         std::printf("listening on %s\n", shown_address(opt.addr, ln.port()).c_str());
+        gort::debug::server dbg;
+        if (!opt.debug_addr.empty()) {
+          try {
+            dbg = gort::debug::serve(opt.debug_addr);
+          } catch (const std::exception& e) {
+            std::fprintf(stderr, "http_server: bad value for --debug-addr: %s\nusage: %s\n", e.what(),
+                         k_usage);
+            return 2;
+          }
+          std::printf("debug on http://%s/debug/gort/\n", shown_address(opt.debug_addr, dbg.port()).c_str());
+        }
         std::fflush(stdout);
         auto acceptor = gort::spawn([&] { accept_loop(ln, srv); });
         const int sig = signals.recv().value_or(0);

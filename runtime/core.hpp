@@ -141,6 +141,8 @@ class runtime final : public sched_hooks {
   // ---- reports (any thread; the runtime held alive by the caller)
   sched_stats snapshot();   // stats.cpp
   void dump(std::string& out);
+  // GORT_TRACE and live captures (trace.cpp).
+  trace_recorder& tracer() noexcept { return trace_; }
   // How long the running fiber `f` has run without switching, as far as the
   // monitor saw (0: not known to be stuck).
   std::int64_t running_for(const fiber& f);
@@ -186,7 +188,6 @@ class runtime final : public sched_hooks {
   // run.cpp, lifecycle.cpp
   void unwind_leftovers(machine& m0);
   void discard_unstarted(worker& w0, fiber& f) noexcept;
-  void write_trace();
 
   const run_config cfg_;
   netpoller netpoll_;  // before sched_: destroyed after the workers stop
@@ -212,8 +213,8 @@ class runtime final : public sched_hooks {
   std::atomic<bool> deadlock_found_{false};  // all_idle acted on a deadlock (once per run)
   run_outcome outcome_;  // error: by the main fiber; report: by all_idle; read after join
   const std::int64_t started_ns_;
-  // GORT_TRACE: per-worker buffers, written at exit (empty when off).
-  std::vector<std::unique_ptr<worker_trace>> traces_;
+  // GORT_TRACE's flight recorder and live captures (runtime/trace.hpp).
+  trace_recorder trace_;
   // The monitor thread (Go's sysmon; monitor.cpp): hands off stuck workers,
   // reports stalls, prints GORT_SCHEDTRACE lines, runs GORT_DEADLOCK=partial.
   std::thread monitor_;

@@ -13,6 +13,7 @@
 
 #include "runtime/fiber.hpp"
 #include "runtime/machine.hpp"
+#include "runtime/trace.hpp"
 
 namespace gort::detail {
 
@@ -33,6 +34,7 @@ void fatal(std::string_view msg) noexcept {
   out.append(msg);
   out.push_back('\n');
   write_stderr(out);
+  write_trace_on_crash();
   _exit(2);
 }
 
@@ -117,6 +119,7 @@ void panic(const fiber& f, std::exception_ptr e) noexcept {
   std::string out = "panic: " + what + "\n\n";
   append_fiber_block(out, f, "running");
   write_stderr(out);
+  write_trace_on_crash();
   _exit(2);
 }
 
@@ -128,6 +131,7 @@ void stack_overflow(const fiber& f) noexcept {
                         unsigned(f.created_at_.line()));
   if (n > 0)
     write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
+  write_trace_on_crash();  // async-signal-safe
   _exit(2);
 }
 

@@ -215,9 +215,9 @@ bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
   if (from.retake_refused(p)) return false;
   // The worker is the monitor's until it names its new owner.
   p.handoffs.add();
-  if (p.trace_) {
+  if (worker_trace* tr = p.trace()) {
     const fiber* f = from.running();
-    p.trace_->instant("handoff", f ? f->id_ : 0, now);
+    tr->instant("handoff", f ? f->id_ : 0, now);
   }
   stuck_machines_.fetch_add(1, std::memory_order_acq_rel);
   give_to_spare(p);

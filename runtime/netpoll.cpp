@@ -249,6 +249,7 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
   // A service fiber's wait (a debug listener) never keeps the deadlock
   // check quiet: only the user's I/O counts.
   const bool counted = !w.who->system_;
+  w.deadline.system = !counted;  // nor does its deadline (see timer.hpp)
   if (counted) waiters_.fetch_add(1, std::memory_order_acq_rel);
   scope_exit cleanup([&] {
     w.deadline.stop();  // waits for a callback in flight

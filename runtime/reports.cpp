@@ -42,17 +42,19 @@ std::string blocks(std::string out, const std::vector<const fiber*>& fs) {
 [[noreturn]] void print_and_exit(const std::string& report) {
   std::fflush(stdout);
   write_stderr(report);
+  write_trace_on_crash();  // GORT_TRACE's flight recorder
   _exit(2);
 }
 }  // namespace
 
 // Any thread: nothing outside the fibers can make one runnable: no pending
-// timer, no plain thread alive or blocked in gort, no blocking() call in
-// flight, no registered signal, no fiber of the user's waiting on a socket,
-// no fiber still running on a machine whose worker was handed off (it is
-// alive, and may wake others).
+// timer (those of service fibers aside), no plain thread alive or blocked in
+// gort, no blocking() call in flight, no registered signal, no fiber of the
+// user's waiting on a socket, no fiber still running on a machine whose
+// worker was handed off (it is alive, and may wake others).
 bool runtime::nothing_can_wake() const noexcept {
-  if (const_cast<runtime*>(this)->next_timer_deadline() >= 0) return false;  // a sleeper or timer
+  for (const timer_heap& h : heaps_)  // a sleeper or timer (a service fiber's does not count)
+    if (h.user_pending() > 0) return false;
   if (g_threads_alive.load(std::memory_order_acquire) > 0) return false;
   if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return false;
   if (g_blocking_inflight.load(std::memory_order_acquire) > 0) return false;

@@ -14,13 +14,14 @@ void sleep_fired(timer* t) {
   fiber* f = static_cast<fiber::sleep_timer*>(t)->owner;
   machine* m = machine_of_thread();  // on g0: it owns its worker
   worker* w = m->p();
-  if (w->trace()) w->trace()->instant("timer wakeup", f->id_, now_ns());
+  if (worker_trace* t = w->trace()) t->instant("timer wakeup", f->id_, now_ns());
   m->rt().ready(f, w);
 }
 // The park's unlock step: the timer starts after the switch, so it cannot
 // fire (and ready the fiber) before the fiber is switched out.
 void arm_sleep(void* f) {
   auto* fb = static_cast<fiber*>(f);
+  fb->sleep_timer_.system = fb->system_;  // see timer.hpp
   fb->sleep_timer_.start(fb->sleep_timer_.when);
 }
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/sanitizer.hpp"
 
 namespace gort {
 
@@ -103,6 +104,7 @@ void detail::runtime::dump(std::string& out) {
       live.push_back(&f);
   });
   std::sort(live.begin(), live.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
+  const tsan_racy_snapshot racy;  // where each fiber blocked, read while it runs on
   for (fiber* f : live) {
     fiber_state st = f->state_.load(std::memory_order_acquire);
     std::string_view state = st == fiber_state::runnable  ? "runnable"

@@ -168,7 +168,7 @@ class client {
   const std::string addr_var = name.address();                                         \
   ASSERT_NE(addr_var, "") << name.read_until("\n")
 
-TEST(HttpServer, AnswersRootStatsAnd404) {
+TEST(HttpServer, AnswersRootAnd404) {
   START_SERVER(srv, addr);
   EXPECT_EQ(addr.rfind("127.0.0.1:", 0), 0u) << addr;
   gort::run(
@@ -177,12 +177,35 @@ TEST(HttpServer, AnswersRootStatsAnd404) {
         response r = c.get("/");
         EXPECT_EQ(r.status, 200);
         EXPECT_EQ(r.body, "hello world, visit 1\n");
-        r = c.get("/debug/gort/stats");
+        EXPECT_EQ(c.get("/debug/gort/stats").status, 404);  // only with --debug-addr, on its own port
+        EXPECT_EQ(c.get("/nope").status, 404);
+        EXPECT_EQ(c.get("/?q=1").body, "hello world, visit 2\n");
+      },
+      gort_test::cfg(2));
+}
+
+// --debug-addr serves gort::debug on a second port: the demo's own statistics.
+TEST(HttpServer, ServesGortDebugOnTheDebugAddress) {
+  if (!std::filesystem::exists(server_path())) GTEST_SKIP() << "no " << server_path();
+  server_process srv({"--addr", "127.0.0.1:0", "--workers", "2", "--debug-addr", "127.0.0.1:0"});
+  const std::string addr = srv.address();
+  const std::string out = srv.read_until("/debug/gort/\n");
+  const auto at = out.find("debug on http://");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string debug_addr = out.substr(at + 16, out.find("/debug/gort/", at) - at - 16);
+  gort::run(
+      [&] {
+        client app(addr);
+        EXPECT_EQ(app.get("/").body, "hello world, visit 1\n");
+        client dbg(debug_addr);
+        response r = dbg.get("/debug/gort/stats");
         EXPECT_EQ(r.status, 200);
         EXPECT_NE(r.headers.find("application/json"), std::string::npos);
         EXPECT_EQ(r.body.rfind("{\"workers\":2,", 0), 0u) << r.body;
-        EXPECT_EQ(c.get("/nope").status, 404);
-        EXPECT_EQ(c.get("/?q=1").body, "hello world, visit 2\n");
+        r = dbg.get("/debug/gort/fibers");
+        EXPECT_EQ(r.status, 200);
+        EXPECT_NE(r.body.find("http_server.cpp"), std::string::npos) << r.body;
+        EXPECT_EQ(dbg.get("/").status, 404);
       },
       gort_test::cfg(2));
 }
@@ -356,6 +379,7 @@ TEST(HttpServer, BadFlagsExit2NamingThem) {
                {{"--workers", "0"}, "--workers: '0'"},
                {{"--addr", "nonsense"}, "\"nonsense\""},
                {{"--shutdown-timeout", "soon"}, "--shutdown-timeout: 'soon'"},
+               {{"--addr", "127.0.0.1:0", "--debug-addr", "nonsense"}, "--debug-addr: "},
                {{"--frobnicate"}, "--frobnicate"}};
   for (auto& c : cases) {
     server_process p(c.args);

@@ -296,12 +296,15 @@ TEST(Schedtrace, RejectsBadPeriod) {
   }
 }
 
-TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
+// Tracing does not change the schedule (handoffs go on), so which workers
+// run fibers is up to the scheduler: the trace has slices on exactly those.
+TEST(Trace, FileParsesAndHasSlicesFromEveryWorkerThatRan) {
   std::string path = testing::TempDir() + "gort_trace_test.json";
+  std::set<int> ran;
   {
     gort_test::scoped_env trace("GORT_TRACE", path.c_str());
     gort::run(
-        [] {
+        [&] {
           gort::wait_group wg;
           for (int i = 0; i < 400; ++i) {
             wg.add();
@@ -313,9 +316,13 @@ TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
             });
           }
           wg.wait();
+          const auto s = gort::stats();
+          for (int w = 0; w < 2; ++w)
+            if (s.per_worker[w].switches > 0) ran.insert(w);
         },
         {.workers = 2});
   }
+  ASSERT_FALSE(ran.empty());
   std::ifstream f(path);
   ASSERT_TRUE(f.good());
   auto j = nlohmann::json::parse(f);
@@ -326,7 +333,7 @@ TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
     if (e["ph"] == "i" && e["name"].get<std::string>().rfind("park: ", 0) == 0) park = true;
     if (e["ph"] == "i" && e["name"] == "timer wakeup") timer = true;
   }
-  EXPECT_EQ(tids_with_slices, (std::set<int>{0, 1}));
+  EXPECT_EQ(tids_with_slices, ran);
   EXPECT_TRUE(park);
   EXPECT_TRUE(timer);
   std::remove(path.c_str());
