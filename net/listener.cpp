@@ -117,10 +117,14 @@ conn listener::accept(std::source_location where) {
   netfd& n = *fd_;
   netfd::op op(n, "accept");
   for (;;) {
-    int fd = ::accept4(n.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int fd = ::accept4(n.fd(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       set_nodelay(fd);
-      return conn(gort::detail::netfd_ptr(new netfd(fd)));
+      auto accepted = gort::detail::netfd_ptr(new netfd(fd));
+      return conn(std::move(accepted), gort::detail::local_address_of(fd),
+                  gort::detail::format_address(peer));
     }
     int e = errno;
     // A connection that died in the queue, or a signal: try the next one.
@@ -150,7 +154,7 @@ conn dial(std::string_view address, std::source_location where) {
       err = connect_one(*n, e, where);
       if (err == 0) {
         set_nodelay(fd);
-        return conn(std::move(n));
+        return conn(std::move(n), gort::detail::local_address_of(fd), gort::detail::format_address(e.addr));
       }
     }
     if (first_err == 0) first_err = err;
