@@ -163,6 +163,7 @@ class runtime final : public sched_hooks {
   std::string deadlock_report();
   void report_leaks();
   void check_partial_deadlock();
+  void act_on_deadlock(std::string report);
   // machines.cpp
   machine& new_machine(worker* p);
   void machine_main(machine& m);
@@ -206,8 +207,10 @@ class runtime final : public sched_hooks {
   std::atomic<std::uint64_t> foreign_exited_{0};   // on workerless machines
   std::atomic<std::uint64_t> system_live_{0};  // live service fibers (mark_system)
   std::atomic<bool> unwinding_{false};
-  std::atomic<bool> deadlock_found_{false};  // all_idle acted on a deadlock (once per run)
-  run_outcome outcome_;  // error: by the main fiber; report: by all_idle; read after join
+  std::atomic<bool> deadlock_found_{false};  // act_on_deadlock ran (once per run)
+  // error: by the main fiber; report: by act_on_deadlock (a worker or the
+  // monitor); read by run() after joining them.
+  run_outcome outcome_;
   const std::int64_t started_ns_;
   // GORT_TRACE: per-worker buffers, written at exit (empty when off).
   std::vector<std::unique_ptr<worker_trace>> traces_;
