@@ -18,7 +18,8 @@
 //   3. Pending timers are dropped (set idle without firing).
 //   4. unwinding_ is set; every fiber still alive is resumed once on worker 0,
 //      newest first (children tend to use objects on their creators' stacks);
-//      park() throws fiber_unwind, its stack unwinds and it exits. Fibers
+//      park() throws fiber_unwind, its stack unwinds and it exits (if its
+//      code swallows it, its next park throws again: throw_unwind). Fibers
 //      that never started just have their callables destroyed.
 //   5. g_runtime is cleared and the runtime destroyed; run() returns, throws
 //      deadlock_error, or rethrows the main fiber's exception.
@@ -261,6 +262,12 @@ extern std::atomic<long> g_threads_alive;
 extern std::atomic<long> g_foreign_blocked;
 // gort::blocking calls in flight (their fibers wait for a helper thread).
 extern std::atomic<long> g_blocking_inflight;
+
+// The calling fiber `f`, at a park (`why`, `where`: the blocking call) or a
+// yield (none, null) while run() unwinds leftovers, no exception in flight:
+// throws fiber_unwind, or ends the process if `f` keeps swallowing it
+// (park.cpp).
+[[noreturn]] void throw_unwind(fiber& f, wait_reason why, const std::source_location* where);
 
 // The calling plain thread's stand-in record, and how it blocks in park().
 fiber* thread_self();
