@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <optional>
+#include <random>
 #include <regex>
 #include <string>
 #include <system_error>
@@ -165,6 +167,65 @@ TEST_P(net_deadline, write_deadline_set_while_parked_in_write_applies) {
         p.server.set_write_deadline(t0 + 20ms);
         EXPECT_EQ(writer.join(), "timeout");
         EXPECT_GE(clock_type::now() - t0, 15ms);
+      },
+      cfg(GetParam()));
+}
+
+// Deadlines set while the reader is anywhere in read(): copying data,
+// between its deadline check and its park, or parked. Each round's deadline
+// (past or a few hundred microseconds ahead) must end that round's read with
+// exactly one timeout, and no byte may be lost. A deadline that missed a
+// parked reader would leave it waiting: the round then fails after 10 s.
+TEST_P(net_deadline, stress_deadlines_set_around_the_park) {
+  const std::uint64_t seed = gort_test::test_seed();
+  SCOPED_TRACE(gort_test::seed_note(seed));
+  constexpr int k_rounds = 300;
+  gort::run(
+      [seed] {
+        std::mt19937_64 rng(seed);
+        pair p;
+        gort::chan<int> timed_out, go_on;
+        auto reader = gort::spawn([&] {
+          std::string got;
+          char b[256];
+          try {
+            for (;;) {
+              try {
+                std::size_t n = p.server.read(std::span<char>(b));
+                if (n == 0) return got;
+                got.append(b, n);
+              } catch (const gort::net::timeout_error&) {
+                timed_out.send(1);
+                go_on.recv();  // the deadline is cleared now
+              }
+            }
+          } catch (const std::system_error& e) {  // closed after a failed round
+            return "error: " + std::string(e.what());
+          }
+        });
+        std::string sent;
+        for (int r = 0; r < k_rounds; ++r) {
+          std::string chunk = gort_test::pattern(1 + rng() % 300, unsigned(r));
+          sent += chunk;
+          p.client.write(chunk);
+          for (int k = int(rng() % 4); k > 0; --k) gort::yield();
+          p.server.set_read_deadline(rng() % 2 ? clock_type::now() - 1ns
+                                               : clock_type::now() + std::chrono::microseconds(rng() % 500));
+          bool timed = false;
+          gort::select(gort::recv_case(timed_out, [&](std::optional<int> v) { timed = v.has_value(); }),
+                       gort::recv_case(gort::after(10s), [](auto) {}));
+          if (!timed) {
+            ADD_FAILURE() << "round " << r << ": the read never timed out";
+            p.server.close();
+            break;
+          }
+          p.server.set_read_deadline(clock_type::time_point::max());
+          go_on.send(1);
+        }
+        p.client.close_write();
+        std::string got = reader.join();
+        EXPECT_EQ(got.size(), sent.size());
+        EXPECT_TRUE(got == sent);
       },
       cfg(GetParam()));
 }
