@@ -119,10 +119,14 @@ conn listener::accept(std::source_location where) {
   netfd& n = *fd_;
   netfd::op op(n, "accept");
   for (;;) {
-    int fd = ::accept4(n.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int fd = ::accept4(n.fd(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       set_nodelay(fd);
-      return conn(gort::detail::netfd_ptr(new netfd(fd)));
+      auto accepted = gort::detail::netfd_ptr(new netfd(fd));
+      return conn(std::move(accepted), gort::detail::local_address_of(fd),
+                  gort::detail::format_address(peer));
     }
     int e = errno;
     // A connection that died in the queue, or a signal: try the next one.
@@ -179,7 +183,7 @@ net::conn dial_conn(std::string_view address, std::int64_t deadline_ns, dial_abo
       err = errno;
     } else {
       auto n = netfd_ptr(new netfd(fd));
-      n->set_deadline(deadline_ns);
+      n->set_deadline(gort::detail::io_mode::write, deadline_ns);  // a connect waits to write
       if (abort && !abort->begin(n.get())) throw_errno(ECANCELED, what.c_str());
       try {
         err = net::connect_one(*n, e, where);
@@ -189,9 +193,9 @@ net::conn dial_conn(std::string_view address, std::int64_t deadline_ns, dial_abo
       }
       if (abort && abort->end()) throw_errno(ECANCELED, what.c_str());
       if (err == 0) {
-        n->set_deadline(-1);  // the deadline was the connect's, not the conn's
+        n->set_deadline(gort::detail::io_mode::write, -1);  // the deadline was the connect's, not the conn's
         net::set_nodelay(fd);
-        return net::conn(std::move(n));
+        return net::conn(std::move(n), gort::detail::local_address_of(fd), gort::detail::format_address(e.addr));
       }
     }
     if (first_err == 0) first_err = err;

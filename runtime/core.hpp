@@ -18,7 +18,8 @@
 //   3. Pending timers are dropped (set idle without firing).
 //   4. unwinding_ is set; every fiber still alive is resumed once on worker 0,
 //      newest first (children tend to use objects on their creators' stacks);
-//      park() throws fiber_unwind, its stack unwinds and it exits. Fibers
+//      park() throws fiber_unwind, its stack unwinds and it exits (if its
+//      code swallows it, its next park throws again: throw_unwind). Fibers
 //      that never started just have their callables destroyed.
 //   5. g_runtime is cleared and the runtime destroyed; run() returns, throws
 //      deadlock_error, or rethrows the main fiber's exception.
@@ -168,6 +169,7 @@ class runtime final : public sched_hooks {
   std::string deadlock_report();
   void report_leaks();
   void check_partial_deadlock();
+  void act_on_deadlock(std::string report);
   // machines.cpp
   machine& new_machine(worker* p);
   void machine_main(machine& m);
@@ -210,8 +212,10 @@ class runtime final : public sched_hooks {
   std::atomic<std::uint64_t> foreign_exited_{0};   // on workerless machines
   std::atomic<std::uint64_t> system_live_{0};  // live service fibers (mark_system)
   std::atomic<bool> unwinding_{false};
-  std::atomic<bool> deadlock_found_{false};  // all_idle acted on a deadlock (once per run)
-  run_outcome outcome_;  // error: by the main fiber; report: by all_idle; read after join
+  std::atomic<bool> deadlock_found_{false};  // act_on_deadlock ran (once per run)
+  // error: by the main fiber; report: by act_on_deadlock (a worker or the
+  // monitor); read by run() after joining them.
+  run_outcome outcome_;
   const std::int64_t started_ns_;
   // GORT_TRACE's flight recorder and live captures (runtime/trace.hpp).
   trace_recorder trace_;
@@ -264,6 +268,12 @@ extern std::atomic<long> g_foreign_blocked;
 extern std::atomic<long> g_blocking_inflight;
 // Registered signal notifications (park.hpp: external_wakers_add).
 extern std::atomic<long> g_external_wakers;
+
+// The calling fiber `f`, at a park (`why`, `where`: the blocking call) or a
+// yield (none, null) while run() unwinds leftovers, no exception in flight:
+// throws fiber_unwind, or ends the process if `f` keeps swallowing it
+// (park.cpp).
+[[noreturn]] void throw_unwind(fiber& f, wait_reason why, const std::source_location* where);
 
 // The calling plain thread's stand-in record, and how it blocks in park().
 fiber* thread_self();

@@ -75,6 +75,9 @@ struct alignas(64) fiber : sched_node {
 
   bool is_main_ = false;
   bool abandoned_ = false;  // blocked inside a destructor while unwinding at exit
+  // Times fiber_unwind was thrown at it while run() unwinds leftovers (one,
+  // unless its code caught it and blocked again). The fiber itself only.
+  std::uint8_t unwinds_ = 0;
   // One of the runtime's service fibers (mark_system_fiber): not counted by
   // num_fibers(), never keeps the deadlock check from firing. Written by the
   // fiber itself, before its first park; read by reports after the park's

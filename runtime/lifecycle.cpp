@@ -42,6 +42,7 @@ fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, voi
   f->blocked_at_ = where;
   f->is_main_ = false;
   f->abandoned_ = false;
+  f->unwinds_ = 0;
   f->system_ = false;
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
   return f;

@@ -18,7 +18,9 @@
 // more and park() throws fiber_unwind so that its stack unwinds (destructors
 // run). A primitive must therefore unlink its waiter record when park()
 // throws: guard the park with unlink_on_unwind (gort/detail/intrusive_fifo.hpp),
-// which unlinks a record still linked, under the lock.
+// which unlinks a record still linked, under the lock. User code that catches
+// fiber_unwind and parks (or yields) again gets it again at once; after
+// k_max_unwinds such catches the process ends with a fatal error (park.cpp).
 #pragma once
 
 #include <atomic>

@@ -71,8 +71,18 @@ void runtime::all_idle(unsigned, std::uint64_t idle_epoch) {
   if (sched_.stopping() || !nothing_can_wake()) return;
   std::string report = deadlock_report();
   if (!sched_.confirm_all_idle(idle_epoch) || !nothing_can_wake()) return;
-  // Two workers may judge the same moment (the check runs unlocked): one
-  // reports. acq_rel: the loser sees the winner's report written.
+  act_on_deadlock(std::move(report));
+}
+
+// A worker (all_idle) or the monitor (check_partial_deadlock) that found a
+// deadlock: under abort prints `report` and exits 2; under raise stops the
+// run, which then throws deadlock_error(report) from run_main. Fibers still
+// running stop at their next park, yield or exit, and are unwound with the
+// others (shutdown steps 1-4 of core.hpp).
+void runtime::act_on_deadlock(std::string report) {
+  // Two workers may judge the same moment (the check runs unlocked), or the
+  // monitor and a worker: one reports. acq_rel: the loser sees the winner's
+  // report written. run() reads it after joining both kinds of thread.
   if (deadlock_found_.exchange(true, std::memory_order_acq_rel)) return;
   gort_debug_deadlock();
   if (cfg_.on_deadlock == deadlock_policy::abort) print_and_exit(report);
@@ -133,7 +143,7 @@ void runtime::check_partial_deadlock() {
   std::vector<const fiber*> members;
   for (std::uint64_t id : cycle) members.push_back(waiting[id]);
   std::sort(members.begin(), members.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
-  print_and_exit(blocks(header, members));
+  act_on_deadlock(blocks(header, members));
 }
 
 }  // namespace gort::detail

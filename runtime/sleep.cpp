@@ -54,9 +54,10 @@ void yield() {
     std::this_thread::yield();
     return;
   }
-  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
+  fiber& f = *m->current();
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(f, wait_reason::none, nullptr);
   m = machine::switch_out_yield(m);  // returns at once when nothing else could run
-  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(f, wait_reason::none, nullptr);
 }
 
 }  // namespace gort

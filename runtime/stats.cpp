@@ -89,7 +89,9 @@ sched_stats detail::runtime::snapshot() {
   s.global_queue = sched_.global_size();
   s.runnable += s.global_queue;
   table_.for_each([&](fiber& f) {
-    if (f.state_.load(std::memory_order_relaxed) != fiber_state::waiting) return;
+    const fiber_state st = f.state_.load(std::memory_order_relaxed);
+    if (st == fiber_state::running) ++s.running;
+    if (st != fiber_state::waiting) return;
     ++s.blocked;
     ++s.blocked_by_reason[std::string(wait_reason_text(f.reason_.load(std::memory_order_relaxed)))];
   });
@@ -142,6 +144,7 @@ std::string sched_stats::to_json() const {
   field(out, "migrations", migrations);
   field(out, "handoffs", handoffs);
   field(out, "live", live);
+  field(out, "running", running);
   field(out, "runnable", runnable);
   field(out, "blocked", blocked);
   field(out, "global_queue", global_queue);

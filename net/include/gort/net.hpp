@@ -14,7 +14,10 @@
 //
 // Concurrency: one fiber may read while another writes the same conn; two
 // concurrent readers (or writers) of one conn are a usage error (EALREADY).
-// close() may be called from any fiber at any time.
+// close() and the deadline setters may be called from any fiber at any time.
+//
+// gort::net::reader (gort/net_reader.hpp, included below) is Go's
+// bufio.Reader over a conn: read_line, read_until, buffered read.
 #pragma once
 
 #include <chrono>
@@ -85,9 +88,22 @@ class conn {
   // throws EBADF; the descriptor is released when the last such call left.
   // Idempotent; never throws, never parks.
   void close() noexcept;
-  // Later read() and write() calls, and waits that start later, throw
-  // timeout_error once `t` has passed. time_point::max() clears it.
+  // Read and write deadlines (Go's SetReadDeadline, SetWriteDeadline): once
+  // `t` has passed, read() (or write()) throws timeout_error: a later call at
+  // once, and one parked now when `t` comes (a deadline set or changed while
+  // a fiber is parked applies to that wait too). time_point::max() clears
+  // it. Any fiber or thread.
+  void set_read_deadline(std::chrono::steady_clock::time_point t) noexcept;
+  void set_write_deadline(std::chrono::steady_clock::time_point t) noexcept;
+  // Both of the above (Go's SetDeadline).
   void set_deadline(std::chrono::steady_clock::time_point t) noexcept;
+  // The connection's two ends as Go's LocalAddr().String() and
+  // RemoteAddr().String() write them: "127.0.0.1:54321", "[::1]:8080" (an
+  // IPv4 peer of a dual-stack listener shows as IPv4). Taken when the
+  // connection was made, so still there after close(); empty when not
+  // connected.
+  std::string local_address() const { return local_; }
+  std::string remote_address() const { return remote_; }
   // The socket descriptor (-1 when not connected). Still owned by the conn.
   int native_handle() const noexcept;
   explicit operator bool() const noexcept { return fd_ != nullptr; }
@@ -96,8 +112,10 @@ class conn {
   friend class listener;
   friend conn gort::detail::dial_conn(std::string_view, std::int64_t, gort::detail::dial_abort*,
                                       const std::source_location&);
-  explicit conn(gort::detail::netfd_ptr fd) noexcept;
+  conn(gort::detail::netfd_ptr fd, std::string local, std::string remote) noexcept;
   gort::detail::netfd_ptr fd_;
+  std::string local_;
+  std::string remote_;
 };
 
 // A listening TCP socket. Move-only; the destructor closes it.
@@ -168,3 +186,5 @@ void write(const context& ctx, conn& c, std::string_view data,
            std::source_location where = std::source_location::current());
 
 }  // namespace gort::net
+
+#include "gort/net_reader.hpp"  // IWYU pragma: export
