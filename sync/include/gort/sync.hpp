@@ -55,6 +55,8 @@ class wait_group {
   void wait(std::source_location where = std::source_location::current());
 
  private:
+  void wake_waiters(std::uint32_t w) noexcept;
+
   std::atomic<std::uint64_t> state_{0};
   detail::sema sema_;
 };
