@@ -99,6 +99,9 @@ sched_stats detail::runtime::snapshot() {
 }
 
 void detail::runtime::dump(std::string& out) {
+  // A listed fiber may exit and its object be reused for a new fiber while we sort and
+  // print: ids, locations and states are a snapshot read while fibers run on.
+  const tsan_racy_snapshot racy;
   std::vector<fiber*> live;
   table_.for_each([&](fiber& f) {
     fiber_state st = f.state_.load(std::memory_order_acquire);
@@ -106,7 +109,6 @@ void detail::runtime::dump(std::string& out) {
       live.push_back(&f);
   });
   std::sort(live.begin(), live.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
-  const tsan_racy_snapshot racy;  // where each fiber blocked, read while it runs on
   for (fiber* f : live) {
     fiber_state st = f->state_.load(std::memory_order_acquire);
     std::string_view state = st == fiber_state::runnable  ? "runnable"
