@@ -6,8 +6,9 @@
 //                        gort::recv_case(gort::after(1s), [](auto) { /* timeout */ }))) { ... }
 //
 // The case objects capture the caller's source location (for the wait
-// record); they refer to their channels, so they are meant to be built in the
-// select call's own argument list.
+// record) and hold their own reference to their channel, so a case built
+// before the call (even on the temporary that after() returns) stays valid
+// until it is used.
 #pragma once
 
 #include <cstddef>
@@ -32,11 +33,11 @@ struct no_op {
 
 template <class T, class F>
 struct recv_case_t {
-  chan_core* ch;
+  chan_handle ch;
   F f;
   std::source_location where;
   std::optional<T> slot;  // filled by the core; nullopt if the channel was closed
-  select_case_desc describe() noexcept { return {ch, &slot, false}; }
+  select_case_desc describe() noexcept { return {ch.get(), &slot, false}; }
   void fire() {
     if constexpr (std::is_invocable_v<F&, std::optional<T>>) {
       std::invoke(f, std::move(slot));
@@ -48,11 +49,11 @@ struct recv_case_t {
 
 template <class T, class F>
 struct send_case_t {
-  chan_core* ch;
+  chan_handle ch;
   T value;  // moved from only if this case is chosen
   F f;
   std::source_location where;
-  select_case_desc describe() noexcept { return {ch, &value, true}; }
+  select_case_desc describe() noexcept { return {ch.get(), &value, true}; }
   void fire() { std::invoke(f); }
 };
 
@@ -88,12 +89,12 @@ void fire_case(std::size_t i, std::index_sequence<I...>, C&... cases) {
 template <class T, class F = detail::no_op>
 detail::recv_case_t<T, std::decay_t<F>> recv_case(
     const chan<T>& ch, F&& f = {}, std::source_location where = std::source_location::current()) {
-  return {detail::chan_access::core(ch), std::forward<F>(f), where, std::nullopt};
+  return {detail::chan_access::handle(ch), std::forward<F>(f), where, std::nullopt};
 }
 template <class T, class F = detail::no_op>
 detail::recv_case_t<T, std::decay_t<F>> recv_case(
     const recv_chan<T>& ch, F&& f = {}, std::source_location where = std::source_location::current()) {
-  return {detail::chan_access::core(ch), std::forward<F>(f), where, std::nullopt};
+  return {detail::chan_access::handle(ch), std::forward<F>(f), where, std::nullopt};
 }
 
 // A send case: sends `value`, then runs f() (f may be omitted). A chosen send
@@ -101,13 +102,13 @@ detail::recv_case_t<T, std::decay_t<F>> recv_case(
 template <class T, class V, class F = detail::no_op>
 requires std::is_constructible_v<T, V&&> detail::send_case_t<T, std::decay_t<F>> send_case(
     const chan<T>& ch, V&& value, F&& f = {}, std::source_location where = std::source_location::current()) {
-  return {detail::chan_access::core(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
+  return {detail::chan_access::handle(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
 }
 template <class T, class V, class F = detail::no_op>
 requires std::is_constructible_v<T, V&&> detail::send_case_t<T, std::decay_t<F>> send_case(
     const send_chan<T>& ch, V&& value, F&& f = {},
     std::source_location where = std::source_location::current()) {
-  return {detail::chan_access::core(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
+  return {detail::chan_access::handle(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
 }
 
 // Makes select non-blocking: chosen only if no other case is ready.
