@@ -21,8 +21,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
 
+#include "gort/location.hpp"
 #include "runtime/netpoll.hpp"
 
 namespace gort::detail {
@@ -56,7 +56,7 @@ class netfd {
   int fd() const noexcept { return fd_; }
   // Inside an op, after EAGAIN: parks until the socket is ready in `mode`.
   // Throws timeout_error past the deadline, the closed error once closed.
-  void wait(io_mode mode, const char* what, const std::source_location& where);
+  void wait(io_mode mode, const char* what, const location& where);
   // Inside an op, before the syscall: throws timeout_error if the deadline
   // passed (Go fails an operation past its deadline even if data is there).
   void check_deadline(const char* what) const {

@@ -218,7 +218,7 @@ void arm_and_unlock(void* arg) GORT_NO_THREAD_SAFETY_ANALYSIS {  // pd's lock, t
 // Not analysed: the descriptor's lock is released by park's unlock step
 // (arm_and_unlock), on the other side of the switch.
 io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
-                          const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
+                          const location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   pd->lock_.lock();
   if (pd->evicted_) {
     pd->lock_.unlock();
@@ -279,7 +279,7 @@ void io_unregister(poll_desc* pd) noexcept {
 
 void io_evict(poll_desc* pd) noexcept { netpoller::evict(pd); }
 
-io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const std::source_location& where) {
+io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const location& where) {
   return current_runtime("gort::net").poller().wait(pd, mode, deadline_ns, where);
 }
 

@@ -21,7 +21,8 @@
 #pragma once
 
 #include <cstdint>
-#include <source_location>
+
+#include "gort/location.hpp"
 
 namespace gort::detail {
 
@@ -43,6 +44,6 @@ void io_evict(poll_desc* pd) noexcept;
 // until the fd is ready in `mode`, `deadline_ns` passes (steady-clock ns; < 0
 // for none), or the descriptor is evicted. Wait reason "IO wait".
 io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
-                  const std::source_location& where = std::source_location::current());
+                  const location& where = location::current());
 
 }  // namespace gort::detail

@@ -54,11 +54,11 @@ void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noex
 }
 
 // Not analysed: `lock` is released by the unlock step, after the switch.
-void park(spinlock& lock, wait_reason why, const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
+void park(spinlock& lock, wait_reason why, const location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   park(&unlock_spinlock, &lock, why, where);
 }
 
-void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where) {
+void park(void (*unlock)(void*), void* arg, wait_reason why, const location& where) {
   machine* m = machine_of_thread();
   fiber* f = m ? m->current() : nullptr;
   if (!f) {

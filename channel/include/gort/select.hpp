@@ -14,13 +14,13 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
-#include <source_location>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "gort/chan.hpp"
 #include "gort/detail/chan_core.hpp"
+#include "gort/location.hpp"
 
 namespace gort {
 
@@ -35,7 +35,7 @@ template <class T, class F>
 struct recv_case_t {
   chan_handle ch;
   F f;
-  std::source_location where;
+  location where;
   std::optional<T> slot;  // filled by the core; nullopt if the channel was closed
   select_case_desc describe() noexcept { return {ch.get(), &slot, false}; }
   void fire() {
@@ -52,7 +52,7 @@ struct send_case_t {
   chan_handle ch;
   T value;  // moved from only if this case is chosen
   F f;
-  std::source_location where;
+  location where;
   select_case_desc describe() noexcept { return {ch.get(), &value, true}; }
   void fire() { std::invoke(f); }
 };
@@ -60,7 +60,7 @@ struct send_case_t {
 template <class F>
 struct default_case_t {
   F f;
-  std::source_location where;
+  location where;
   void fire() { std::invoke(f); }
 };
 
@@ -87,13 +87,13 @@ void fire_case(std::size_t i, std::index_sequence<I...>, C&... cases) {
 // A receive case: f(std::optional<T>) gets the value, or std::nullopt if the
 // channel is closed (f may also take no arguments, or be omitted).
 template <class T, class F = detail::no_op>
-detail::recv_case_t<T, std::decay_t<F>> recv_case(
-    const chan<T>& ch, F&& f = {}, std::source_location where = std::source_location::current()) {
+detail::recv_case_t<T, std::decay_t<F>> recv_case(const chan<T>& ch, F&& f = {},
+                                                  location where = location::current()) {
   return {detail::chan_access::handle(ch), std::forward<F>(f), where, std::nullopt};
 }
 template <class T, class F = detail::no_op>
-detail::recv_case_t<T, std::decay_t<F>> recv_case(
-    const recv_chan<T>& ch, F&& f = {}, std::source_location where = std::source_location::current()) {
+detail::recv_case_t<T, std::decay_t<F>> recv_case(const recv_chan<T>& ch, F&& f = {},
+                                                  location where = location::current()) {
   return {detail::chan_access::handle(ch), std::forward<F>(f), where, std::nullopt};
 }
 
@@ -101,20 +101,18 @@ detail::recv_case_t<T, std::decay_t<F>> recv_case(
 // case on a closed channel throws closed_channel_error from select.
 template <class T, class V, class F = detail::no_op>
 requires std::is_constructible_v<T, V&&> detail::send_case_t<T, std::decay_t<F>> send_case(
-    const chan<T>& ch, V&& value, F&& f = {}, std::source_location where = std::source_location::current()) {
+    const chan<T>& ch, V&& value, F&& f = {}, location where = location::current()) {
   return {detail::chan_access::handle(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
 }
 template <class T, class V, class F = detail::no_op>
 requires std::is_constructible_v<T, V&&> detail::send_case_t<T, std::decay_t<F>> send_case(
-    const send_chan<T>& ch, V&& value, F&& f = {},
-    std::source_location where = std::source_location::current()) {
+    const send_chan<T>& ch, V&& value, F&& f = {}, location where = location::current()) {
   return {detail::chan_access::handle(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
 }
 
 // Makes select non-blocking: chosen only if no other case is ready.
 template <class F = detail::no_op>
-detail::default_case_t<std::decay_t<F>> default_case(
-    F&& f = {}, std::source_location where = std::source_location::current()) {
+detail::default_case_t<std::decay_t<F>> default_case(F&& f = {}, location where = location::current()) {
   return {std::forward<F>(f), where};
 }
 
@@ -141,7 +139,7 @@ requires(sizeof...(Cases) > 0 && (detail::is_select_case<std::remove_cvref_t<Cas
     ++i;
   };
   (describe(cases), ...);
-  const std::source_location where = std::get<0>(std::forward_as_tuple(cases...)).where;
+  const location where = std::get<0>(std::forward_as_tuple(cases...)).where;
   int r = detail::select_run(descs, n, defaults == 0, where);
   std::size_t chosen = r < 0 ? def : std::size_t(r);
   detail::fire_case(chosen, std::index_sequence_for<Cases...>{}, cases...);
@@ -149,7 +147,7 @@ requires(sizeof...(Cases) > 0 && (detail::is_select_case<std::remove_cvref_t<Cas
 }
 
 // select {} : blocks forever ("select (no cases)").
-[[noreturn]] inline std::size_t select(std::source_location where = std::source_location::current()) {
+[[noreturn]] inline std::size_t select(location where = location::current()) {
   detail::select_block_forever(where);
 }
 

@@ -21,11 +21,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <source_location>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "gort/location.hpp"
 
 namespace gort::detail {
 class netfd;  // net/netfd.hpp
@@ -57,14 +58,14 @@ class conn {
   // Returns 0 at end of stream (the peer closed or shut down its writing
   // side), or when buf is empty. Throws std::system_error (ECONNRESET, ...),
   // timeout_error past the deadline.
-  std::size_t read(std::span<std::byte> buf, std::source_location where = std::source_location::current());
-  std::size_t read(std::span<char> buf, std::source_location where = std::source_location::current());
+  std::size_t read(std::span<std::byte> buf, location where = location::current());
+  std::size_t read(std::span<char> buf, location where = location::current());
   // Writes all of `data`, parking whenever the send buffer is full. Throws
   // std::system_error (EPIPE, ECONNRESET, ...), timeout_error past the
   // deadline; then an unknown prefix of `data` may have been sent. Never
   // raises SIGPIPE.
-  void write(std::span<const std::byte> data, std::source_location where = std::source_location::current());
-  void write(std::string_view data, std::source_location where = std::source_location::current());
+  void write(std::span<const std::byte> data, location where = location::current());
+  void write(std::string_view data, location where = location::current());
   // Shuts down the writing side (the peer reads end of stream) while reading
   // stays possible: a half-close. Does not park. Throws std::system_error.
   void close_write();
@@ -81,7 +82,7 @@ class conn {
 
  private:
   friend class listener;
-  friend conn dial(std::string_view, std::source_location);
+  friend conn dial(std::string_view, location);
   explicit conn(gort::detail::netfd_ptr fd) noexcept;
   gort::detail::netfd_ptr fd_;
 };
@@ -97,7 +98,7 @@ class listener {
   // Parks until a connection arrives and returns it. Throws EBADF once
   // close() was called (also to a fiber already parked here), other errors
   // (EMFILE, ...) as std::system_error.
-  conn accept(std::source_location where = std::source_location::current());
+  conn accept(location where = location::current());
   // The port it listens on (the one the kernel picked for port 0).
   std::uint16_t port() const noexcept { return port_; }
   // Stops listening; a fiber parked in accept() wakes with EBADF. Idempotent;
@@ -125,6 +126,6 @@ listener listen(std::string_view address);
 // address a name resolves to in turn. Throws std::invalid_argument quoting a
 // malformed address, std::system_error (ECONNREFUSED, ETIMEDOUT, ...)
 // otherwise.
-conn dial(std::string_view address, std::source_location where = std::source_location::current());
+conn dial(std::string_view address, location where = location::current());
 
 }  // namespace gort::net

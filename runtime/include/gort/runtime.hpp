@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -16,6 +15,7 @@
 
 #include "gort/detail/fiber_start.hpp"
 #include "gort/detail/scope_exit.hpp"
+#include "gort/location.hpp"
 
 namespace gort {
 
@@ -48,6 +48,7 @@ namespace detail {
 // The main fiber's callable: invokes the user's function and keeps its result.
 struct main_fn : fiber_fn {
   int result = 0;
+  location where = {};  // run()'s caller: the main fiber's creation site
 };
 template <class F>
 struct main_closure final : main_fn {
@@ -74,10 +75,12 @@ int run_main(main_fn& fn, const config& cfg);
 // must outlive run() (not live on main_fn's stack).
 // Throws std::logic_error when called from a fiber or while another run() is
 // active, std::invalid_argument for a bad worker count, deadlock_error (raise
-// policy), or whatever main_fn threw.
+// policy), or whatever main_fn threw. `where` (the caller) names the main
+// fiber in traces and dumps.
 template <class F>
-int run(F&& main_fn, config cfg = {}) {
+int run(F&& main_fn, config cfg = {}, location where = location::current()) {
   detail::main_closure<std::remove_reference_t<F>> c(main_fn);
+  c.where = where;
   return detail::run_main(c, cfg);
 }
 
@@ -87,27 +90,26 @@ int run(F&& main_fn, config cfg = {}) {
 // the message and the fiber are printed and the process exits with status 2.
 // (Fixed arities so that the call site's location can follow the arguments.)
 template <class F>
-void go(F&& f, std::source_location where = std::source_location::current()) {
+void go(F&& f, location where = location::current()) {
   detail::launch<detail::closure<std::decay_t<F>>>(where, std::forward<F>(f));
 }
 template <class F, class A1>
-void go(F&& f, A1&& a1, std::source_location where = std::source_location::current()) {
+void go(F&& f, A1&& a1, location where = location::current()) {
   detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>>>(where, std::forward<F>(f),
                                                                      std::forward<A1>(a1));
 }
 template <class F, class A1, class A2>
-void go(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_location::current()) {
+void go(F&& f, A1&& a1, A2&& a2, location where = location::current()) {
   detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>>>(
       where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
 }
 template <class F, class A1, class A2, class A3>
-void go(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::source_location::current()) {
+void go(F&& f, A1&& a1, A2&& a2, A3&& a3, location where = location::current()) {
   detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>, std::decay_t<A3>>>(
       where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3));
 }
 template <class F, class A1, class A2, class A3, class A4>
-void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
-        std::source_location where = std::source_location::current()) {
+void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4, location where = location::current()) {
   detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>, std::decay_t<A3>,
                                  std::decay_t<A4>>>(where, std::forward<F>(f), std::forward<A1>(a1),
                                                     std::forward<A2>(a2), std::forward<A3>(a3),
@@ -134,7 +136,7 @@ class task {
 
   // Parks until the fiber returned (wait reason "task join"); returns its
   // result or rethrows its exception. Throws std::logic_error if !joinable().
-  R join(std::source_location where = std::source_location::current()) {
+  R join(location where = location::current()) {
     if (!state_) throw std::logic_error("gort::task::join: task is not joinable");
     detail::task_state<R>* s = std::exchange(state_, nullptr);
     detail::scope_exit release([s] { s->release(); });
@@ -145,13 +147,13 @@ class task {
 
  private:
   template <class G, class... A>
-  friend auto spawn_at(const std::source_location&, G&&, A&&...);
+  friend auto spawn_at(const location&, G&&, A&&...);
   explicit task(detail::task_state<R>* s) noexcept : state_(s) {}
   detail::task_state<R>* state_ = nullptr;
 };
 
 template <class G, class... A>
-auto spawn_at(const std::source_location& where, G&& g, A&&... a) {
+auto spawn_at(const location& where, G&& g, A&&... a) {
   using R = std::invoke_result_t<std::decay_t<G>, std::decay_t<A>...>;
   auto* s = new detail::task_state<R>();
   task<R> handle(s);  // owns one reference; the fiber's closure the other
@@ -167,19 +169,19 @@ auto spawn_at(const std::source_location& where, G&& g, A&&... a) {
 
 // go() with a handle: join() returns the result or rethrows the exception.
 template <class F>
-auto spawn(F&& f, std::source_location where = std::source_location::current()) {
+auto spawn(F&& f, location where = location::current()) {
   return spawn_at(where, std::forward<F>(f));
 }
 template <class F, class A1>
-auto spawn(F&& f, A1&& a1, std::source_location where = std::source_location::current()) {
+auto spawn(F&& f, A1&& a1, location where = location::current()) {
   return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1));
 }
 template <class F, class A1, class A2>
-auto spawn(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_location::current()) {
+auto spawn(F&& f, A1&& a1, A2&& a2, location where = location::current()) {
   return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
 }
 template <class F, class A1, class A2, class A3>
-auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::source_location::current()) {
+auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, location where = location::current()) {
   return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
                   std::forward<A3>(a3));
 }
@@ -189,7 +191,7 @@ auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::s
 void yield();
 
 namespace detail {
-void sleep_until_ns(std::int64_t steady_ns, const std::source_location& where);
+void sleep_until_ns(std::int64_t steady_ns, const location& where);
 std::int64_t steady_now_ns() noexcept;
 
 // The steady-clock ns `d` from now (rounded up; a non-positive `d`: now),
@@ -207,8 +209,7 @@ std::int64_t deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
 // Parks the calling fiber for `d` (wait reason "sleep"); a zero or negative
 // duration just yields. On a plain thread, sleeps the thread.
 template <class Rep, class Period>
-void sleep_for(std::chrono::duration<Rep, Period> d,
-               std::source_location where = std::source_location::current()) {
+void sleep_for(std::chrono::duration<Rep, Period> d, location where = location::current()) {
   if (d <= d.zero()) {
     yield();
     return;
@@ -216,8 +217,7 @@ void sleep_for(std::chrono::duration<Rep, Period> d,
   detail::sleep_until_ns(detail::deadline_after(d), where);
 }
 template <class Clock, class Dur>
-void sleep_until(std::chrono::time_point<Clock, Dur> t,
-                 std::source_location where = std::source_location::current()) {
+void sleep_until(std::chrono::time_point<Clock, Dur> t, location where = location::current()) {
   sleep_for(t - Clock::now(), where);
 }
 
@@ -229,7 +229,7 @@ namespace detail {
 void thread_started() noexcept;   // a gort::thread registered
 void thread_finished() noexcept;  // ... and ended
 void require_running(const char* what);
-void wait_thread_done(task_state_base& s, const std::source_location& where);
+void wait_thread_done(task_state_base& s, const location& where);
 }  // namespace detail
 
 // A std::jthread the runtime knows about: while one is alive, fibers waiting
@@ -287,7 +287,7 @@ class thread {
 
   bool joinable() const noexcept { return t_.joinable(); }
   // Waits for the thread to finish (a fiber parks: "thread join").
-  void join(std::source_location where = std::source_location::current()) {
+  void join(location where = location::current()) {
     if (!t_.joinable())
       throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                               "gort::thread::join: not joinable");
