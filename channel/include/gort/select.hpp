@@ -41,9 +41,9 @@ struct recv_case_t {
   void fire() {
     if constexpr (std::is_invocable_v<F&, std::optional<T>>) {
       std::invoke(f, std::move(slot));
-    } else {
+    } else if constexpr (std::is_invocable_v<F&>) {
       std::invoke(f);
-    }
+    }  // else: recv_case() reported the callback
   }
 };
 
@@ -54,14 +54,18 @@ struct send_case_t {
   F f;
   location where;
   select_case_desc describe() noexcept { return {ch.get(), &value, true}; }
-  void fire() { std::invoke(f); }
+  void fire() {
+    if constexpr (std::is_invocable_v<F&>) std::invoke(f);  // else: send_case() reported it
+  }
 };
 
 template <class F>
 struct default_case_t {
   F f;
   location where;
-  void fire() { std::invoke(f); }
+  void fire() {
+    if constexpr (std::is_invocable_v<F&>) std::invoke(f);  // else: default_case() reported it
+  }
 };
 
 template <class C>
@@ -76,6 +80,26 @@ inline constexpr bool is_select_case<recv_case_t<T, F>> = true;
 template <class T, class F>
 inline constexpr bool is_select_case<send_case_t<T, F>> = true;
 
+// Never defined: a recv_case callback of the wrong signature instantiates it,
+// so that the compiler's first error line spells the expected argument type
+// (a static_assert message cannot name T). The callback must be invocable
+// with std::optional<T> (std::nullopt once the channel is closed and
+// drained), or with no arguments.
+template <class Expected>
+struct recv_case_callback_must_be_invocable_with;
+
+template <class T, class F>
+recv_case_t<T, std::decay_t<F>> make_recv_case(const chan_handle& ch, F&& f, const location& where) {
+  using fn = std::decay_t<F>;
+  constexpr bool ok = std::is_invocable_v<fn&, std::optional<T>> || std::is_invocable_v<fn&>;
+  if constexpr (!ok) (void)recv_case_callback_must_be_invocable_with<std::optional<T>>{};
+  static_assert(
+      ok,
+      "gort::recv_case: the callback must be invocable with std::optional<T>, T the channel's element "
+      "type (std::nullopt once the channel is closed), or with no arguments");
+  return {ch, std::forward<F>(f), where, std::nullopt};
+}
+
 // Runs the function of case `i`.
 template <class... C, std::size_t... I>
 void fire_case(std::size_t i, std::index_sequence<I...>, C&... cases) {
@@ -89,12 +113,12 @@ void fire_case(std::size_t i, std::index_sequence<I...>, C&... cases) {
 template <class T, class F = detail::no_op>
 detail::recv_case_t<T, std::decay_t<F>> recv_case(const chan<T>& ch, F&& f = {},
                                                   location where = location::current()) {
-  return {detail::chan_access::handle(ch), std::forward<F>(f), where, std::nullopt};
+  return detail::make_recv_case<T>(detail::chan_access::handle(ch), std::forward<F>(f), where);
 }
 template <class T, class F = detail::no_op>
 detail::recv_case_t<T, std::decay_t<F>> recv_case(const recv_chan<T>& ch, F&& f = {},
                                                   location where = location::current()) {
-  return {detail::chan_access::handle(ch), std::forward<F>(f), where, std::nullopt};
+  return detail::make_recv_case<T>(detail::chan_access::handle(ch), std::forward<F>(f), where);
 }
 
 // A send case: sends `value`, then runs f() (f may be omitted). A chosen send
@@ -102,17 +126,23 @@ detail::recv_case_t<T, std::decay_t<F>> recv_case(const recv_chan<T>& ch, F&& f 
 template <class T, class V, class F = detail::no_op>
 requires std::is_constructible_v<T, V&&> detail::send_case_t<T, std::decay_t<F>> send_case(
     const chan<T>& ch, V&& value, F&& f = {}, location where = location::current()) {
+  static_assert(std::is_invocable_v<std::decay_t<F>&>,
+                "gort::send_case: the callback must be invocable with no arguments");
   return {detail::chan_access::handle(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
 }
 template <class T, class V, class F = detail::no_op>
 requires std::is_constructible_v<T, V&&> detail::send_case_t<T, std::decay_t<F>> send_case(
     const send_chan<T>& ch, V&& value, F&& f = {}, location where = location::current()) {
+  static_assert(std::is_invocable_v<std::decay_t<F>&>,
+                "gort::send_case: the callback must be invocable with no arguments");
   return {detail::chan_access::handle(ch), T(std::forward<V>(value)), std::forward<F>(f), where};
 }
 
 // Makes select non-blocking: chosen only if no other case is ready.
 template <class F = detail::no_op>
 detail::default_case_t<std::decay_t<F>> default_case(F&& f = {}, location where = location::current()) {
+  static_assert(std::is_invocable_v<std::decay_t<F>&>,
+                "gort::default_case: the callback must be invocable with no arguments");
   return {std::forward<F>(f), where};
 }
 
