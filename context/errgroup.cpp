@@ -32,7 +32,7 @@ struct errgroup_state {
   gort::wait_group wg;
 };
 
-bool errgroup_enter(errgroup_state& s, bool block, std::uint64_t* gen, const std::source_location& where) {
+bool errgroup_enter(errgroup_state& s, bool block, std::uint64_t* gen, const location& where) {
   std::unique_lock g(s.mu);
   auto free = [&s] { return s.limit < 0 || s.active < std::size_t(s.limit); };
   if (!free()) {
@@ -94,7 +94,7 @@ void errgroup::set_limit(int n) {
   s_->slot_freed.notify_all();  // fibers parked in go() re-check against the new limit
 }
 
-void errgroup::wait(std::source_location where) {
+void errgroup::wait(location where) {
   s_->wg.wait(where);
   s_->cancel();
   std::exception_ptr e;

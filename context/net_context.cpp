@@ -39,7 +39,7 @@ auto under_context(const context& ctx, conn& c, const char* what, F&& op) {
 
 }  // namespace
 
-conn dial(const context& ctx, std::string_view address, std::source_location where) {
+conn dial(const context& ctx, std::string_view address, location where) {
   const std::string what = "dial " + std::string(address);
   if (std::error_code e = ctx.err()) throw_context(e, what);
   std::int64_t deadline = -1;
@@ -59,19 +59,19 @@ conn dial(const context& ctx, std::string_view address, std::source_location whe
   }
 }
 
-std::size_t read(const context& ctx, conn& c, std::span<std::byte> buf, std::source_location where) {
+std::size_t read(const context& ctx, conn& c, std::span<std::byte> buf, location where) {
   return under_context(ctx, c, "read", [&] { return c.read(buf, where); });
 }
 
-std::size_t read(const context& ctx, conn& c, std::span<char> buf, std::source_location where) {
+std::size_t read(const context& ctx, conn& c, std::span<char> buf, location where) {
   return read(ctx, c, std::as_writable_bytes(buf), where);
 }
 
-void write(const context& ctx, conn& c, std::span<const std::byte> data, std::source_location where) {
+void write(const context& ctx, conn& c, std::span<const std::byte> data, location where) {
   under_context(ctx, c, "write", [&] { c.write(data, where); });
 }
 
-void write(const context& ctx, conn& c, std::string_view data, std::source_location where) {
+void write(const context& ctx, conn& c, std::string_view data, location where) {
   write(ctx, c, std::as_bytes(std::span(data.data(), data.size())), where);
 }
 

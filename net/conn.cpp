@@ -36,7 +36,7 @@ conn& conn::operator=(conn&& o) noexcept {
 conn::~conn() = default;  // fd_'s disposer closes the socket (netfd::dispose)
 
 // The owner's fiber or thread (and one concurrent writer).
-std::size_t conn::read(std::span<std::byte> buf, std::source_location where) {
+std::size_t conn::read(std::span<std::byte> buf, location where) {
   netfd& n = checked(fd_, "read");
   netfd::op op(n, "read");
   if (buf.empty()) return 0;
@@ -51,12 +51,12 @@ std::size_t conn::read(std::span<std::byte> buf, std::source_location where) {
   }
 }
 
-std::size_t conn::read(std::span<char> buf, std::source_location where) {
+std::size_t conn::read(std::span<char> buf, location where) {
   return read(std::as_writable_bytes(buf), where);
 }
 
 // The owner's fiber or thread (and one concurrent reader).
-void conn::write(std::span<const std::byte> data, std::source_location where) {
+void conn::write(std::span<const std::byte> data, location where) {
   netfd& n = checked(fd_, "write");
   netfd::op op(n, "write");
   while (!data.empty()) {
@@ -73,7 +73,7 @@ void conn::write(std::span<const std::byte> data, std::source_location where) {
   }
 }
 
-void conn::write(std::string_view data, std::source_location where) {
+void conn::write(std::string_view data, location where) {
   write(std::as_bytes(std::span(data.data(), data.size())), where);
 }
 

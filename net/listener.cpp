@@ -58,7 +58,7 @@ std::uint16_t local_port(int fd) {
 }
 
 // The calling fiber: connects `fd` (owned by `n`) to `e`; returns 0 or the errno.
-int connect_one(netfd& n, const endpoint& e, const std::source_location& where) {
+int connect_one(netfd& n, const endpoint& e, const location& where) {
   netfd::op op(n, "dial");
   if (::connect(n.fd(), reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0) return 0;
   int err = errno;
@@ -114,7 +114,7 @@ listener listen(std::string_view address) {
 }
 
 // The fiber that owns the listener (one at a time).
-conn listener::accept(std::source_location where) {
+conn listener::accept(location where) {
   if (!fd_) gort::detail::throw_socket_closed("accept");
   netfd& n = *fd_;
   netfd::op op(n, "accept");
@@ -143,7 +143,7 @@ void listener::close() noexcept {
 int listener::native_handle() const noexcept { return fd_ ? fd_->fd() : -1; }
 
 // Any fiber or thread while run() is active.
-conn dial(std::string_view address, std::source_location where) {
+conn dial(std::string_view address, location where) {
   return gort::detail::dial_conn(address, -1, nullptr, where);
 }
 
@@ -172,7 +172,7 @@ bool dial_abort::end() noexcept {
 
 // Any fiber or thread while run() is active.
 net::conn dial_conn(std::string_view address, std::int64_t deadline_ns, dial_abort* abort,
-                    const std::source_location& where) {
+                    const location& where) {
   std::vector<endpoint> eps = resolve(address, false);
   const std::string what = "dial " + std::string(address);
   int first_err = 0;  // as Go, report the first address's failure

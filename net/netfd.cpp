@@ -90,7 +90,7 @@ void netfd::release() noexcept {
   ::close(fd_);
 }
 
-void netfd::wait(io_mode mode, const char* what, const std::source_location& where) {
+void netfd::wait(io_mode mode, const char* what, const location& where) {
   switch (io_wait(pd_, mode, deadline(mode), where)) {
     case io_result::ready: return;
     case io_result::timeout: throw net::timeout_error(std::string(what) + ": i/o timeout");

@@ -21,8 +21,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
 
+#include "gort/location.hpp"
 #include "runtime/netpoll.hpp"
 
 namespace gort::detail {
@@ -58,7 +58,7 @@ class netfd {
   // Throws timeout_error past that direction's deadline (also one set while
   // parked), the closed error once closed. May return spuriously: callers
   // check the deadline and retry their syscall.
-  void wait(io_mode mode, const char* what, const std::source_location& where);
+  void wait(io_mode mode, const char* what, const location& where);
   // Inside an op, before the syscall: throws timeout_error if the deadline of
   // `mode` passed (Go fails an operation past its deadline even if data is
   // there).

@@ -47,7 +47,7 @@ reader::~reader() = default;
 // Reads more from the conn into the buffer, making room first (moving the
 // buffered bytes to the front, or doubling a full buffer). False at end of
 // stream. On a throw the buffered bytes are unchanged (if moved, intact).
-bool reader::fill(const std::source_location& where) {
+bool reader::fill(const location& where) {
   if (!c_) return false;  // moved from
   if (begin_ == end_) {
     begin_ = end_ = 0;
@@ -79,7 +79,7 @@ std::string reader::take(std::size_t n) {
   return out;
 }
 
-std::optional<std::string> reader::read_until(char delim, std::source_location where) {
+std::optional<std::string> reader::read_until(char delim, location where) {
   std::size_t scanned = 0;  // bytes after begin_ known to hold no delim (fill keeps them after begin_)
   for (;;) {
     const char* from = buf_.get() + begin_;
@@ -94,7 +94,7 @@ std::optional<std::string> reader::read_until(char delim, std::source_location w
   }
 }
 
-std::optional<std::string> reader::read_line(std::source_location where) {
+std::optional<std::string> reader::read_line(location where) {
   std::optional<std::string> line = read_until('\n', where);
   if (line && !line->empty() && line->back() == '\n') {
     line->pop_back();
@@ -103,7 +103,7 @@ std::optional<std::string> reader::read_line(std::source_location where) {
   return line;
 }
 
-std::size_t reader::read(std::span<std::byte> buf, std::source_location where) {
+std::size_t reader::read(std::span<std::byte> buf, location where) {
   if (buf.empty()) return 0;
   if (begin_ == end_) {
     if (!c_) return 0;                                     // moved from
@@ -116,7 +116,7 @@ std::size_t reader::read(std::span<std::byte> buf, std::source_location where) {
   return n;
 }
 
-std::size_t reader::read(std::span<char> buf, std::source_location where) {
+std::size_t reader::read(std::span<char> buf, location where) {
   return read(std::as_writable_bytes(buf), where);
 }
 

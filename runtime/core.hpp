@@ -91,8 +91,7 @@ class runtime final : public sched_hooks {
   // ---- fibers (lifecycle.cpp; see gort/detail/fiber_start.hpp for who may
   // call). `w` is the worker the caller owns inside a runtime section (see
   // with_runtime), or null: a plain thread, or a machine without a worker.
-  fiber* create_fiber(worker* w, std::size_t size, std::size_t align, void** storage,
-                      const std::source_location& where);
+  fiber* create_fiber(worker* w, std::size_t size, std::size_t align, void** storage, const location& where);
   void discard_fiber(worker* w, fiber* f) noexcept;
   void start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept;
   // Any thread: make the parked `f` runnable (see park.hpp).
@@ -273,11 +272,11 @@ extern std::atomic<long> g_external_wakers;
 // yield (none, null) while run() unwinds leftovers, no exception in flight:
 // throws fiber_unwind, or ends the process if `f` keeps swallowing it
 // (park.cpp).
-[[noreturn]] void throw_unwind(fiber& f, wait_reason why, const std::source_location* where);
+[[noreturn]] void throw_unwind(fiber& f, wait_reason why, const location* where);
 
 // The calling plain thread's stand-in record, and how it blocks in park().
 fiber* thread_self();
-void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where);
+void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const location& where);
 
 // run(): the calling thread stops / resumes counting as a plain thread that
 // called into gort (threads.cpp).

@@ -47,7 +47,7 @@ void fatal_errno(const char* what) noexcept {
 }
 
 namespace {
-void append_location(std::string& out, const std::source_location& loc) {
+void append_location(std::string& out, const location& loc) {
   out += loc.file_name();
   out += ':';
   out += std::to_string(loc.line());

@@ -218,7 +218,7 @@ void arm_and_unlock(void* arg) GORT_NO_THREAD_SAFETY_ANALYSIS {  // pd's lock, t
 // Not analysed: the descriptor's lock is released by park's unlock step
 // (arm_and_unlock), on the other side of the switch.
 io_result netpoller::wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline,
-                          const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
+                          const location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   pd->lock_.lock();
   // Under the lock: ordered with set_deadline() (see netpoll.hpp).
   const std::int64_t deadline_ns = deadline.load(std::memory_order_relaxed);
@@ -299,11 +299,11 @@ void io_unregister(poll_desc* pd) noexcept {
 void io_evict(poll_desc* pd) noexcept { netpoller::evict(pd); }
 
 io_result io_wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline_ns,
-                  const std::source_location& where) {
+                  const location& where) {
   return current_runtime("gort::net").poller().wait(pd, mode, deadline_ns, where);
 }
 
-io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const std::source_location& where) {
+io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const location& where) {
   const std::atomic<std::int64_t> fixed{deadline_ns};
   return io_wait(pd, mode, fixed, where);
 }

@@ -27,7 +27,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
+
+#include "gort/location.hpp"
 
 namespace gort::detail {
 
@@ -51,10 +52,10 @@ void io_evict(poll_desc* pd) noexcept;
 // be spurious (a stale edge, a deadline changed meanwhile): callers retry
 // their syscall, checking the deadline first.
 io_result io_wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline_ns,
-                  const std::source_location& where = std::source_location::current());
+                  const location& where = location::current());
 // As above with a deadline that nobody changes while the caller waits.
 io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
-                  const std::source_location& where = std::source_location::current());
+                  const location& where = location::current());
 // Any fiber or thread, while `pd` is registered: stores `ns` in `deadline`
 // (the one that waits in `mode` on `pd` pass to io_wait) and wakes the fiber
 // waiting there now, if any, so that its wait uses the new deadline.

@@ -12,9 +12,9 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <source_location>
 #include <vector>
 
+#include "gort/location.hpp"
 #include "runtime/netpoll.hpp"
 
 namespace gort::detail {
@@ -31,7 +31,7 @@ class netpoller {
   void close(poll_desc* pd) noexcept;
   static void evict(poll_desc* pd) noexcept;
   io_result wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline_ns,
-                 const std::source_location& where);
+                 const location& where);
   static void set_deadline(poll_desc* pd, io_mode mode, std::atomic<std::int64_t>& deadline,
                            std::int64_t ns) noexcept;
 

@@ -64,7 +64,7 @@ void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noex
 // A fiber that swallowed fiber_unwind and blocks again gets it again; past
 // k_max_unwinds it can never be unwound (nor abandoned: its frames own memory
 // and locks), so the process ends as Go ends on a fatal error, naming it.
-void throw_unwind(fiber& f, wait_reason why, const std::source_location* where) {
+void throw_unwind(fiber& f, wait_reason why, const location* where) {
   if (++f.unwinds_ >= k_max_unwinds) {
     if (where) f.blocked_at_ = *where;
     std::string msg = "goroutine " + std::to_string(f.id_) +
@@ -79,11 +79,11 @@ void throw_unwind(fiber& f, wait_reason why, const std::source_location* where) 
 }
 
 // Not analysed: `lock` is released by the unlock step, after the switch.
-void park(spinlock& lock, wait_reason why, const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
+void park(spinlock& lock, wait_reason why, const location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   park(&unlock_spinlock, &lock, why, where);
 }
 
-void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where) {
+void park(void (*unlock)(void*), void* arg, wait_reason why, const location& where) {
   machine* m = machine_of_thread();
   fiber* f = m ? m->current() : nullptr;
   if (!f) {

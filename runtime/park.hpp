@@ -25,11 +25,11 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
 
 #include "gort/detail/fiber_start.hpp"  // fiber_unwind
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/wait_reason.hpp"
+#include "gort/location.hpp"
 
 namespace gort::detail {
 
@@ -42,9 +42,9 @@ fiber* self() noexcept;
 // Any thread. Blocks the caller until ready(self()) is called. `lock` must be
 // held; it is released after the caller has switched out. Records `why` and
 // `where` for deadlock reports, dumps and stats.
-void park(spinlock& lock, wait_reason why, const std::source_location& where) GORT_RELEASE(lock);
+void park(spinlock& lock, wait_reason why, const location& where) GORT_RELEASE(lock);
 // As above with a custom unlock step: `unlock(arg)` runs after the switch.
-void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where);
+void park(void (*unlock)(void*), void* arg, wait_reason why, const location& where);
 
 // Any thread. Makes `f`, parked (or about to park) by a protocol that pairs
 // this call with its park, runnable again. From a worker the fiber goes to

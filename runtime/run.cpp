@@ -81,7 +81,7 @@ run_outcome runtime::run(main_fn& fn) {
   main->sched_next = nullptr;
   main->id_ = 1;
   main->is_main_ = true;
-  main->created_at_ = std::source_location::current();
+  main->created_at_ = fn.where;  // run()'s caller
   main->fn_ = &fn;
   w0.spawned.add(1);
   main->state_.store(fiber_state::runnable, std::memory_order_relaxed);

@@ -26,7 +26,7 @@ void arm_sleep(void* f) {
 }
 }  // namespace
 
-void sleep_until_ns(std::int64_t until, const std::source_location& where) {
+void sleep_until_ns(std::int64_t until, const location& where) {
   machine* m = machine_of_thread();
   fiber* f = m ? m->current() : nullptr;
   if (!f) {

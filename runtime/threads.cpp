@@ -58,7 +58,7 @@ fiber* thread_self() {
 
 // A plain thread blocks on its own futex; it counts as "inside gort" for the
 // deadlock check while it waits.
-void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where) {
+void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const location& where) {
   fiber* f = thread_self();
   f->reason_.store(why, std::memory_order_relaxed);
   f->blocked_at_ = where;

@@ -9,7 +9,6 @@
 #include <climits>
 #include <cstring>
 #include <new>
-#include <source_location>
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
@@ -349,7 +348,7 @@ capture_status trace_recorder::capture(std::chrono::nanoseconds window, std::str
       }
     } rec{*this, !always};
     if (!always) set_recording(true);
-    sleep_until_ns(from + window.count(), std::source_location::current());
+    sleep_until_ns(from + window.count(), location::current());
   }
   const std::int64_t to = now_ns();
   std::string out;

@@ -43,7 +43,7 @@ void wait_group::wake_waiters(std::uint32_t w) noexcept {
   sema_.release(w);  // our last touch of *this (the sema keeps waiters from returning before it)
 }
 
-void wait_group::wait(std::source_location where) {
+void wait_group::wait(location where) {
   detail::sched_point();
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {

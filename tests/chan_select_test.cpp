@@ -324,4 +324,37 @@ TEST(ChanSelect, BlocksUntilPartner) {
   });
 }
 
+// A case object built before the select call holds its own reference to the
+// channel: here the only other one is the timer's, dropped once it fired (and
+// the after() temporary is gone at the end of the case's declaration).
+TEST(ChanSelect, CaseBuiltBeforeTheCallOwnsItsChannel) {
+  gort_test::run_at_each_worker_count([](unsigned) {
+    bool fired = false;
+    auto timeout = gort::recv_case(gort::after(1ms), [&](auto v) { fired = v.has_value(); });
+    gort::sleep_for(20ms);  // the timer fires and releases its reference meanwhile
+    EXPECT_EQ(gort::select(std::move(timeout)), 0u);
+    EXPECT_TRUE(fired);
+
+    // Parked on it when the timer fires and lets go.
+    chan<int> never;
+    fired = false;
+    auto later = gort::recv_case(gort::after(20ms), [&](auto v) { fired = v.has_value(); });
+    EXPECT_EQ(gort::select(gort::recv_case(never), std::move(later)), 1u);
+    EXPECT_TRUE(fired);
+
+    // A send case on a channel whose only handle is the case's.
+    int sent = 0;
+    auto send = gort::send_case(chan<int>(1), 5, [&] { ++sent; });
+    EXPECT_EQ(gort::select(std::move(send)), 0u);
+    EXPECT_EQ(sent, 1);
+    // Cases may be copied, and each copy can be used.
+    chan<int> c(2);
+    auto put = gort::send_case(c, 9);
+    auto put_again = put;
+    EXPECT_EQ(gort::select(put), 0u);
+    EXPECT_EQ(gort::select(put_again), 0u);
+    EXPECT_EQ(c.size(), 2u);
+  });
+}
+
 }  // namespace

@@ -418,3 +418,25 @@ TEST(Trace, FileParsesAndHasSlicesFromEveryWorkerThatRan) {
   EXPECT_TRUE(timer);
   std::remove(path.c_str());
 }
+
+// The main fiber's slices are named by run()'s caller (this file), as every
+// other fiber's by its go() call site.
+TEST(Trace, MainFiberIsNamedByRunsCaller) {
+  std::string path = testing::TempDir() + "gort_trace_main_test.json";
+  int line = 0;
+  {
+    gort_test::scoped_env trace("GORT_TRACE", path.c_str());
+    line = __LINE__, gort::run([] { gort::yield(); }, {.workers = 1});
+  }
+  std::ifstream f(path);
+  ASSERT_TRUE(f.good());
+  auto j = nlohmann::json::parse(f);
+  const std::string want = "goroutine 1 (" + std::string(__FILE__) + ":" + std::to_string(line) + ")";
+  std::set<std::string> main_names;
+  for (const auto& e : j["traceEvents"]) {
+    const auto name = e["name"].get<std::string>();
+    if (e["ph"] == "X" && name.rfind("goroutine 1 (", 0) == 0) main_names.insert(name);
+  }
+  EXPECT_EQ(main_names, (std::set<std::string>{want}));
+  std::remove(path.c_str());
+}

@@ -202,7 +202,7 @@ TEST(FlightRecorder, FullRingKeepsTheLastEvents) {
   gort::detail::worker_trace ring(8);
   gort::detail::fiber f;
   f.id_ = 7;
-  f.created_at_ = std::source_location::current();
+  f.created_at_ = gort::location::current();
   for (int i = 0; i < 10; ++i) {
     ring.run_begin(f, 1000 * i);
     ring.run_end(1000 * i + 500);
@@ -331,7 +331,7 @@ TEST(TraceRing, StressReadersNeverSeeTornEvents) {
     gort::detail::fiber fibers[k_fibers];
     for (int i = 0; i < k_fibers; ++i) {
       fibers[i].id_ = 100 + i;
-      fibers[i].created_at_ = std::source_location::current();  // the same file and line for all
+      fibers[i].created_at_ = gort::location::current();  // the same file and line for all
     }
     std::atomic<bool> stop{false};
     std::atomic<long> reads{0};

@@ -1,7 +1,11 @@
 # The package test (cmake -P): builds and runs tests/package as a user would.
 #   MODE=install   cmake --install the tested build into a fresh prefix, then
 #                  find_package(gort CONFIG REQUIRED) against that prefix only
+#                  (CXX_COMPILER may be another compiler than the one that
+#                  built gort: clang++ against a gcc-built package)
 #   MODE=subdir    add_subdirectory() of the source checkout
+# Both run `app` (fibers, channels, spawn: must print "ok") and `deadlock`
+# (must exit 2 with a report naming the lines of deadlock.cpp it printed).
 # Inputs (-D): MODE, GORT_SOURCE_DIR, GORT_BUILD_DIR, WORK_DIR, GENERATOR,
 # CXX_COMPILER, BUILD_TYPE, LAUNCHER (may be empty).
 cmake_minimum_required(VERSION 3.22)
@@ -106,4 +110,21 @@ message(STATUS "package test: app_debug printed: ${out}${err}")
 if(NOT rc EQUAL 0 OR NOT out MATCHES "package debug consumer: ok")
   message(FATAL_ERROR "package test: the gort::debug consumer failed (exit ${rc})")
 endif()
-message(STATUS "package test (${MODE}): passed")
+
+execute_process(COMMAND ${build}/deadlock RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+message(STATUS "package test: deadlock printed:\n${out}${err}")
+string(REGEX MATCH "block ([^\n]+)\n" m "${out}")
+set(block "${CMAKE_MATCH_1}")
+string(REGEX MATCH "created ([^\n]+)\n" m "${out}")
+set(created "${CMAKE_MATCH_1}")
+if(NOT rc EQUAL 2 OR block STREQUAL "" OR created STREQUAL "")
+  message(FATAL_ERROR "package test: deadlock exited ${rc} (want 2), or did not print its lines")
+endif()
+foreach(want "fatal error: all goroutines are asleep - deadlock!\n"
+    "goroutine 1 [chan receive]:\n\t${block}\n" "created by goroutine 1 at ${created}\n")
+  string(FIND "${err}" "${want}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "package test: the deadlock report lacks \"${want}\"")
+  endif()
+endforeach()
+message(STATUS "package test (${MODE}, ${CXX_COMPILER}): passed")

@@ -20,7 +20,6 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
-#include <source_location>
 #include <stop_token>
 #include <string>
 #include <system_error>

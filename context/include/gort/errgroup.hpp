@@ -15,7 +15,6 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -31,7 +30,7 @@ struct errgroup_state;
 // Any fiber or thread. Takes a slot for one more function: parks while the
 // limit is reached when `block`, else returns false. Returns true with the
 // limit generation the slot belongs to in *gen.
-bool errgroup_enter(errgroup_state& s, bool block, std::uint64_t* gen, const std::source_location& where);
+bool errgroup_enter(errgroup_state& s, bool block, std::uint64_t* gen, const location& where);
 // The function's fiber, once per successful enter: gives the slot back.
 void errgroup_leave(errgroup_state& s, std::uint64_t gen) noexcept;
 // The function's fiber: it threw `e`; the first one is kept and cancels ctx().
@@ -78,14 +77,14 @@ class errgroup {
   // Runs f() in a new fiber. While the limit is reached, parks first until a
   // running function returns. Any fiber or thread while run() is active.
   template <class F>
-  void go(F&& f, std::source_location where = std::source_location::current()) {
+  void go(F&& f, location where = location::current()) {
     std::uint64_t gen = 0;
     detail::errgroup_enter(*s_, true, &gen, where);
     start(std::forward<F>(f), gen, where);
   }
   // As go(), but returns false (and does not run f) when the limit is reached.
   template <class F>
-  bool try_go(F&& f, std::source_location where = std::source_location::current()) {
+  bool try_go(F&& f, location where = location::current()) {
     std::uint64_t gen = 0;
     if (!detail::errgroup_enter(*s_, false, &gen, where)) return false;
     start(std::forward<F>(f), gen, where);
@@ -99,11 +98,11 @@ class errgroup {
 
   // Parks until every function started so far (and any started meanwhile)
   // returned, cancels ctx(), then rethrows the first exception, if any.
-  void wait(std::source_location where = std::source_location::current());
+  void wait(location where = location::current());
 
  private:
   template <class F>
-  void start(F&& f, std::uint64_t gen, const std::source_location& where) {
+  void start(F&& f, std::uint64_t gen, const location& where) {
     try {
       gort::go([s = s_, gen,
                 fn = std::decay_t<F>(std::forward<F>(f))]() mutable { detail::errgroup_run(s, gen, fn); },

@@ -24,11 +24,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <source_location>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "gort/location.hpp"
 
 namespace gort {
 class context;  // gort/context.hpp: the context layer, above this one
@@ -48,7 +49,7 @@ class dial_abort;  // net/dial.hpp
 // dial() with a deadline (steady-clock ns, < 0: none) for the connect, and an
 // optional handle through which another thread may abort it (net/dial.hpp).
 net::conn dial_conn(std::string_view address, std::int64_t deadline_ns, dial_abort* abort,
-                    const std::source_location& where);
+                    const location& where);
 }  // namespace gort::detail
 
 namespace gort::net {
@@ -73,14 +74,14 @@ class conn {
   // Returns 0 at end of stream (the peer closed or shut down its writing
   // side), or when buf is empty. Throws std::system_error (ECONNRESET, ...),
   // timeout_error past the deadline.
-  std::size_t read(std::span<std::byte> buf, std::source_location where = std::source_location::current());
-  std::size_t read(std::span<char> buf, std::source_location where = std::source_location::current());
+  std::size_t read(std::span<std::byte> buf, location where = location::current());
+  std::size_t read(std::span<char> buf, location where = location::current());
   // Writes all of `data`, parking whenever the send buffer is full. Throws
   // std::system_error (EPIPE, ECONNRESET, ...), timeout_error past the
   // deadline; then an unknown prefix of `data` may have been sent. Never
   // raises SIGPIPE.
-  void write(std::span<const std::byte> data, std::source_location where = std::source_location::current());
-  void write(std::string_view data, std::source_location where = std::source_location::current());
+  void write(std::span<const std::byte> data, location where = location::current());
+  void write(std::string_view data, location where = location::current());
   // Shuts down the writing side (the peer reads end of stream) while reading
   // stays possible: a half-close. Does not park. Throws std::system_error.
   void close_write();
@@ -111,7 +112,7 @@ class conn {
  private:
   friend class listener;
   friend conn gort::detail::dial_conn(std::string_view, std::int64_t, gort::detail::dial_abort*,
-                                      const std::source_location&);
+                                      const location&);
   conn(gort::detail::netfd_ptr fd, std::string local, std::string remote) noexcept;
   gort::detail::netfd_ptr fd_;
   std::string local_;
@@ -129,7 +130,7 @@ class listener {
   // Parks until a connection arrives and returns it. Throws EBADF once
   // close() was called (also to a fiber already parked here), other errors
   // (EMFILE, ...) as std::system_error.
-  conn accept(std::source_location where = std::source_location::current());
+  conn accept(location where = location::current());
   // The port it listens on (the one the kernel picked for port 0).
   std::uint16_t port() const noexcept { return port_; }
   // Stops listening; a fiber parked in accept() wakes with EBADF. Idempotent;
@@ -157,7 +158,7 @@ listener listen(std::string_view address);
 // address a name resolves to in turn. Throws std::invalid_argument quoting a
 // malformed address, std::system_error (ECONNREFUSED, ETIMEDOUT, ...)
 // otherwise.
-conn dial(std::string_view address, std::source_location where = std::source_location::current());
+conn dial(std::string_view address, location where = location::current());
 
 // ---- under a context (Go's DialContext, and Go's idiom for reads and writes)
 // Declared here, defined by the context layer (context/net_context.cpp, which
@@ -170,20 +171,20 @@ conn dial(std::string_view address, std::source_location where = std::source_loc
 // deadline also bounds the connect itself. Once connected, the context no
 // longer affects the conn.
 conn dial(const context& ctx, std::string_view address,
-          std::source_location where = std::source_location::current());
+          location where = location::current());
 // c.read() / c.write() that give up when `ctx` is done: as Go code does with
 // `stop := context.AfterFunc(ctx, func() { conn.Close() })`, the cancel or
 // the deadline closes `c`, which wakes the parked call; the call then throws
 // std::system_error whose code() is ctx.err(). A conn closed that way stays
 // closed. A call started after ctx is done throws at once without touching c.
 std::size_t read(const context& ctx, conn& c, std::span<std::byte> buf,
-                 std::source_location where = std::source_location::current());
+                 location where = location::current());
 std::size_t read(const context& ctx, conn& c, std::span<char> buf,
-                 std::source_location where = std::source_location::current());
+                 location where = location::current());
 void write(const context& ctx, conn& c, std::span<const std::byte> data,
-           std::source_location where = std::source_location::current());
+           location where = location::current());
 void write(const context& ctx, conn& c, std::string_view data,
-           std::source_location where = std::source_location::current());
+           location where = location::current());
 
 }  // namespace gort::net
 

@@ -19,9 +19,10 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <span>
 #include <string>
+
+#include "gort/location.hpp"
 
 namespace gort::net {
 
@@ -39,23 +40,23 @@ class reader {
   // At end of stream, a last line without a newline is returned first, then
   // std::nullopt. A "\r" not followed by "\n" stays in the line. Throws what
   // conn::read throws (timeout_error, ECONNRESET, ...), keeping the data.
-  std::optional<std::string> read_line(std::source_location where = std::source_location::current());
+  std::optional<std::string> read_line(location where = location::current());
   // Everything up to and including the next `delim` (Go's ReadString). At end
   // of stream, the rest without `delim`, then std::nullopt. Throws as
   // read_line().
   std::optional<std::string> read_until(char delim,
-                                        std::source_location where = std::source_location::current());
+                                        location where = location::current());
   // Up to buf.size() bytes: buffered ones if any (without reading the conn),
   // else from one conn read (straight into `buf` when it is at least as large
   // as the buffer). 0 at end of stream, or when buf is empty. Throws as
   // conn::read.
-  std::size_t read(std::span<std::byte> buf, std::source_location where = std::source_location::current());
-  std::size_t read(std::span<char> buf, std::source_location where = std::source_location::current());
+  std::size_t read(std::span<std::byte> buf, location where = location::current());
+  std::size_t read(std::span<char> buf, location where = location::current());
   // Bytes read from the conn and not yet returned (Go's Buffered).
   std::size_t buffered() const noexcept { return end_ - begin_; }
 
  private:
-  bool fill(const std::source_location& where);
+  bool fill(const location& where);
   std::string take(std::size_t n);
 
   conn* c_;
