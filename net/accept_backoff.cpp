@@ -33,7 +33,7 @@ bool accept_backoff::temporary(int err) noexcept {
 }
 
 // The accepting fiber (or thread) only.
-conn accept_backoff::accept(listener& l, std::source_location where) {
+conn accept_backoff::accept(listener& l, location where) {
   for (;;) {
     try {
       conn c = l.accept(where);

@@ -13,6 +13,7 @@
 
 #include "runtime/fiber.hpp"
 #include "runtime/machine.hpp"
+#include "runtime/trace.hpp"
 
 namespace gort::detail {
 
@@ -38,6 +39,7 @@ void fatal(std::string_view msg) noexcept {
   out.append(msg);
   out.push_back('\n');
   write_stderr(out);
+  write_trace_on_crash();
   exit_now(2);
 }
 
@@ -50,7 +52,7 @@ void fatal_errno(const char* what) noexcept {
 }
 
 namespace {
-void append_location(std::string& out, const std::source_location& loc) {
+void append_location(std::string& out, const location& loc) {
   out += loc.file_name();
   out += ':';
   out += std::to_string(loc.line());
@@ -122,6 +124,7 @@ void panic(const fiber& f, std::exception_ptr e) noexcept {
   std::string out = "panic: " + what + "\n\n";
   append_fiber_block(out, f, "running");
   write_stderr(out);
+  write_trace_on_crash();
   exit_now(2);
 }
 
@@ -133,6 +136,7 @@ void stack_overflow(const fiber& f) noexcept {
                         unsigned(f.created_at_.line()));
   if (n > 0)
     write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
+  write_trace_on_crash();  // async-signal-safe
   exit_now(2);
 }
 

@@ -13,6 +13,7 @@
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/trace.hpp"
 
 namespace gort::detail {
 
@@ -47,6 +48,7 @@ void on_sigquit(int) {
       if (st == fiber_state::runnable || st == fiber_state::running || st == fiber_state::waiting)
         write_block_raw(f, st);
     });
+  write_trace_on_crash();  // GORT_TRACE's flight recorder (async-signal-safe)
   exit_now(2);
 }
 

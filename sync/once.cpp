@@ -8,7 +8,7 @@ namespace gort::detail {
 
 // TSan: every run of the function (finished or thrown) happens before the
 // callers that come after it (Go's Once: its mutex and its done flag).
-bool once_enter(once_flag& f, const std::source_location& where) {
+bool once_enter(once_flag& f, const location& where) {
   for (;;) {
     f.lock_.lock();
     std::uint8_t s = f.state_.load(std::memory_order_relaxed);
