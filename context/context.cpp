@@ -8,6 +8,7 @@
 
 #include "context/node.hpp"
 #include "gort/detail/chan_core.hpp"
+#include "gort/detail/race.hpp"
 #include "gort/runtime.hpp"
 #include "runtime/park.hpp"
 
@@ -152,6 +153,9 @@ void cancel_one(cancel_node* c, context_errc why, cancel_node*& work) noexcept {
   {
     locked g(c->mu);
     if (c->err.load(std::memory_order_relaxed)) return;
+    // TSan: the canceller's past happens before err() reports it (Go's
+    // context: its mutex), paired with err()'s race_acquire.
+    race_release(&c->err);
     // Release: pairs with the acquire loads in err() and stop_token().
     c->err.store(std::uint8_t(why), std::memory_order_release);
     chan_core* expect = nullptr;
@@ -285,7 +289,12 @@ recv_chan<std::monostate> context::done() const {
       detail::chan_release(fresh);
     }
   }
-  if (d == detail::k_done_closed) d = detail::closed_done();
+  if (d == detail::k_done_closed) {
+    // A channel closed long ago by nobody in particular: the edge from the
+    // canceller is stated here (pairs with cancel_one's race_release).
+    detail::race_acquire(&c->err);
+    d = detail::closed_done();
+  }
   detail::chan_retain(d);
   return recv_chan<std::monostate>(detail::chan_handle(d));
 }
@@ -294,7 +303,9 @@ std::error_code context::err() const noexcept {
   cancel_node* c = n_ ? n_->canceller : nullptr;
   // Acquire: pairs with the release store in cancel_one.
   std::uint8_t e = c ? c->err.load(std::memory_order_acquire) : 0;
-  return e ? make_error_code(context_errc(e)) : std::error_code();
+  if (!e) return {};
+  detail::race_acquire(&c->err);  // TSan: pairs with cancel_one
+  return make_error_code(context_errc(e));
 }
 
 std::optional<std::chrono::steady_clock::time_point> context::deadline() const noexcept {

@@ -113,6 +113,8 @@ class alignas(64) machine {
     if (d == 1) race_ignore_end();
   }
 
+  // This machine's thread: is it inside a runtime section (or on g0) now?
+  bool in_runtime() const noexcept { return depth_.load(std::memory_order_relaxed) != 0; }
   // This machine's thread: the fiber it runs (null on g0).
   fiber* current() const noexcept { return current_; }
   // Any other thread (the monitor, dumps): the same, as published. Acquire:

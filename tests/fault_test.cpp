@@ -64,12 +64,12 @@ int errno_thrown(F&& f, std::string* what = nullptr) {
   return 0;
 }
 
-class fault : public ::testing::TestWithParam<unsigned> {
+class Fault : public ::testing::TestWithParam<unsigned> {
  protected:
   gort::config cfg() const { return {.workers = GetParam()}; }
   gort_fault::scoped_clear disarm_at_the_end_;
 };
-INSTANTIATE_TEST_SUITE_P(workers, fault, ::testing::ValuesIn(gort_test::k_worker_counts));
+INSTANTIATE_TEST_SUITE_P(workers, Fault, ::testing::ValuesIn(gort_test::k_worker_counts));
 
 // ---- stacks and threads ------------------------------------------------------
 
@@ -130,7 +130,7 @@ TEST(FaultDeathTest, BlockingHelperThatCannotStartThrowsToTheCaller) {
 // The monitor reads /proc/self/task/<tid>/stat to tell a thread blocked in
 // the kernel; when that read fails, a stuck fiber is still handed off (as a
 // computing one, after 100 ms of wall time at most).
-TEST_P(fault, monitor_hands_off_even_when_its_proc_reads_fail) {
+TEST_P(Fault, MonitorHandsOffEvenWhenItsProcReadsFail) {
   gort::run(
       [] {
         gort_fault::inject(call::read, {.times = 1u << 30, .error = EIO});
@@ -146,7 +146,7 @@ TEST_P(fault, monitor_hands_off_even_when_its_proc_reads_fail) {
 
 // ---- accept ----------------------------------------------------------------------
 
-TEST_P(fault, accept_emfile_is_thrown_and_the_connection_waits) {
+TEST_P(Fault, AcceptEmfileIsThrownAndTheConnectionWaits) {
   gort::run(
       [] {
         gort::net::listener ln = gort::net::listen("127.0.0.1:0");
@@ -163,7 +163,7 @@ TEST_P(fault, accept_emfile_is_thrown_and_the_connection_waits) {
       cfg());
 }
 
-TEST_P(fault, accept_backoff_reports_pauses_and_accepts) {
+TEST_P(Fault, AcceptBackoffReportsPausesAndAccepts) {
   gort::run(
       [] {
         gort::net::listener ln = gort::net::listen("127.0.0.1:0");
@@ -204,7 +204,7 @@ TEST_P(fault, accept_backoff_reports_pauses_and_accepts) {
       cfg());
 }
 
-TEST(fault_accept_backoff, pauses_double_from_5ms_to_1s) {
+TEST(FaultAcceptBackoff, PausesDoubleFrom5msTo1s) {
   using ms = std::chrono::milliseconds;
   std::vector<ms> seen;
   ms p{0};
@@ -219,7 +219,7 @@ TEST(fault_accept_backoff, pauses_double_from_5ms_to_1s) {
 
 // ---- registration, recv and send ------------------------------------------------
 
-TEST_P(fault, epoll_ctl_failing_at_registration_throws_and_leaks_nothing) {
+TEST_P(Fault, EpollCtlFailingAtRegistrationThrowsAndLeaksNothing) {
   gort::run(
       [] {
         gort::net::listener ln = gort::net::listen("127.0.0.1:0");  // the poller's own descriptors exist now
@@ -252,7 +252,7 @@ TEST_P(fault, epoll_ctl_failing_at_registration_throws_and_leaks_nothing) {
       cfg());
 }
 
-TEST_P(fault, recv_and_send_failures_throw_to_the_caller) {
+TEST_P(Fault, RecvAndSendFailuresThrowToTheCaller) {
   gort::run(
       [] {
         gort::net::listener ln = gort::net::listen("127.0.0.1:0");
