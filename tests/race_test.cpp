@@ -435,6 +435,34 @@ TEST_P(RaceSilent, PlainThreadsThroughChannelsAndMutexes) {
   });
 }
 
+// A context's cancel happens before a receive on done() that it ended and
+// before an err() that reports it (also when done() is first asked for
+// after the cancel), as Go's context orders them with its mutex.
+TEST_P(RaceSilent, ContextCancelOrdersDoneAndErr) {
+  run([] {
+    for (int round = 0; round < 3; ++round) {
+      auto [ctx, cancel] = gort::with_cancel(gort::background());
+      int data = 0;
+      auto waiter = gort::spawn([&, ctx = ctx] {
+        // Round 0 parks on done() before the cancel, round 1 may first ask
+        // for done() after it, round 2 polls err().
+        if (round == 1) gort::yield();
+        if (round == 2) {
+          while (!ctx.err()) gort::yield();
+        } else {
+          ctx.done().recv();
+        }
+        return data;
+      });
+      gort::go([&, cancel = cancel] {
+        data = round + 1;
+        cancel();
+      });
+      EXPECT_EQ(waiter.join(), round + 1);
+    }
+  });
+}
+
 // run() returns after every fiber ended, leftovers unwound included; the
 // unwound fibers run after main ended.
 TEST_P(RaceSilent, RunReturnsAfterEveryFiber) {
