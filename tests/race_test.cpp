@@ -444,8 +444,8 @@ TEST_P(RaceSilent, ContextCancelOrdersDoneAndErr) {
       auto [ctx, cancel] = gort::with_cancel(gort::background());
       int data = 0;
       auto waiter = gort::spawn([&, ctx = ctx] {
-        // Round 0 parks on done() before the cancel, round 1 may first ask
-        // for done() after it, round 2 polls err().
+        // The first waiter parks on done() before the cancel, the second
+        // may first ask for done() after it, the third polls err().
         if (round == 1) gort::yield();
         if (round == 2) {
           while (!ctx.err()) gort::yield();
