@@ -106,6 +106,25 @@ TEST(FaultDeathTest, ThreadCreationFailingAtAHandoffIsFatal) {
               "fatal error: newosproc\n");
 }
 
+// The threads run() starts (the monitor; at 4 workers the other workers'
+// machines too): the first that cannot start is fatal, with Go's report.
+TEST(FaultDeathTest, ThreadCreationFailingAtRunStartIsFatal) {
+  gort_test::threadsafe_death_tests();
+  for (unsigned w : {1u, 4u}) {
+    SCOPED_TRACE("workers=" + std::to_string(w));
+    EXPECT_EXIT(
+        {
+          gort_fault::inject(call::thread_start, {.error = EAGAIN});
+          gort::run([] {}, {.workers = w});
+          std::exit(0);
+        },
+        testing::ExitedWithCode(2),
+        "runtime: failed to create new OS thread \\(have [0-9]+ already; errno=11\\)\n"
+        "runtime: may need to increase max user processes \\(ulimit -u\\)\n"
+        "fatal error: newosproc\n");
+  }
+}
+
 // A fresh process: the blocking() pool has no helper yet.
 TEST(FaultDeathTest, BlockingHelperThatCannotStartThrowsToTheCaller) {
   gort_test::threadsafe_death_tests();
