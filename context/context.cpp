@@ -118,8 +118,11 @@ struct node_ref {
 void deadline_fired(timer* t) {
   timer_node* n = static_cast<timer_node::deadline_timer*>(t)->owner;
   if (!ctx_try_retain(n)) return;  // being destroyed: its destructor waits for us
-  gort::go([ref = node_ref(n)]() mutable {
+  gort::go([ref = node_ref(n), armed = &n->t]() mutable {
     mark_system_fiber();
+    // TSan: started by the runtime, this fiber acts for the context's
+    // creator (Go's timer: released when armed, acquired when it fires).
+    race_acquire(armed);
     ctx_cancel(ref.n, context_errc::deadline_exceeded, true);
   });
 }
@@ -373,6 +376,7 @@ std::pair<context, cancel_func> with_deadline(const context& parent,
   auto* n = new detail::timer_node;
   n->t.fn = &detail::deadline_fired;
   n->t.owner = n;
+  detail::race_release(&n->t);  // TSan: for the fiber deadline_fired starts
   detail::attach(n, ctx_access::node(parent), when);
   detail::ctx_retain(n);  // the cancel_func's
   std::pair<context, cancel_func> out{ctx_access::adopt(n), ctx_access::adopt_cancel(n)};
