@@ -178,6 +178,7 @@ void cancel_one(cancel_node* c, context_errc why, cancel_node*& work) noexcept {
     }
     c->children = nullptr;
     c->child_count = 0;
+    race_acquire(&c->stop);  // TSan: the fiber that made the source (stop_token())
     stop = c->stop;
   }
   if (c->kind == ctx_kind::timer) static_cast<timer_node*>(c)->t.stop();
@@ -323,15 +324,20 @@ std::stop_token context::stop_token() const {
   cancel_node* c = n_ ? n_->canceller : nullptr;
   if (!c) return {};
   std::stop_source src{std::nostopstate};
+  // TSan: mu orders the source's maker before its other users (cancel_one
+  // and later calls), stated on &c->stop since mu is not instrumented.
   {
     locked g(c->mu);
+    detail::race_acquire(&c->stop);
     src = c->stop;
   }
   if (!src.stop_possible()) {
     std::stop_source fresh;  // allocates: outside the lock
     locked g(c->mu);
     if (!c->stop.stop_possible()) c->stop = std::move(fresh);
+    detail::race_acquire(&c->stop);
     src = c->stop;
+    detail::race_release(&c->stop);
   }
   // Cancelled before (or while) the source was made: cancel_one found none
   // to stop, so stop it here. Acquire: pairs with cancel_one's release.
