@@ -28,6 +28,11 @@ void write_stderr(std::string_view s) noexcept {
   }
 }
 
+void exit_now(int code) noexcept {
+  tsan_switch_to(tsan_create_fiber());
+  _exit(code);
+}
+
 void fatal(std::string_view msg) noexcept {
   std::fflush(stdout);
   std::string out = "fatal error: ";
@@ -35,7 +40,7 @@ void fatal(std::string_view msg) noexcept {
   out.push_back('\n');
   write_stderr(out);
   write_trace_on_crash();
-  _exit(2);
+  exit_now(2);
 }
 
 void fatal_errno(const char* what) noexcept {
@@ -120,7 +125,7 @@ void panic(const fiber& f, std::exception_ptr e) noexcept {
   append_fiber_block(out, f, "running");
   write_stderr(out);
   write_trace_on_crash();
-  _exit(2);
+  exit_now(2);
 }
 
 void stack_overflow(const fiber& f) noexcept {
@@ -132,7 +137,7 @@ void stack_overflow(const fiber& f) noexcept {
   if (n > 0)
     write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
   write_trace_on_crash();  // async-signal-safe
-  _exit(2);
+  exit_now(2);
 }
 
 #if GORT_ASAN || GORT_TSAN

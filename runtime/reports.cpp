@@ -43,7 +43,7 @@ std::string blocks(std::string out, const std::vector<const fiber*>& fs) {
   std::fflush(stdout);
   write_stderr(report);
   write_trace_on_crash();  // GORT_TRACE's flight recorder
-  _exit(2);
+  exit_now(2);
 }
 }  // namespace
 

@@ -49,7 +49,7 @@ void on_sigquit(int) {
         write_block_raw(f, st);
     });
   write_trace_on_crash();  // GORT_TRACE's flight recorder (async-signal-safe)
-  _exit(2);
+  exit_now(2);
 }
 
 }  // namespace

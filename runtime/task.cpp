@@ -8,6 +8,7 @@
 namespace gort::detail {
 
 void task_state_base::complete() noexcept {
+  race_release(this);  // TSan: the fiber's life (its result) happens before the join returns
   fiber* joiner;
   {
     locked g(lock_);
@@ -21,10 +22,11 @@ void task_state_base::wait_done(int reason, const location& where) {
   lock_.lock();
   if (done_) {
     lock_.unlock();
-    return;
+  } else {
+    waiter w;
+    wait_on(lock_, joiners_, w, wait_reason(reason), where);
   }
-  waiter w;
-  wait_on(lock_, joiners_, w, wait_reason(reason), where);
+  race_acquire(this);
 }
 
 // The joiner takes the exception out of the state, so the last reference to
