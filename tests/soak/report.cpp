@@ -77,7 +77,7 @@ int report(const options& o, const std::vector<row>& rows, const counters& c, co
   const std::uint64_t ok = c.ok.load(), visits = c.max_visit.load();
   const bool requests_ok = c.lost.load() == 0 && ok > 0 && visits == ok;
   const bool work_ok = c.errors.load() == 0 && c.early.load() == 0 && c.pipelines.load() > 0 &&
-                       c.ticks.load() > 0 && c.stats_failures.load() == 0;
+                       c.ticks.load() > 0 && c.faults.load() > 0 && c.stats_failures.load() == 0;
   pass = pass && requests_ok && work_ok;
   const double secs = n ? rows.back().t : 0;
   std::printf("\n| total | value |\n|---|---:|\n");
@@ -92,7 +92,8 @@ int report(const options& o, const std::vector<row>& rows, const counters& c, co
               " |\n",
               c.stuck_calls.load(), c.blocking_calls.load());
   std::printf("| fibers spawned (soak) | %" PRIu64 " |\n", st.spawned);
-  std::printf("| faults injected | 0 |\n| errors | %" PRIu64 " |\n", c.errors.load());
+  std::printf("| faults injected (connections closed early, malformed requests) | %" PRIu64 " |\n", c.faults.load());
+  std::printf("| errors | %" PRIu64 " |\n", c.errors.load());
   if (!c.first_error.empty()) std::printf("\nfirst error: %s\n", c.first_error.c_str());
   if (!requests_ok && visits != ok)
     std::printf("\nthe server counted %" PRIu64 " visits for %" PRIu64 " answered requests\n", visits, ok);

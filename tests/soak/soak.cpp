@@ -18,7 +18,11 @@
 //     holding the lock, the total checked;
 //   - fibers stuck in OS calls: two fibers calling std::this_thread::sleep_for
 //     (25 ms, as a blocking syscall would), one calling gort::blocking;
-//   - fiber churn: 100 short fibers spawned and joined every 10 ms.
+//   - fiber churn: 100 short fibers spawned and joined every 10 ms;
+//   - faults a server must ride out, one every 20 ms on a connection of its
+//     own: closed at once, closed halfway through a request line, and a
+//     malformed request, which must get a 400 and nothing else. None of them
+//     counts a visit, so the visit check holds.
 // Every second it samples RSS, descriptors and threads of both processes
 // (/proc) and their live fibers (gort::stats() here, the server's
 // /debug/gort/stats, served by gort::debug on --debug-addr), and writes a row
@@ -35,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +76,31 @@ void http_loop(const std::string& addr, const options& o, counters& c) {
     } catch (const std::exception& e) {
       ++c.lost;
       c.error(std::string("HTTP request lost: ") + e.what());
+    }
+  }
+}
+
+// One malformed request on its own connection: the server must answer 400
+// and close that connection (which the read sees as the end).
+void expect_bad_request(gort::net::conn& k, counters& c) {
+  k.write("GARBAGE / HTTP/9\r\n\r\n");
+  std::string got;
+  char buf[512];
+  for (std::size_t n; (n = k.read(std::span<char>(buf))) > 0;) got.append(buf, n);
+  if (got.rfind("HTTP/1.1 400 ", 0) != 0) c.error("malformed request answered with: " + got.substr(0, 80));
+}
+
+void fault_loop(const std::string& addr, counters& c) {
+  for (std::uint64_t n = 0; !c.stop.load(std::memory_order_relaxed); ++n) {
+    gort::sleep_for(20ms);
+    try {
+      gort::net::conn k = gort::net::dial(addr);
+      k.set_deadline(steady::now() + 5s);
+      if (n % 3 == 1) k.write("GET /hal");  // and closed mid-line
+      if (n % 3 == 2) expect_bad_request(k, c);
+      ++c.faults;
+    } catch (const std::exception& e) {
+      c.error(std::string("fault connection: ") + e.what());
     }
   }
 }
@@ -207,6 +237,7 @@ std::vector<row> run_workload(const options& o, soak::server_process& server, co
   start_fiber([&] { ticker_loop(c); });
   for (int i = 0; i < 3; ++i) start_fiber([&, i] { stuck_loop(c, i == 2); });
   start_fiber([&] { churn_loop(c); });
+  start_fiber([&] { fault_loop(server.address(), c); });
   wg.add();
   gort::go([&] { mutex_contention(c, wg); });
 

@@ -22,7 +22,7 @@ struct options {
 // Written by the workload's fibers, read by the sampler and the report.
 struct counters {
   std::atomic<std::uint64_t> ok{0}, lost{0}, max_visit{0}, pipelines{0}, timers{0}, early{0}, ticks{0},
-      stuck_calls{0}, blocking_calls{0}, churned{0}, errors{0}, stats_failures{0};
+      stuck_calls{0}, blocking_calls{0}, churned{0}, faults{0}, errors{0}, stats_failures{0};
   std::atomic<bool> stop{false};
   gort::mutex error_mu;
   std::string first_error;  // guarded by error_mu
