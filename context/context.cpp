@@ -103,14 +103,22 @@ void attach(cancel_node* c, ctx_node* parent, std::int64_t own_deadline) noexcep
   if (why) ctx_cancel(c, context_errc(why), false);
 }
 
-// A reference held by a fiber's closure (released when the fiber is done
-// with it, or when a fiber that never ran is destroyed at exit).
-struct node_ref {
-  explicit node_ref(cancel_node* n) noexcept : n(n) {}
-  node_ref(node_ref&& o) noexcept : n(std::exchange(o.n, nullptr)) {}
-  node_ref& operator=(node_ref&&) = delete;
-  ~node_ref() { ctx_release(n); }
-  cancel_node* n;
+// The reference a deadline fiber's closure holds, released when the fiber is
+// done with it or when a fiber that never ran is destroyed at exit (on the
+// thread that ends run()). Either way its user first acquires the TSan edge
+// with_deadline released when it armed the timer (Go's timer: released when
+// armed, acquired when it fires): the fiber was started by the runtime and
+// acts for the context's creator.
+struct deadline_ref {
+  explicit deadline_ref(timer_node* n) noexcept : n(n) { race_acquire(&n->t); }
+  deadline_ref(deadline_ref&& o) noexcept : n(std::exchange(o.n, nullptr)) {}
+  deadline_ref& operator=(deadline_ref&&) = delete;
+  ~deadline_ref() {
+    if (!n) return;
+    race_acquire(&n->t);
+    ctx_release(n);
+  }
+  timer_node* n;
 };
 
 // A worker, on its scheduler stack: a deadline passed. See node.hpp: the
@@ -118,11 +126,9 @@ struct node_ref {
 void deadline_fired(timer* t) {
   timer_node* n = static_cast<timer_node::deadline_timer*>(t)->owner;
   if (!ctx_try_retain(n)) return;  // being destroyed: its destructor waits for us
-  gort::go([ref = node_ref(n), armed = &n->t]() mutable {
+  gort::go([ref = deadline_ref(n)]() mutable {
     mark_system_fiber();
-    // TSan: started by the runtime, this fiber acts for the context's
-    // creator (Go's timer: released when armed, acquired when it fires).
-    race_acquire(armed);
+    race_acquire(&ref.n->t);  // before acting for the creator
     ctx_cancel(ref.n, context_errc::deadline_exceeded, true);
   });
 }

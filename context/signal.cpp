@@ -69,7 +69,8 @@ void on_signal(int sig) {
   g_pending.fetch_or(bit(sig), std::memory_order_release);
   char b = 0;
   // Full pipe: a wake-up is pending anyway.
-  [[maybe_unused]] ssize_t r = ::write(g_pipe_write.load(std::memory_order_relaxed), &b, 1);
+  // Acquire: pairs with ensure_pipe()'s release (the pipe exists).
+  [[maybe_unused]] ssize_t r = ::write(g_pipe_write.load(std::memory_order_acquire), &b, 1);
   errno = saved_errno;
 }
 
@@ -155,7 +156,8 @@ void ensure_pipe() {
   if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
     throw std::system_error(errno, std::generic_category(), "gort::signal: pipe2");
   g_pipe_read.store(fds[0], std::memory_order_relaxed);
-  g_pipe_write.store(fds[1], std::memory_order_relaxed);
+  // Release: pairs with on_signal()'s acquire load.
+  g_pipe_write.store(fds[1], std::memory_order_release);
 }
 
 std::uint64_t wanted_locked(const signal_state& s) noexcept {

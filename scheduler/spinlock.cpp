@@ -16,11 +16,9 @@ constexpr unsigned k_max_backoff = 1024;
 // its cache line away from the holder, so looking less often lets the holder
 // finish several critical sections in a row instead of paying a cache-line
 // transfer for each.
-void spinlock::lock_slow() noexcept {
+void spinlock::wait_while_locked() noexcept {
   unsigned backoff = 1;
-  for (;;) {
-    if (!locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire))
-      return;
+  while (locked_.load(std::memory_order_relaxed)) {
     if (backoff <= k_max_backoff) {
       for (unsigned i = 0; i < backoff; ++i) cpu_relax();
       backoff *= 2;
