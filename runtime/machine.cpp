@@ -22,8 +22,16 @@ namespace bctx = boost::context::detail;
 
 namespace gort::detail {
 
+}  // namespace gort::detail
+
+// The machine bound to this thread (see machine_of_thread()).
+extern "C" {
+thread_local gort::detail::machine* gort_machine_tls __attribute__((tls_model("initial-exec"))) = nullptr;
+}
+
+namespace gort::detail {
+
 namespace {
-thread_local machine* t_machine = nullptr;
 
 // The C++ runtime's per-thread exception state (libstdc++ and libc++abi
 // share this prefix of __cxa_eh_globals).
@@ -33,17 +41,19 @@ struct eh_globals {
 };
 }  // namespace
 
+#ifndef GORT_MACHINE_TLS_INLINE
 // Opaque on purpose: a fiber may resume on another thread, and the compiler
 // must not reuse a thread_local address computed before a switch.
 __attribute__((noinline)) machine* machine_of_thread() noexcept {
   asm volatile("");
-  return t_machine;
+  return gort_machine_tls;
 }
+#endif
 
 machine::machine(runtime& rt, scheduler& sched, unsigned id) : rt_(rt), sched_(sched), id_(id) {}
 
 void machine::bind_thread() {
-  t_machine = this;
+  gort_machine_tls = this;
   depth_.store(1, std::memory_order_relaxed);  // g0 is inside a runtime section
   eh_globals_ = abi::__cxa_get_globals();
   tsan_g0_ = tsan_current_fiber();
@@ -55,7 +65,7 @@ void machine::bind_thread() {
 
 void machine::unbind_thread() noexcept {
   leave_signal_stack();
-  t_machine = nullptr;
+  gort_machine_tls = nullptr;
 }
 
 std::int64_t machine::cpu_time_ns() const noexcept {

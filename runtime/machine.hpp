@@ -197,8 +197,27 @@ class alignas(64) machine {
 };
 
 // Any thread: the machine running on this thread, or null. Never cached by
-// the compiler across a switch (an opaque call each time).
+// the compiler across a switch: a fiber may resume on another thread, so the
+// thread-local is read afresh each time. On x86-64 that is two instructions
+// in a volatile asm (the thread pointer is re-read, never reused from before
+// a call); elsewhere an opaque call.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+}  // namespace gort::detail
+// Initial-exec: in the static TLS block, so its offset from the thread
+// pointer is the same on every thread.
+extern "C" {
+extern thread_local gort::detail::machine* gort_machine_tls __attribute__((tls_model("initial-exec")));
+}
+namespace gort::detail {
+inline machine* machine_of_thread() noexcept {
+  machine* m;
+  asm volatile("movq gort_machine_tls@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0" : "=r"(m));
+  return m;
+}
+#define GORT_MACHINE_TLS_INLINE 1
+#else
 machine* machine_of_thread() noexcept;
+#endif
 
 // The calling fiber's machine and, inside the section this opens, the worker
 // it owns (null: none). For gort calls made from fibers that touch the worker.
