@@ -20,10 +20,6 @@
 
 namespace bctx = boost::context::detail;
 
-namespace gort::detail {
-
-}  // namespace gort::detail
-
 // The machine bound to this thread (see machine_of_thread()).
 extern "C" {
 thread_local gort::detail::machine* gort_machine_tls __attribute__((tls_model("initial-exec"))) = nullptr;
