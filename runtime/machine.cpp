@@ -269,7 +269,7 @@ void machine::execute(fiber* f) {
 // `f` has switched out to park and its context is saved (on g0, or on the
 // fiber it handed the machine to). State first, then the unlock step: after
 // it a waker may run `f` anywhere, and we must not touch `f` again.
-void machine::parked(fiber* f) noexcept {
+[[gnu::always_inline]] inline void machine::parked(fiber* f) noexcept {
   if (p_) p_->parks.add();
   // Release: publishes where and why it parked to reports, dumps and the
   // partial-deadlock monitor, which load the state with acquire.
@@ -280,7 +280,7 @@ void machine::parked(fiber* f) noexcept {
 // `f` has switched out to yield and its context is saved: it goes to the
 // tail of the local queue (and may be stolen from there at once), or to the
 // global queue from a machine without a worker.
-void machine::yielded(fiber* f) noexcept {
+[[gnu::always_inline]] inline void machine::yielded(fiber* f) noexcept {
   f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
   if (p_)
     sched_.push_local(p_->index(), f, place::tail);
@@ -288,7 +288,7 @@ void machine::yielded(fiber* f) noexcept {
     sched_.push_global(f);
 }
 
-void machine::check_canary(fiber* f) noexcept {
+[[gnu::always_inline]] inline void machine::check_canary(fiber* f) noexcept {
   if (!f->stack_.guarded && !f->stack_.canary_intact()) stack_overflow(*f);
 }
 
@@ -315,7 +315,7 @@ void machine::finish(fiber* f) noexcept {
 // to `n` (taken from m's worker's queue): one jump instead of two, and no
 // trip through find_runnable. The side that arrives finishes f's park or
 // yield (see arrived()). Returns the machine that later resumes `f`.
-machine* machine::handoff(machine* m, fiber* f, fiber* n, request r) {
+[[gnu::always_inline]] inline machine* machine::handoff(machine* m, fiber* f, fiber* n, request r) {
   if (worker_trace* tr = m->p_->trace()) [[unlikely]]
     tr->handoff(*f, *n, r == request::park, now_ns());
   m->save_eh(f);
@@ -331,7 +331,7 @@ machine* machine::handoff(machine* m, fiber* f, fiber* n, request r) {
 // `self` has just been resumed by the jump that returned `t`: from g0, or
 // from a fiber that parked and handed the machine over. In the second case
 // the previous fiber's context is in `t` and its park is finished here.
-machine* machine::arrived(fiber* self, bctx::transfer_t t) noexcept {
+[[gnu::always_inline]] inline machine* machine::arrived(fiber* self, bctx::transfer_t t) noexcept {
   auto* now = static_cast<machine*>(t.data);
   if (fiber* prev = std::exchange(now->handoff_from_, nullptr)) {
     asan_finish_switch(self->asan_fake_stack_, nullptr, nullptr);
@@ -346,7 +346,7 @@ machine* machine::arrived(fiber* self, bctx::transfer_t t) noexcept {
 // The running fiber of machine `m`: opens a runtime section (closed by
 // whichever fiber next returns to its own code on the machine that resumes
 // it), then switches out.
-machine* machine::switch_out(machine* m, request r) {
+[[gnu::always_inline]] inline machine* machine::switch_out(machine* m, request r) {
   fiber* f = m->current();
   worker* p = m->enter_runtime();
   if (p && r != request::exit) {

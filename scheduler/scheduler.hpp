@@ -235,7 +235,7 @@ sched_node* scheduler::take_next_fair(slot& me) noexcept {
   return n;
 }
 
-sched_node* scheduler::take_for_handoff(unsigned w, bool whole_queue) noexcept {
+[[gnu::always_inline]] inline sched_node* scheduler::take_for_handoff(unsigned w, bool whole_queue) noexcept {
   if (seeded_ || stopping()) return nullptr;
   slot& me = *slots_[w];
   if (me.global_countdown == 1) return nullptr;  // find_runnable's turn for the inject queue
