@@ -213,7 +213,7 @@ inline void machine::save_eh(fiber* f) noexcept {
 // `f` has switched out with request `r` and its registers are in `ctx`;
 // carries the request out (on g0, or on the fiber it handed the machine to).
 // Without a worker (the monitor took it) only on g0.
-inline void machine::switched_out(fiber* f, void* ctx, request r) noexcept {
+[[gnu::always_inline]] inline void machine::switched_out(fiber* f, void* ctx, request r) noexcept {
   f->ctx_ = ctx;
   check_canary(f);
   switch (r) {
