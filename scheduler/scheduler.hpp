@@ -226,7 +226,8 @@ class scheduler {
 };
 
 // Inline: on every ready (push_local) and every handoff (the other two).
-[[gnu::always_inline]] inline void scheduler::push_local(unsigned w, sched_node* n, place where, bool wake_alone) noexcept {
+[[gnu::always_inline]] inline void scheduler::push_local(unsigned w, sched_node* n, place where,
+                                                         bool wake_alone) noexcept {
   slot& me = *slots_[w];
   // A fiber woken alone into runnext is not worth a wake-up: it runs as soon
   // as the current fiber parks, which in a channel handoff is at once
@@ -251,7 +252,6 @@ class scheduler {
       n_spinning_.load(std::memory_order_relaxed) == 0)
     wake_one();
 }
-
 
 // Owner only: runnext, unless it has had k_max_next_streak turns in a row
 // while the ring waited.
