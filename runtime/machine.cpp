@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <exception>
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
@@ -380,7 +381,26 @@ void machine::finish(fiber* f) noexcept {
   return back;
 }
 
-machine* machine::switch_out_park(machine* self) { return switch_out(self, request::park); }
+// One frame for the whole park: switch_out is inlined here.
+void machine::park_current(machine* m, fiber* f, void (*unlock)(void*), void* arg, wait_reason why,
+                           const location& where) {
+  if (m->rt().unwinding()) {
+    if (std::uncaught_exceptions() == 0) {
+      if (unlock) unlock(arg);
+      throw_unwind(*f, why, &where);
+    }
+    // Blocking inside a destructor while unwinding at exit: it can neither
+    // throw nor ever be woken. Leave it parked; run() abandons it.
+    f->abandoned_ = true;
+  }
+  f->reason_.store(why, std::memory_order_relaxed);
+  f->blocked_at_ = where;
+  f->unlock_fn_ = unlock;
+  f->unlock_arg_ = arg;
+  m = switch_out(m, request::park);
+  f->reason_.store(wait_reason::none, std::memory_order_relaxed);
+  if (m->rt().unwinding()) throw_unwind(*f, why, &where);
+}
 machine* machine::switch_out_yield(machine* self) { return switch_out(self, request::yield); }
 
 void machine::exit_current() {

@@ -78,10 +78,14 @@ class alignas(64) machine {
   template <bool Traced = false>
   void execute(fiber* f);
 
-  // The running fiber only, on machine `self` (its current one): parks the
-  // fiber, switching to the next local fiber or to g0 (which carries the park
-  // out after the switch). Returns the machine that resumed it.
-  static machine* switch_out_park(machine* self);
+  // park() (runtime/park.hpp, same arguments) for the running fiber `f` of
+  // machine `self` (its current one): records why and where `f` waits and
+  // its unlock step, switches to the next local fiber or to g0 (either
+  // carries the park out after the switch), and returns once `f` was readied
+  // and resumed, possibly on another machine. Throws fiber_unwind while run()
+  // unwinds leftovers (shutdown step 4).
+  static void park_current(machine* self, fiber* f, void (*unlock)(void*), void* arg, wait_reason why,
+                           const location& where);
   // As above, putting the fiber at the tail of the run queue (the global
   // queue if the machine lost its worker); returns `self` at once, without
   // switching, when nothing else could run on it.
