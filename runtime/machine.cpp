@@ -403,6 +403,12 @@ void machine::park_current(machine* m, fiber* f, void (*unlock)(void*), void* ar
 }
 machine* machine::switch_out_yield(machine* self) { return switch_out(self, request::yield); }
 
+void machine::yield_current(machine* m, fiber* f) {
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(*f, wait_reason::none, nullptr);
+  m = switch_out(m, request::yield);  // returns at once when nothing else could run
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(*f, wait_reason::none, nullptr);
+}
+
 void machine::exit_current() {
   switch_out(machine_of_thread(), request::exit);
   __builtin_unreachable();

@@ -86,10 +86,16 @@ class alignas(64) machine {
   // unwinds leftovers (shutdown step 4).
   static void park_current(machine* self, fiber* f, void (*unlock)(void*), void* arg, wait_reason why,
                            const location& where);
-  // As above, putting the fiber at the tail of the run queue (the global
-  // queue if the machine lost its worker); returns `self` at once, without
-  // switching, when nothing else could run on it.
+  // The running fiber of machine `self` (its current one) yields: it goes to
+  // the tail of the run queue (the global queue if the machine lost its
+  // worker) and the machine switches to the next fiber. Returns the machine
+  // that resumed it: `self` at once, without switching, when nothing else
+  // could run on it.
   static machine* switch_out_yield(machine* self);
+  // gort::yield() for the running fiber `f` of machine `self`, in one frame:
+  // switch_out_yield, and fiber_unwind thrown while run() unwinds leftovers
+  // (before and after the switch) unless an exception is in flight.
+  static void yield_current(machine* self, fiber* f);
 
   // ---- runtime sections (see the top of this file) ----
   // This machine's thread: opens a section; returns the worker it owns, or
