@@ -177,6 +177,7 @@ void machine::prepare_first_run(fiber* f) {
   // At most 2 KiB (half a page: half the L1 sets) and a sixteenth of the stack.
   constexpr std::size_t k_line = 64;
   f->stack_ = p_->get_stack();
+  f->check_canary_ = !f->stack_.guarded;
   f->last_worker_ = std::uint16_t(p_->index());  // a first run is no migration
   const std::size_t span = std::min<std::size_t>(2048, f->stack_.size / 16);
   const std::size_t colour = (f->id_ * k_line) % span;
@@ -275,7 +276,7 @@ void machine::execute(fiber* f) {
   // Release: publishes where and why it parked to reports, dumps and the
   // partial-deadlock monitor, which load the state with acquire.
   f->state_.store(fiber_state::waiting, std::memory_order_release);
-  if (f->unlock_fn_) f->unlock_fn_(f->unlock_arg_);
+  if (unlock_fn_) unlock_fn_(unlock_arg_);
 }
 
 // `f` has switched out to yield and its context is saved: it goes to the
@@ -290,7 +291,7 @@ void machine::execute(fiber* f) {
 }
 
 [[gnu::always_inline]] inline void machine::check_canary(fiber* f) noexcept {
-  if (!f->stack_.guarded && !f->stack_.canary_intact()) stack_overflow(*f);
+  if (f->check_canary_ && !f->stack_.canary_intact()) stack_overflow(*f);
 }
 
 template void machine::execute<true>(fiber*);
@@ -395,8 +396,8 @@ void machine::park_current(machine* m, fiber* f, void (*unlock)(void*), void* ar
   }
   f->reason_.store(why, std::memory_order_relaxed);
   f->blocked_at_ = where;
-  f->unlock_fn_ = unlock;
-  f->unlock_arg_ = arg;
+  m->unlock_fn_ = unlock;
+  m->unlock_arg_ = arg;
   m = switch_out(m, request::park);
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
   if (m->rt().unwinding()) throw_unwind(*f, why, &where);

@@ -188,6 +188,12 @@ class alignas(64) machine {
   // the fiber it handed the machine to.
   request request_ = request::none;
   fiber* handoff_from_ = nullptr;  // set by handoff(), consumed by the arriving side
+  // The parking fiber's unlock step (see runtime/park.hpp), set by
+  // park_current() and run by whoever finishes the park on this machine (g0,
+  // or the fiber it handed the machine to): kept here, not in the fiber, so
+  // that a park writes no line of the fiber beyond its first.
+  void (*unlock_fn_)(void*) = nullptr;
+  void* unlock_arg_ = nullptr;
   void* eh_globals_ = nullptr;     // this thread's C++ exception globals
   // Sanitizers: g0's fake stack and stack bounds (ASan), g0's context (TSan).
   void* asan_fake_stack_ = nullptr;
