@@ -220,7 +220,9 @@ class alignas(64) machine {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 }  // namespace gort::detail
 // Initial-exec: in the static TLS block, so its offset from the thread
-// pointer is the same on every thread.
+// pointer is the same on every thread. Written only by bind_thread() and
+// unbind_thread(), which never read it back (the asm below declares no
+// memory input, so the compiler would not order it after such a write).
 extern "C" {
 extern thread_local gort::detail::machine* gort_machine_tls __attribute__((tls_model("initial-exec")));
 }
