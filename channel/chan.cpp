@@ -22,7 +22,8 @@ std::size_t core_align(const elem_ops* ops) noexcept {
 // returns once a waker took it (true: the value moved; false: closed). The
 // lock is not held on return. If park() throws (unwinding at exit), the
 // record is unlinked before the exception leaves.
-bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason why, const location& where)
+[[gnu::always_inline]] inline bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send,
+                                                wait_reason why, const location& where)
     GORT_RELEASE(c->lock_) {
   waiter w;
   w.elem = elem;

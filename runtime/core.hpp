@@ -96,7 +96,7 @@ class runtime final : public sched_hooks {
   void discard_fiber(worker* w, fiber* f) noexcept;
   void start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept;
   // Any thread: make the parked `f` runnable (see park.hpp).
-  void ready(fiber* f, worker* w) noexcept;
+  inline void ready(fiber* f, worker* w) noexcept;
   // A machine on g0, owning `w` (or null): `f` exited.
   void fiber_exited(worker* w, fiber& f) noexcept;
   // The running fiber `f` only: it becomes a service fiber (see park.hpp).
@@ -232,6 +232,17 @@ class runtime final : public sched_hooks {
   // run()'s return acquire it (gort/detail/race.hpp).
   char race_exits_ = 0;
 };
+
+// Inline: on every wake-up.
+[[gnu::always_inline]] inline void runtime::ready(fiber* f, worker* w) noexcept {
+  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  if (!w) {
+    sched_.push_global(f);
+    return;
+  }
+  const unsigned here = w->index();  // only this runtime's workers exist while it runs
+  sched_.push_local(here, f, f->last_worker_ == here ? place::next : place::next_if_free);
+}
 
 // Installs the SIGQUIT dump (once per process, unless the program set its own).
 void install_sigquit_handler() noexcept;

@@ -84,16 +84,6 @@ void runtime::start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept {
 // pulled a stack across cores (sieve at 2 workers: 40-80 % of switches were
 // such migrations; now ~1 %, median time per prime 36 -> 31 us, and single
 // runs no longer reach 60). docs/architecture.md has the measurements.
-void runtime::ready(fiber* f, worker* w) noexcept {
-  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
-  if (!w) {
-    sched_.push_global(f);
-    return;
-  }
-  const unsigned here = w->index();  // only this runtime's workers exist while it runs
-  sched_.push_local(here, f, f->last_worker_ == here ? place::next : place::next_if_free);
-}
-
 void runtime::fiber_exited(worker* w, fiber& f) noexcept {
   free_heap_fn(f);
   f.fn_ = nullptr;

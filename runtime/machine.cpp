@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <exception>
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
@@ -20,10 +21,14 @@
 
 namespace bctx = boost::context::detail;
 
+// The machine bound to this thread (see machine_of_thread()).
+extern "C" {
+thread_local gort::detail::machine* gort_machine_tls __attribute__((tls_model("initial-exec"))) = nullptr;
+}
+
 namespace gort::detail {
 
 namespace {
-thread_local machine* t_machine = nullptr;
 
 // The C++ runtime's per-thread exception state (libstdc++ and libc++abi
 // share this prefix of __cxa_eh_globals).
@@ -33,17 +38,19 @@ struct eh_globals {
 };
 }  // namespace
 
+#ifndef GORT_MACHINE_TLS_INLINE
 // Opaque on purpose: a fiber may resume on another thread, and the compiler
 // must not reuse a thread_local address computed before a switch.
 __attribute__((noinline)) machine* machine_of_thread() noexcept {
   asm volatile("");
-  return t_machine;
+  return gort_machine_tls;
 }
+#endif
 
 machine::machine(runtime& rt, scheduler& sched, unsigned id) : rt_(rt), sched_(sched), id_(id) {}
 
 void machine::bind_thread() {
-  t_machine = this;
+  gort_machine_tls = this;
   depth_.store(1, std::memory_order_relaxed);  // g0 is inside a runtime section
   race_ignore_begin();
   eh_globals_ = abi::__cxa_get_globals();
@@ -56,7 +63,7 @@ void machine::bind_thread() {
 
 void machine::unbind_thread() noexcept {
   leave_signal_stack();
-  t_machine = nullptr;
+  gort_machine_tls = nullptr;
   race_ignore_end();
 }
 
@@ -179,6 +186,7 @@ void machine::prepare_first_run(fiber* f) {
   constexpr std::size_t k_line = 64;
   f->stack_ = p_->get_stack();
   f->stack_.forget_last_use();  // TSan: this fiber is not ordered after the stack's last user
+  f->check_canary_ = !f->stack_.guarded;
   f->last_worker_ = std::uint16_t(p_->index());  // a first run is no migration
   const std::size_t span = std::min<std::size_t>(2048, f->stack_.size / 16);
   const std::size_t colour = (f->id_ * k_line) % span;
@@ -216,7 +224,7 @@ inline void machine::save_eh(fiber* f) noexcept {
 // `f` has switched out with request `r` and its registers are in `ctx`;
 // carries the request out (on g0, or on the fiber it handed the machine to).
 // Without a worker (the monitor took it) only on g0.
-inline void machine::switched_out(fiber* f, void* ctx, request r) noexcept {
+[[gnu::always_inline]] inline void machine::switched_out(fiber* f, void* ctx, request r) noexcept {
   f->ctx_ = ctx;
   check_canary(f);
   switch (r) {
@@ -272,7 +280,7 @@ void machine::execute(fiber* f) {
 // `f` has switched out to park and its context is saved (on g0, or on the
 // fiber it handed the machine to). State first, then the unlock step: after
 // it a waker may run `f` anywhere, and we must not touch `f` again.
-void machine::parked(fiber* f) noexcept {
+[[gnu::always_inline]] inline void machine::parked(fiber* f) noexcept {
   if (p_) p_->parks.add();
   // Release: publishes where and why it parked to reports, dumps and the
   // partial-deadlock monitor, which load the state with acquire.
@@ -281,13 +289,13 @@ void machine::parked(fiber* f) noexcept {
   // section): a parker states the edges of its unlock step itself, before it
   // switches out (condition_variable::wait_ns). From here on `f` may run
   // elsewhere, its TSan context included.
-  if (f->unlock_fn_) f->unlock_fn_(f->unlock_arg_);
+  if (unlock_fn_) unlock_fn_(unlock_arg_);
 }
 
 // `f` has switched out to yield and its context is saved: it goes to the
 // tail of the local queue (and may be stolen from there at once), or to the
 // global queue from a machine without a worker.
-void machine::yielded(fiber* f) noexcept {
+[[gnu::always_inline]] inline void machine::yielded(fiber* f) noexcept {
   f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
   if (p_)
     sched_.push_local(p_->index(), f, place::tail);
@@ -295,8 +303,8 @@ void machine::yielded(fiber* f) noexcept {
     sched_.push_global(f);
 }
 
-void machine::check_canary(fiber* f) noexcept {
-  if (!f->stack_.guarded && !f->stack_.canary_intact()) stack_overflow(*f);
+[[gnu::always_inline]] inline void machine::check_canary(fiber* f) noexcept {
+  if (f->check_canary_ && !f->stack_.canary_intact()) stack_overflow(*f);
 }
 
 template void machine::execute<true>(fiber*);
@@ -322,7 +330,7 @@ void machine::finish(fiber* f) noexcept {
 // to `n` (taken from m's worker's queue): one jump instead of two, and no
 // trip through find_runnable. The side that arrives finishes f's park or
 // yield (see arrived()). Returns the machine that later resumes `f`.
-machine* machine::handoff(machine* m, fiber* f, fiber* n, request r) {
+[[gnu::always_inline]] inline machine* machine::handoff(machine* m, fiber* f, fiber* n, request r) {
   if (worker_trace* tr = m->p_->trace()) [[unlikely]]
     tr->handoff(*f, *n, r == request::park, now_ns());
   m->save_eh(f);
@@ -338,7 +346,7 @@ machine* machine::handoff(machine* m, fiber* f, fiber* n, request r) {
 // `self` has just been resumed by the jump that returned `t`: from g0, or
 // from a fiber that parked and handed the machine over. In the second case
 // the previous fiber's context is in `t` and its park is finished here.
-machine* machine::arrived(fiber* self, bctx::transfer_t t) noexcept {
+[[gnu::always_inline]] inline machine* machine::arrived(fiber* self, bctx::transfer_t t) noexcept {
   auto* now = static_cast<machine*>(t.data);
   if (fiber* prev = std::exchange(now->handoff_from_, nullptr)) {
     asan_finish_switch(self->asan_fake_stack_, nullptr, nullptr);
@@ -353,7 +361,7 @@ machine* machine::arrived(fiber* self, bctx::transfer_t t) noexcept {
 // The running fiber of machine `m`: opens a runtime section (closed by
 // whichever fiber next returns to its own code on the machine that resumes
 // it), then switches out.
-machine* machine::switch_out(machine* m, request r) {
+[[gnu::always_inline]] inline machine* machine::switch_out(machine* m, request r) {
   fiber* f = m->current();
   worker* p = m->enter_runtime();
   if (p && r != request::exit) {
@@ -401,8 +409,35 @@ void machine::race_switched_in() noexcept {
   if constexpr (race_enabled) tsan_forget_tls();
 }
 
-machine* machine::switch_out_park(machine* self) { return switch_out(self, request::park); }
+
+// One frame for the whole park: switch_out is inlined here.
+void machine::park_current(machine* m, fiber* f, void (*unlock)(void*), void* arg, wait_reason why,
+                           const location& where) {
+  if (m->rt().unwinding()) {
+    if (std::uncaught_exceptions() == 0) {
+      if (unlock) unlock(arg);
+      throw_unwind(*f, why, &where);
+    }
+    // Blocking inside a destructor while unwinding at exit: it can neither
+    // throw nor ever be woken. Leave it parked; run() abandons it.
+    f->abandoned_ = true;
+  }
+  f->reason_.store(why, std::memory_order_relaxed);
+  f->blocked_at_ = where;
+  m->unlock_fn_ = unlock;
+  m->unlock_arg_ = arg;
+  m = switch_out(m, request::park);
+  f->race_edge_.take();  // TSan: from whoever readied us (see ready())
+  f->reason_.store(wait_reason::none, std::memory_order_relaxed);
+  if (m->rt().unwinding()) throw_unwind(*f, why, &where);
+}
 machine* machine::switch_out_yield(machine* self) { return switch_out(self, request::yield); }
+
+void machine::yield_current(machine* m, fiber* f) {
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(*f, wait_reason::none, nullptr);
+  m = switch_out(m, request::yield);  // returns at once when nothing else could run
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(*f, wait_reason::none, nullptr);
+}
 
 void machine::exit_current() {
   switch_out(machine_of_thread(), request::exit);

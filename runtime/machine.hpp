@@ -83,14 +83,24 @@ class alignas(64) machine {
   template <bool Traced = false>
   void execute(fiber* f);
 
-  // The running fiber only, on machine `self` (its current one): parks the
-  // fiber, switching to the next local fiber or to g0 (which carries the park
-  // out after the switch). Returns the machine that resumed it.
-  static machine* switch_out_park(machine* self);
-  // As above, putting the fiber at the tail of the run queue (the global
-  // queue if the machine lost its worker); returns `self` at once, without
-  // switching, when nothing else could run on it.
+  // park() (runtime/park.hpp, same arguments) for the running fiber `f` of
+  // machine `self` (its current one): records why and where `f` waits and
+  // its unlock step, switches to the next local fiber or to g0 (either
+  // carries the park out after the switch), and returns once `f` was readied
+  // and resumed, possibly on another machine. Throws fiber_unwind while run()
+  // unwinds leftovers (shutdown step 4).
+  static void park_current(machine* self, fiber* f, void (*unlock)(void*), void* arg, wait_reason why,
+                           const location& where);
+  // The running fiber of machine `self` (its current one) yields: it goes to
+  // the tail of the run queue (the global queue if the machine lost its
+  // worker) and the machine switches to the next fiber. Returns the machine
+  // that resumed it: `self` at once, without switching, when nothing else
+  // could run on it.
   static machine* switch_out_yield(machine* self);
+  // gort::yield() for the running fiber `f` of machine `self`, in one frame:
+  // switch_out_yield, and fiber_unwind thrown while run() unwinds leftovers
+  // (before and after the switch) unless an exception is in flight.
+  static void yield_current(machine* self, fiber* f);
 
   // ---- runtime sections (see the top of this file) ----
   // This machine's thread: opens a section; returns the worker it owns, or
@@ -190,6 +200,12 @@ class alignas(64) machine {
   // the fiber it handed the machine to.
   request request_ = request::none;
   fiber* handoff_from_ = nullptr;  // set by handoff(), consumed by the arriving side
+  // The parking fiber's unlock step (see runtime/park.hpp), set by
+  // park_current() and run by whoever finishes the park on this machine (g0,
+  // or the fiber it handed the machine to): kept here, not in the fiber, so
+  // that a park writes no line of the fiber beyond its first.
+  void (*unlock_fn_)(void*) = nullptr;
+  void* unlock_arg_ = nullptr;
   void* eh_globals_ = nullptr;     // this thread's C++ exception globals
   // Sanitizers: g0's fake stack and stack bounds (ASan), g0's context (TSan).
   void* asan_fake_stack_ = nullptr;
@@ -209,8 +225,29 @@ class alignas(64) machine {
 };
 
 // Any thread: the machine running on this thread, or null. Never cached by
-// the compiler across a switch (an opaque call each time).
+// the compiler across a switch: a fiber may resume on another thread, so the
+// thread-local is read afresh each time. On x86-64 that is two instructions
+// in a volatile asm (the thread pointer is re-read, never reused from before
+// a call); elsewhere an opaque call.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+}  // namespace gort::detail
+// Initial-exec: in the static TLS block, so its offset from the thread
+// pointer is the same on every thread. Written only by bind_thread() and
+// unbind_thread(), which never read it back (the asm below declares no
+// memory input, so the compiler would not order it after such a write).
+extern "C" {
+extern thread_local gort::detail::machine* gort_machine_tls __attribute__((tls_model("initial-exec")));
+}
+namespace gort::detail {
+inline machine* machine_of_thread() noexcept {
+  machine* m;
+  asm volatile("movq gort_machine_tls@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0" : "=r"(m));
+  return m;
+}
+#define GORT_MACHINE_TLS_INLINE 1
+#else
 machine* machine_of_thread() noexcept;
+#endif
 
 // The calling fiber's machine and, inside the section this opens, the worker
 // it owns (null: none). For gort calls made from fibers that touch the worker.

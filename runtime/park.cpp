@@ -102,23 +102,7 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const location& whe
     park_thread(unlock, arg, why, where);
     return;
   }
-  if (m->rt().unwinding()) {
-    if (std::uncaught_exceptions() == 0) {
-      if (unlock) unlock(arg);
-      throw_unwind(*f, why, &where);
-    }
-    // Blocking inside a destructor while unwinding at exit: it can neither
-    // throw nor ever be woken. Leave it parked; run() abandons it.
-    f->abandoned_ = true;
-  }
-  f->reason_.store(why, std::memory_order_relaxed);
-  f->blocked_at_ = where;
-  f->unlock_fn_ = unlock;
-  f->unlock_arg_ = arg;
-  m = machine::switch_out_park(m);
-  f->race_edge_.take();  // from whoever readied us (see ready())
-  f->reason_.store(wait_reason::none, std::memory_order_relaxed);
-  if (m->rt().unwinding()) throw_unwind(*f, why, &where);
+  machine::park_current(m, f, unlock, arg, why, where);
 }
 
 void race_publish_self_slow() noexcept { self()->race_edge_.publish(); }

@@ -54,10 +54,7 @@ void yield() {
     std::this_thread::yield();
     return;
   }
-  fiber& f = *m->current();
-  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(f, wait_reason::none, nullptr);
-  m = machine::switch_out_yield(m);  // returns at once when nothing else could run
-  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(f, wait_reason::none, nullptr);
+  machine::yield_current(m, m->current());
 }
 
 }  // namespace gort

@@ -29,32 +29,10 @@ scheduler::scheduler(unsigned workers, sched_hooks& hooks) : hooks_(hooks) {
   on_idle_stack_.assign(workers, 0);
 }
 
-void scheduler::push_local(unsigned w, sched_node* n, place where, bool wake_alone) noexcept {
-  slot& me = *slots_[w];
-  // A fiber woken alone into runnext is not worth a wake-up: it runs as soon
-  // as the current fiber parks, which in a channel handoff is at once
-  // (Tokio's LIFO-slot rule; waking here would cost every handoff a futex
-  // call while a worker idles). A displaced one is. A new fiber is too
-  // (wake_alone): `go f(); compute();` must run f on an idle worker, as Go
-  // does, not when compute() ends.
-  bool stealable = true;
-  if (where == place::next) {
-    n = me.queue.put_next(n);
-    stealable = n != nullptr || wake_alone;
-  } else if (where == place::next_if_free && me.queue.try_put_next(n)) {
-    n = nullptr;
-    stealable = wake_alone;
-  }
-  if (n) {
-    node_batch overflow;  // the ring was full: half of it and n go to the inject queue
-    if (!me.queue.push(n, overflow)) inject_.push_batch(overflow);
-  }
-  // No fence here, unlike push_global: this worker drains its own queue, so a
-  // wake-up missed in a race with a worker going idle costs parallelism until
-  // the next push, never progress.
-  if (stealable && n_idle_.load(std::memory_order_relaxed) > 0 &&
-      n_spinning_.load(std::memory_order_relaxed) == 0)
-    wake_one();
+// The ring was full: half of it and `n` go to the inject queue.
+void scheduler::push_overflow(slot& me, sched_node* n) noexcept {
+  node_batch overflow;
+  if (!me.queue.push(n, overflow)) inject_.push_batch(overflow);
 }
 
 void scheduler::push_global(sched_node* n) noexcept {

@@ -89,7 +89,7 @@ class scheduler {
   // displaced from runnext; with `wake_alone`, also a node alone in runnext
   // (new work: the woken worker takes it if w keeps running its fiber past
   // the runnext grace period).
-  void push_local(unsigned w, sched_node* n, place where, bool wake_alone = false) noexcept;
+  inline void push_local(unsigned w, sched_node* n, place where, bool wake_alone = false) noexcept;
   // Any thread. Queues `n` on the inject queue and wakes an idle worker.
   void push_global(sched_node* n) noexcept;
 
@@ -200,6 +200,7 @@ class scheduler {
   sched_node* found(slot& me, sched_node* n) noexcept;
   bool work_visible(unsigned w) const noexcept;
   void wake_one() noexcept;
+  void push_overflow(slot& me, sched_node* n) noexcept;
   bool idle_remove(unsigned w) noexcept;
   bool all_queues_empty() const noexcept;
   void idle_pop(unsigned w) noexcept GORT_REQUIRES(idle_lock_);
@@ -224,7 +225,33 @@ class scheduler {
   std::atomic<std::int64_t> poll_until_{0};  // the poller's deadline (0: none or no poller)
 };
 
-// Inline: both are on every handoff.
+// Inline: on every ready (push_local) and every handoff (the other two).
+[[gnu::always_inline]] inline void scheduler::push_local(unsigned w, sched_node* n, place where,
+                                                         bool wake_alone) noexcept {
+  slot& me = *slots_[w];
+  // A fiber woken alone into runnext is not worth a wake-up: it runs as soon
+  // as the current fiber parks, which in a channel handoff is at once
+  // (Tokio's LIFO-slot rule; waking here would cost every handoff a futex
+  // call while a worker idles). A displaced one is. A new fiber is too
+  // (wake_alone): `go f(); compute();` must run f on an idle worker, as Go
+  // does, not when compute() ends.
+  bool stealable = true;
+  if (where == place::next) {
+    n = me.queue.put_next(n);
+    stealable = n != nullptr || wake_alone;
+  } else if (where == place::next_if_free && me.queue.try_put_next(n)) {
+    n = nullptr;
+    stealable = wake_alone;
+  }
+  if (n && !me.queue.try_push(n)) [[unlikely]]
+    push_overflow(me, n);
+  // No fence here, unlike push_global: this worker drains its own queue, so a
+  // wake-up missed in a race with a worker going idle costs parallelism until
+  // the next push, never progress.
+  if (stealable && n_idle_.load(std::memory_order_relaxed) > 0 &&
+      n_spinning_.load(std::memory_order_relaxed) == 0)
+    wake_one();
+}
 
 // Owner only: runnext, unless it has had k_max_next_streak turns in a row
 // while the ring waited.
@@ -235,7 +262,7 @@ sched_node* scheduler::take_next_fair(slot& me) noexcept {
   return n;
 }
 
-sched_node* scheduler::take_for_handoff(unsigned w, bool whole_queue) noexcept {
+[[gnu::always_inline]] inline sched_node* scheduler::take_for_handoff(unsigned w, bool whole_queue) noexcept {
   if (seeded_ || stopping()) return nullptr;
   slot& me = *slots_[w];
   if (me.global_countdown == 1) return nullptr;  // find_runnable's turn for the inject queue
