@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "scheduler/clock.hpp"
+
 namespace gort::detail {
 
 namespace {
@@ -15,6 +17,11 @@ constexpr int k_steal_passes = 4;
 constexpr std::int64_t k_runnext_grace_ns = 3000;
 // How often the idle poller looks at busy workers' runnext slots.
 constexpr std::int64_t k_watch_ns = 1'000'000;
+// While no worker is the poller, busy workers look at the network at most
+// this often between them (Go's sysmon: when nobody polled for 10 ms). An
+// open socket must not cost a program that computes or switches: one
+// non-blocking poll per this period, not one per 61 schedules.
+constexpr std::int64_t k_busy_poll_ns = 1'000'000;
 
 }  // namespace
 
@@ -41,6 +48,16 @@ void scheduler::push_global(sched_node* n) noexcept {
     wake_one();
 }
 
+// A busy worker, no worker being the poller: true when it is time for a
+// non-blocking look at the network, and then no other worker's for
+// k_busy_poll_ns. Relaxed: the poll itself synchronises with the readied
+// fibers; this only spaces the polls out.
+bool scheduler::busy_poll_due() noexcept {
+  const std::int64_t now = now_ns();
+  std::int64_t due = busy_poll_at_.load(std::memory_order_relaxed);
+  return now >= due && busy_poll_at_.compare_exchange_strong(due, now + k_busy_poll_ns, std::memory_order_relaxed);
+}
+
 sched_node* scheduler::find_runnable(unsigned w) noexcept {
   slot& me = *slots_[w];
   for (;;) {
@@ -58,7 +75,7 @@ sched_node* scheduler::find_runnable(unsigned w) noexcept {
       if (sched_node* n = inject_.pop_into(me.queue, 0)) return found(me, n);
       // Busy workers look at the network too, so that I/O is not starved
       // while no worker is idle in the poller (Go's sysmon does this).
-      if (poller_.load(std::memory_order_relaxed) < 0 && hooks_.netpoll_active()) {
+      if (poller_.load(std::memory_order_relaxed) < 0 && hooks_.netpoll_active() && busy_poll_due()) {
         hooks_.netpoll(w, 0);
         if (sched_node* n = find_local(me)) return found(me, n);
       }

@@ -200,6 +200,8 @@ class scheduler {
   sched_node* found(slot& me, sched_node* n) noexcept;
   bool work_visible(unsigned w) const noexcept;
   void wake_one() noexcept;
+  // A busy worker: may it look at the network now? (see scheduler.cpp)
+  bool busy_poll_due() noexcept;
   void push_overflow(slot& me, sched_node* n) noexcept;
   bool idle_remove(unsigned w) noexcept;
   bool all_queues_empty() const noexcept;
@@ -223,6 +225,7 @@ class scheduler {
   std::uint64_t idle_epoch_ GORT_GUARDED_BY(idle_lock_) = 0;
   std::atomic<int> poller_{-1};              // worker holding the poller role, or -1
   std::atomic<std::int64_t> poll_until_{0};  // the poller's deadline (0: none or no poller)
+  std::atomic<std::int64_t> busy_poll_at_{0};  // when a busy worker may next poll (busy_poll_due)
 };
 
 // Inline: on every ready (push_local) and every handoff (the other two).

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "gort/gort.hpp"
 #include "net_util.hpp"
@@ -153,4 +154,41 @@ TEST(Netpoll, PlainThreadWakesParkedFiberThroughSocket) {
         gort::detail::io_unregister(pd);
       },
       {.workers = 2});
+}
+
+// Every worker busy switching (no idle worker holds the poller role): the
+// busy workers still look at the network now and then, so a fiber parked on
+// a socket is woken by a plain thread's write, and the spinners stop only
+// because it was. The write comes after many yields, so after the busy
+// workers' first looks at the network found nothing.
+TEST(Netpoll, BusyWorkersStillSeeTheNetwork) {
+  gort_test::run_at_each_worker_count([](unsigned workers) {
+    socket_pair sp;
+    auto* pd = gort::detail::io_register(sp.fd[0]);
+    std::atomic<bool> got{false};
+    std::atomic<long> yields{0};
+    gort::wait_group spinners;
+    for (unsigned i = 0; i < workers + 1; ++i) {
+      spinners.add(1);
+      gort::go([&] {
+        while (!got.load(std::memory_order_acquire)) {
+          yields.fetch_add(1, std::memory_order_relaxed);
+          gort::yield();
+        }
+        spinners.done();
+      });
+    }
+    gort::go([&] {
+      EXPECT_EQ(read_byte(sp.fd[0], pd), 'b');
+      got.store(true, std::memory_order_release);
+    });
+    std::thread t([&] {
+      while (yields.load(std::memory_order_relaxed) < 200'000) std::this_thread::yield();
+      char c = 'b';
+      EXPECT_EQ(::write(sp.fd[1], &c, 1), 1);
+    });
+    spinners.wait();
+    t.join();
+    gort::detail::io_unregister(pd);
+  });
 }
