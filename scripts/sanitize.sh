@@ -21,6 +21,11 @@ shift || true
 cd "$GORT_ROOT"
 
 common_exclude='Million|^gdb\.|^package\.|^memcheck\.'
+# Under ASan+UBSan also the test that runs the http_server demo out of file
+# descriptors: UBSan's vptr check probes memory through a pipe, which a process
+# with no descriptor left cannot open, so it reports the std::system_error that
+# accept threw as having an invalid vptr. It runs in the other suites.
+asan_exclude="$common_exclude|HttpServer\.KeepsServingWhenOutOfDescriptors"
 tsan_exclude="$common_exclude|demo\.race_condition|demo\.waitgroup_sum|demo\.skynet|demo\.showcase|ThousandConcurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
 
 case "$mode" in
@@ -28,7 +33,7 @@ case "$mode" in
     configure_and_build asan
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-    exec ctest --preset asan --output-on-failure -j "$GORT_JOBS" --timeout 600 -E "$common_exclude" "$@"
+    exec ctest --preset asan --output-on-failure -j "$GORT_JOBS" --timeout 600 -E "$asan_exclude" "$@"
     ;;
   tsan)
     configure_and_build tsan
