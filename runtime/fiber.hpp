@@ -59,6 +59,16 @@ struct alignas(64) fiber : sched_node {
   // ---- warm: first run, exit, reports (and the switch-out canary test, which
   // reads stack_ of the fiber that just ran on this worker: a local line) ----
   stack_mem stack_;  // empty until the first run
+  // Bumped by the fiber itself at every park and yield, before it switches
+  // out, and never reset when the object is reused. A reader of the saved
+  // context (runtime/unwind.cpp) copies the stack between two loads of it and
+  // keeps the copy only if it did not change (a seqlock whose write side is
+  // the fiber running). Relaxed loads and stores: one increment.
+  std::atomic<std::uint32_t> switch_gen_{0};
+  // When the fiber last parked, on the monitor's coarse clock (g_coarse_now_ns:
+  // now_ns() give or take its period; 0: unknown). Written by park(), read by
+  // reports ("[chan receive, 3 minutes]").
+  std::atomic<std::int64_t> blocked_since_{0};
   fiber_fn* fn_ = nullptr;
   void* heap_fn_ = nullptr;  // storage for a callable too big for inline_fn_
 
@@ -104,5 +114,11 @@ static_assert(sizeof(std::source_location) != sizeof(void*) ||
                   offsetof(fiber, blocked_at_) + sizeof(std::source_location) <= 64,
               "fiber: the switch-hot fields must fit the first cache line");
 #pragma GCC diagnostic pop
+
+// Where a fiber blocked or was created, read through these only (the
+// location type may change; these keep its users to file, line, function).
+inline const char* location_file(const std::source_location& l) noexcept { return l.file_name(); }
+inline unsigned location_line(const std::source_location& l) noexcept { return unsigned(l.line()); }
+inline const char* location_function(const std::source_location& l) noexcept { return l.function_name(); }
 
 }  // namespace gort::detail

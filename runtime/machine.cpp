@@ -118,6 +118,18 @@ namespace {
 // Runs the fiber's callable and disposes of it. Its locals (the exception)
 // must be destroyed before the fiber's final jump, which never returns.
 void run_fiber_body(fiber* f) {
+  if (!f->is_main_ && panics_at_throw()) {
+    // Nothing on this stack catches what escapes a go() fiber but the
+    // shutdown's unwind: __cxa_throw then calls std::terminate with the
+    // throw site still on the stack, and its handler panics (fatal.cpp).
+    try {
+      f->fn_->invoke(f->fn_);
+    } catch (const fiber_unwind&) {
+      // Shutdown unwound this fiber: nothing to report.
+    }
+    f->fn_->destroy(f->fn_);
+    return;
+  }
   std::exception_ptr error;
   try {
     f->fn_->invoke(f->fn_);
@@ -128,7 +140,9 @@ void run_fiber_body(fiber* f) {
   }
   f->fn_->destroy(f->fn_);
   if (error) {
-    if (!f->is_main_) panic(*f, error);
+    // The main fiber's exception leaves run(); another's is a panic (here
+    // only when the program replaced std::terminate's handler: no stack).
+    if (!f->is_main_) panic(*f, error, false);
     machine_of_thread()->rt().set_main_error(std::move(error));
   }
 }
@@ -257,7 +271,9 @@ void machine::parked(fiber* f) noexcept {
 // tail of the local queue (and may be stolen from there at once), or to the
 // global queue from a machine without a worker.
 void machine::yielded(fiber* f) noexcept {
-  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  // Release (a plain store on x86): the saved context above is seen with it
+  // by a stack reader (runtime/unwind.cpp), which loads the state with acquire.
+  f->state_.store(fiber_state::runnable, std::memory_order_release);
   if (p_)
     sched_.push_local(p_->index(), f, place::tail);
   else
@@ -355,7 +371,11 @@ machine* machine::switch_out(machine* m, request r) {
 }
 
 machine* machine::switch_out_park(machine* self) { return switch_out(self, request::park); }
-machine* machine::switch_out_yield(machine* self) { return switch_out(self, request::yield); }
+machine* machine::switch_out_yield(machine* self) {
+  fiber* f = self->current();  // a new generation of its saved context (fiber::switch_gen_)
+  f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return switch_out(self, request::yield);
+}
 
 void machine::exit_current() {
   switch_out(machine_of_thread(), request::exit);

@@ -78,6 +78,10 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_l
   f->blocked_at_ = where;
   f->unlock_fn_ = unlock;
   f->unlock_arg_ = arg;
+  // For reports: since when (one load of a clock the monitor keeps), and a
+  // new generation of its saved context (see fiber::switch_gen_).
+  f->blocked_since_.store(g_coarse_now_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   m = machine::switch_out_park(m);
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
   if (m->rt().unwinding()) throw fiber_unwind{};
