@@ -1,6 +1,8 @@
 // gort-bench <workload> [--workers N] [--size N] (bench/cli.hpp): runs one
 // workload and prints its BENCH line. Workloads live in bench/*_workloads.cpp
-// and register themselves.
+// and register themselves. GORT_BENCH_DEBUG_ADDR=HOST:PORT serves gort::debug
+// during the run, so that scripts/poll_debug.sh can measure what polling it
+// costs.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,9 @@
 #include "cli.hpp"
 #include "gort/gort.hpp"
 #include "gort/stats.hpp"
+#if GORT_BENCH_DEBUG
+#include "gort/debug.hpp"
+#endif
 
 namespace gort_bench {
 
@@ -40,6 +45,10 @@ int main(int argc, char** argv) {
   double ns = 0;
   gort::run(
       [&] {
+#if GORT_BENCH_DEBUG
+        gort::debug::server dbg;
+        if (const char* a = std::getenv("GORT_BENCH_DEBUG_ADDR"); a && *a) dbg = gort::debug::serve(a);
+#endif
         auto t0 = std::chrono::steady_clock::now();
         r = it->second(workers);
         auto t1 = std::chrono::steady_clock::now();

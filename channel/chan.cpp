@@ -22,8 +22,8 @@ std::size_t core_align(const elem_ops* ops) noexcept {
 // returns once a waker took it (true: the value moved; false: closed). The
 // lock is not held on return. If park() throws (unwinding at exit), the
 // record is unlinked before the exception leaves.
-bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason why,
-                  const std::source_location& where) GORT_RELEASE(c->lock_) {
+bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason why, const location& where)
+    GORT_RELEASE(c->lock_) {
   waiter w;
   w.elem = elem;
   w.is_send = is_send;
@@ -35,7 +35,7 @@ bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason 
 
 void throw_closed(const char* what) { throw closed_channel_error(what); }
 
-void park_forever(wait_reason why, const std::source_location& where) {
+void park_forever(wait_reason why, const location& where) {
   spinlock never_woken;
   for (;;) {
     never_woken.lock();
@@ -77,7 +77,7 @@ void unlock_and_wake(chan_impl* c, fiber* wake) noexcept GORT_RELEASE(c->lock_) 
 }
 }  // namespace
 
-void chan_send(chan_core* core, void* src, const std::source_location& where) {
+void chan_send(chan_core* core, void* src, const location& where) {
   if (!core) park_forever(wait_reason::chan_send_nil, where);
   sched_point();  // GORT_SCHED_SEED may yield here
   chan_impl* c = impl(core);
@@ -93,7 +93,7 @@ void chan_send(chan_core* core, void* src, const std::source_location& where) {
   throw_closed("send on closed channel");
 }
 
-bool chan_recv(chan_core* core, void* dst, const std::source_location& where) {
+bool chan_recv(chan_core* core, void* dst, const location& where) {
   if (!core) park_forever(wait_reason::chan_receive_nil, where);
   sched_point();  // GORT_SCHED_SEED may yield here
   chan_impl* c = impl(core);

@@ -173,7 +173,7 @@ enum class attempt : std::uint8_t {
 [[noreturn]] void throw_closed(const char* what);
 // Any thread: parks for good (nil channel operations, select without ready
 // cases). Only the runtime's unwinding at exit ends it (fiber_unwind).
-[[noreturn]] void park_forever(wait_reason why, const std::source_location& where);
+[[noreturn]] void park_forever(wait_reason why, const location& where);
 // chan_destroy (time.cpp): stops after()'s timer, waiting for a callback in
 // flight, and frees it.
 void drop_after_timer(timer* t) noexcept;

@@ -81,7 +81,7 @@ waitq& queue_of(const select_case_desc& cs) noexcept {
 // order, as in Go), parks, and after the wakeup unlinks the records that no
 // waker took. Returns the index of the case that proceeded.
 int park_select(select_case_desc* cases, std::size_t n, const std::uint32_t* poll, std::size_t npoll,
-                lockset& ls, const std::source_location& where) {
+                lockset& ls, const location& where) {
   waiter_group group;
   scratch<waiter, 8> ws(n);
   fiber* me = self();
@@ -113,7 +113,7 @@ int park_select(select_case_desc* cases, std::size_t n, const std::uint32_t* pol
 
 }  // namespace
 
-int select_run(select_case_desc* cases, std::size_t n, bool block, const std::source_location& where) {
+int select_run(select_case_desc* cases, std::size_t n, bool block, const location& where) {
   sched_point();  // GORT_SCHED_SEED may yield here
   // Poll order: the non-nil cases, uniformly shuffled (inside-out Fisher-Yates).
   scratch<std::uint32_t, 16> poll(n);
@@ -143,8 +143,6 @@ int select_run(select_case_desc* cases, std::size_t n, bool block, const std::so
   return park_select(cases, n, poll.data(), npoll, ls, where);
 }
 
-void select_block_forever(const std::source_location& where) {
-  park_forever(wait_reason::select_no_cases, where);
-}
+void select_block_forever(const location& where) { park_forever(wait_reason::select_no_cases, where); }
 
 }  // namespace gort::detail

@@ -1,5 +1,7 @@
 # gort's layers, as build targets (see docs/architecture.md, "Layers").
 #
+#         context/            context, errgroup, os/signal
+#        /     |     \
 #   channel/  sync/  net/     the Go packages users see
 #        \     |     /
 #         runtime/            fibers, park/ready, timers, netpoller, reports

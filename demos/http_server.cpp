@@ -2,28 +2,43 @@
 // HTTP/1.1 keep-alive, a visit counter behind a gort::mutex.
 //
 //   GET /                 -> "hello world, visit N"
-//   GET /debug/gort/stats -> gort::stats().to_json()
+//   GET /sleep?ms=N       -> headers at once, "slept N ms" after N ms (N <= 60000):
+//                            a slow request, to watch a graceful shutdown
 //   anything else         -> 404
 //
 // Requests are parsed by Debian's libhttp-parser. A malformed request gets
 // 400 and oversized headers (over 8 KiB) get 431; either closes only that
 // connection. Flags: --addr HOST:PORT (default 127.0.0.1:8080; port 0 picks
-// one) and --workers N (default: $GORT_MAXPROCS or the number of CPUs).
-// Prints "listening on HOST:PORT" once it accepts connections.
+// one), --workers N (default: $GORT_MAXPROCS or the number of CPUs),
+// --shutdown-timeout MS (default 5000) and --debug-addr HOST:PORT, which
+// serves gort::debug's live dashboard, statistics, fiber dump and traces
+// there (/debug/gort/). Prints "listening on HOST:PORT" once it accepts
+// connections, then "debug on http://HOST:PORT/debug/gort/" with --debug-addr.
 //
-// Invariants: `server::visits` is guarded by `server::mu`; everything else
-// belongs to one connection's fiber.
+// SIGINT or SIGTERM shuts it down gracefully, as Go's http.Server.Shutdown:
+// stop accepting (new connections are refused), close idle connections, let
+// requests in flight finish (their responses say "Connection: close") for up
+// to the shutdown timeout, then close whatever is left; it prints each step
+// and exits 0.
+//
+// Invariants: `server::visits` and `server::conns` are guarded by
+// `server::mu`; `server::shutting_down` only goes from false to true;
+// everything else belongs to one connection's fiber.
 #include <http_parser.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
 
+#include "gort/debug.hpp"
 #include "gort/gort.hpp"
 
 namespace {
@@ -34,6 +49,11 @@ constexpr std::size_t k_read_chunk = 16 << 10;
 struct server {
   gort::mutex mu;
   std::uint64_t visits = 0;  // guarded by mu
+  // Graceful shutdown: every open connection, and whether it is in the middle
+  // of a request (busy) or waiting for the next one (idle).
+  std::map<gort::net::conn*, bool> conns;  // guarded by mu
+  std::atomic<bool> shutting_down{false};
+  gort::chan<std::monostate> drained{1};  // gets a value when conns empties after shutdown began
 };
 
 // One connection's parsing state; lives in its fiber.
@@ -44,11 +64,13 @@ struct session {
   }
 
   server& srv;
+  gort::net::conn* conn = nullptr;
   http_parser parser;
   std::string url;
   std::size_t header_bytes = 0;  // of the request being parsed
   bool too_large = false;        // headers over k_max_header_bytes
   bool close_after = false;      // the client asked to close (or HTTP/1.0)
+  bool in_message = false;       // a request has begun and is not complete
   std::string out;               // responses not yet written
 };
 
@@ -72,9 +94,36 @@ std::string_view path_of(const std::string& url) {
   return std::string_view(url).substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
 }
 
+// The number after "ms=" in the request's query, or -1.
+long sleep_ms(const std::string& url) {
+  auto q = url.find('?');
+  auto at = q == std::string::npos ? q : url.find("ms=", q);
+  if (at == std::string::npos) return -1;
+  char* end = nullptr;
+  long ms = std::strtol(url.c_str() + at + 3, &end, 10);
+  return end == url.c_str() + at + 3 || ms < 0 || ms > 60'000 ? -1 : ms;
+}
+
+// The connection's fiber: GET /sleep?ms=N. The headers go out at once (the
+// client then knows its request is in flight), the body N ms later.
+void sleep_then_respond(session& s, bool close) {
+  const long ms = sleep_ms(s.url);
+  if (ms < 0) {
+    respond(s, "400 Bad Request", "text/plain; charset=utf-8", "want /sleep?ms=0..60000\n", close);
+    return;
+  }
+  const std::string body = "slept " + std::to_string(ms) + " ms\n";
+  respond(s, "200 OK", "text/plain; charset=utf-8", body, close);
+  s.out.resize(s.out.size() - body.size());  // everything but the body
+  s.conn->write(s.out);
+  s.out.clear();
+  gort::sleep_for(std::chrono::milliseconds(ms));
+  s.out = body;
+}
+
 // The connection's fiber: routes one parsed request.
 void handle(session& s, bool keep_alive) {
-  const bool close = !keep_alive;
+  const bool close = !keep_alive || s.srv.shutting_down;  // no keep-alive while shutting down
   const std::string_view path = path_of(s.url);
   const bool get = s.parser.method == HTTP_GET;
   if (path == "/" && get) {
@@ -85,8 +134,8 @@ void handle(session& s, bool keep_alive) {
     }
     respond(s, "200 OK", "text/plain; charset=utf-8", "hello world, visit " + std::to_string(n) + "\n",
             close);
-  } else if (path == "/debug/gort/stats" && get) {
-    respond(s, "200 OK", "application/json", gort::stats().to_json(), close);
+  } else if (path == "/sleep" && get) {
+    sleep_then_respond(s, close);
   } else if (path.empty()) {
     respond(s, "400 Bad Request", "text/plain; charset=utf-8", "400 bad request\n", true);
     s.close_after = true;
@@ -109,6 +158,7 @@ int on_message_begin(http_parser* p) {
   session& s = of(p);
   s.url.clear();
   s.header_bytes = 0;
+  s.in_message = true;
   return 0;
 }
 
@@ -122,6 +172,7 @@ int on_header_part(http_parser* p, const char*, std::size_t n) { return count_he
 
 int on_message_complete(http_parser* p) {
   session& s = of(p);
+  s.in_message = false;
   const bool keep_alive = http_should_keep_alive(p) != 0;
   handle(s, keep_alive && !s.close_after);
   if (!keep_alive || s.close_after) {
@@ -179,36 +230,69 @@ void linger_close(gort::net::conn& c, std::string& buf) {
   }
 }
 
+// A connection's entry in server::conns for its fiber's lifetime. busy()
+// records whether a request is in flight; during a shutdown it returns false
+// when the connection should close now (idle: nothing more to answer).
+class tracked_conn {
+ public:
+  tracked_conn(server& srv, gort::net::conn& c) : srv_(srv), c_(c) {
+    std::lock_guard g(srv_.mu);
+    srv_.conns.emplace(&c_, false);
+  }
+  ~tracked_conn() {
+    std::lock_guard g(srv_.mu);
+    srv_.conns.erase(&c_);
+    if (srv_.shutting_down && srv_.conns.empty()) srv_.drained.try_send(std::monostate{});
+  }
+  bool busy(bool in_request) {
+    std::lock_guard g(srv_.mu);
+    srv_.conns[&c_] = in_request;
+    return in_request || !srv_.shutting_down;
+  }
+
+ private:
+  server& srv_;
+  gort::net::conn& c_;
+};
+
 // One fiber per connection: reads, parses, answers, until the client closes
 // or must be closed. Errors end only this connection.
 void serve(gort::net::conn c, server* srv) {
   try {
+    tracked_conn tracked(*srv, c);
     session s(*srv);
+    s.conn = &c;
     std::string buf(k_read_chunk, '\0');
     for (;;) {
       std::size_t n = c.read(std::span<char>(buf));
+      if (n != 0) tracked.busy(true);
       bool more = feed(s, std::string_view(buf.data(), n));
       if (!s.out.empty()) {
         c.write(s.out);
         s.out.clear();
       }
+      if (more && !tracked.busy(s.in_message)) break;  // shutting down, and idle now
       if (!more) {
         if (n != 0) linger_close(c, buf);
         break;
       }
     }
   } catch (const std::exception&) {
-    // The peer reset or vanished, or lingered too long: nothing to tell it.
+    // The peer reset or vanished, lingered too long, or the shutdown closed
+    // the connection: nothing to tell it.
   }
 }
 
 // ---- command line -------------------------------------------------------------
 
-constexpr const char* k_usage = "http_server [--addr HOST:PORT] [--workers N]";
+constexpr const char* k_usage =
+    "http_server [--addr HOST:PORT] [--workers N] [--shutdown-timeout MS] [--debug-addr HOST:PORT]";
 
 struct options {
   std::string addr = "127.0.0.1:8080";
   unsigned workers = 0;
+  unsigned shutdown_ms = 5000;
+  std::string debug_addr;  // empty: no gort::debug server
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -221,7 +305,8 @@ options parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
     std::string flag = arg.substr(0, arg.find('='));
-    if (flag != "--addr" && flag != "--workers") usage_error("unknown flag '" + arg + "'");
+    if (flag != "--addr" && flag != "--workers" && flag != "--shutdown-timeout" && flag != "--debug-addr")
+      usage_error("unknown flag '" + arg + "'");
     if (flag.size() < arg.size()) {
       value = arg.substr(flag.size() + 1);
     } else if (i + 1 < argc) {
@@ -229,18 +314,84 @@ options parse_args(int argc, char** argv) {
     } else {
       usage_error("missing value for " + flag);
     }
-    if (flag == "--addr") {
-      if (value.empty()) usage_error("bad value for --addr: '" + value + "'");
-      o.addr = value;
+    if (flag == "--addr" || flag == "--debug-addr") {
+      if (value.empty()) usage_error("bad value for " + flag + ": '" + value + "'");
+      (flag == "--addr" ? o.addr : o.debug_addr) = value;
       continue;
     }
     char* end = nullptr;
     unsigned long n = std::strtoul(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || value[0] == '-' || n == 0 || n > 1024)
-      usage_error("bad value for --workers: '" + value + "' (want 1..1024)");
+    const bool number = !value.empty() && *end == '\0' && value[0] != '-';
+    if (flag == "--shutdown-timeout") {
+      if (!number || n > 3'600'000)
+        usage_error("bad value for --shutdown-timeout: '" + value + "' (want 0..3600000 ms)");
+      o.shutdown_ms = unsigned(n);
+      continue;
+    }
+    if (!number || n == 0 || n > 1024) usage_error("bad value for --workers: '" + value + "' (want 1..1024)");
     o.workers = unsigned(n);
   }
   return o;
+}
+
+// The accept loop's fiber, until the shutdown closes the listener.
+void accept_loop(gort::net::listener& ln, server& srv) {
+  for (;;) {
+    try {
+      gort::go(serve, ln.accept(), &srv);
+    } catch (const std::system_error& e) {
+      if (srv.shutting_down) return;  // the listener was closed
+      // Out of descriptors or memory: back off as Go's Serve does.
+      std::fprintf(stderr, "http_server: accept: %s\n", e.what());
+      gort::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
+// Go's http.Server.Shutdown followed by Close: stop accepting, close idle
+// connections, wait for the busy ones to finish (each closes once its
+// response is out) up to `grace`, then close the rest. Prints each step.
+void shutdown(gort::net::listener& ln, gort::task<void>& acceptor, server& srv, int sig,
+              std::chrono::milliseconds grace) {
+  const char* name = sigabbrev_np(sig);
+  std::printf("http_server: SIG%s: shutting down, waiting up to %lld ms for requests in flight\n",
+              name ? name : "?", static_cast<long long>(grace.count()));
+  auto [ctx, cancel] = gort::with_timeout(gort::background(), grace);
+  srv.shutting_down = true;
+  ln.close();
+  acceptor.join();  // the socket is closed once accept() has left: connections are refused now
+  std::size_t idle = 0, busy = 0;
+  {
+    std::lock_guard g(srv.mu);
+    for (auto& [c, in_request] : srv.conns) {
+      if (in_request) {
+        ++busy;
+      } else {
+        c->close();  // its fiber wakes from read() and leaves
+        ++idle;
+      }
+    }
+    if (srv.conns.empty()) srv.drained.try_send(std::monostate{});
+  }
+  std::printf("http_server: stopped accepting; closed %zu idle connections; %zu requests in flight\n", idle,
+              busy);
+  std::fflush(stdout);
+  bool drained = false;
+  gort::select(gort::recv_case(srv.drained, [&](auto) { drained = true; }), gort::recv_case(ctx.done()));
+  if (drained) {
+    std::printf("http_server: every request finished; bye\n");
+    return;
+  }
+  std::size_t closed = 0;
+  {
+    std::lock_guard g(srv.mu);
+    for (auto& [c, in_request] : srv.conns) {
+      c->close();
+      ++closed;
+    }
+  }
+  std::printf("http_server: %s after %lld ms: closed %zu connections still busy; bye\n",
+              ctx.err().message().c_str(), static_cast<long long>(grace.count()), closed);
 }
 
 // The address as printed: the given host with the port actually bound.
@@ -254,6 +405,9 @@ int main(int argc, char** argv) {
   const options opt = parse_args(argc, argv);
   gort::config cfg;
   cfg.workers = opt.workers;
+  // Outlives run(): connections cut off at the end of a shutdown still refer
+  // to it while the runtime unwinds their fibers.
+  server srv;
   return gort::run(
       [&]() -> int {
         gort::net::listener ln;
@@ -266,18 +420,25 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "http_server: %s\n", e.what());
           return 1;
         }
+        gort::chan<int> signals(1);
+        gort::signal::notify(signals, {SIGINT, SIGTERM});
         std::printf("listening on %s\n", shown_address(opt.addr, ln.port()).c_str());
-        std::fflush(stdout);
-        server srv;
-        for (;;) {
+        gort::debug::server dbg;
+        if (!opt.debug_addr.empty()) {
           try {
-            gort::go(serve, ln.accept(), &srv);
-          } catch (const std::system_error& e) {
-            // Out of descriptors or memory: back off as Go's Serve does.
-            std::fprintf(stderr, "http_server: accept: %s\n", e.what());
-            gort::sleep_for(std::chrono::milliseconds(10));
+            dbg = gort::debug::serve(opt.debug_addr);
+          } catch (const std::exception& e) {
+            std::fprintf(stderr, "http_server: bad value for --debug-addr: %s\nusage: %s\n", e.what(),
+                         k_usage);
+            return 2;
           }
+          std::printf("debug on http://%s/debug/gort/\n", shown_address(opt.debug_addr, dbg.port()).c_str());
         }
+        std::fflush(stdout);
+        auto acceptor = gort::spawn([&] { accept_loop(ln, srv); });
+        const int sig = signals.recv().value_or(0);
+        shutdown(ln, acceptor, srv, sig, std::chrono::milliseconds(opt.shutdown_ms));
+        return 0;
       },
       cfg);
 }

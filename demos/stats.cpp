@@ -1,6 +1,6 @@
 // stats: runs a small workload (a three-stage pipeline plus a burst of short
 // fibers) and prints the scheduler statistics before and after, as a table
-// and as JSON (the data behind GET /debug/gort/stats in http_server).
+// and as JSON (the data behind gort::debug's GET /debug/gort/stats).
 #include <cstdio>
 #include <string>
 

@@ -1,6 +1,7 @@
 #include "net/address.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -131,6 +132,38 @@ std::vector<endpoint> resolve(std::string_view address, bool passive) {
   if (rc == 0 && out.empty()) rc = EAI_NONAME;
   if (rc != 0) throw std::system_error(rc, gai_category(), "gort::net: lookup " + hp.host);
   return out;
+}
+
+std::string format_address(const sockaddr_storage& sa) {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (sa.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(sa);
+    ::inet_ntop(AF_INET, &v4.sin_addr, host, sizeof host);
+    return std::string(host) + ':' + std::to_string(ntohs(v4.sin_port));
+  }
+  if (sa.ss_family != AF_INET6) return {};
+  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(sa);
+  const std::uint16_t port = ntohs(v6.sin6_port);
+  if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {  // a dual-stack socket's IPv4 peer
+    ::inet_ntop(AF_INET, &v6.sin6_addr.s6_addr[12], host, sizeof host);
+    return std::string(host) + ':' + std::to_string(port);
+  }
+  ::inet_ntop(AF_INET6, &v6.sin6_addr, host, sizeof host);
+  std::string out = "[";
+  out += host;
+  if (v6.sin6_scope_id != 0) {  // a link-local address's zone, by name as Go prints it
+    char zone[IF_NAMESIZE] = {};
+    out += '%';
+    out += ::if_indextoname(v6.sin6_scope_id, zone) ? std::string(zone) : std::to_string(v6.sin6_scope_id);
+  }
+  return out + "]:" + std::to_string(port);
+}
+
+std::string local_address_of(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  return format_address(ss);
 }
 
 }  // namespace gort::detail

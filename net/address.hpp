@@ -33,4 +33,12 @@ host_port split_host_port(std::string_view address);
 // std::invalid_argument (malformed) or std::system_error (lookup failed).
 std::vector<endpoint> resolve(std::string_view address, bool passive);
 
+// Any thread. `sa` as Go's TCPAddr.String() writes it: "127.0.0.1:54321",
+// "[::1]:8080", "[fe80::1%eth0]:80"; an IPv4-mapped IPv6 address as IPv4.
+// Empty for a family other than IPv4 and IPv6.
+std::string format_address(const sockaddr_storage& sa);
+// Any thread. The local address `fd` is bound to, formatted as above; empty
+// if getsockname fails.
+std::string local_address_of(int fd);
+
 }  // namespace gort::detail

@@ -21,24 +21,27 @@ netfd& checked(const gort::detail::netfd_ptr& fd, const char* what) {
 }  // namespace
 
 conn::conn() noexcept = default;
-conn::conn(gort::detail::netfd_ptr fd) noexcept : fd_(std::move(fd)) {}
+conn::conn(gort::detail::netfd_ptr fd, std::string local, std::string remote) noexcept
+    : fd_(std::move(fd)), local_(std::move(local)), remote_(std::move(remote)) {}
 conn::conn(conn&&) noexcept = default;
 conn& conn::operator=(conn&& o) noexcept {
   if (this != &o) {
     close();
     fd_ = std::move(o.fd_);
+    local_ = std::move(o.local_);
+    remote_ = std::move(o.remote_);
   }
   return *this;
 }
 conn::~conn() = default;  // fd_'s disposer closes the socket (netfd::dispose)
 
 // The owner's fiber or thread (and one concurrent writer).
-std::size_t conn::read(std::span<std::byte> buf, std::source_location where) {
+std::size_t conn::read(std::span<std::byte> buf, location where) {
   netfd& n = checked(fd_, "read");
   netfd::op op(n, "read");
   if (buf.empty()) return 0;
   for (;;) {
-    n.check_deadline("read");
+    n.check_deadline(io_mode::read, "read");
     ssize_t r = ::recv(n.fd(), buf.data(), buf.size(), 0);
     if (r >= 0) return std::size_t(r);
     int e = errno;  // now: the fiber may move to another thread at the next park
@@ -48,16 +51,16 @@ std::size_t conn::read(std::span<std::byte> buf, std::source_location where) {
   }
 }
 
-std::size_t conn::read(std::span<char> buf, std::source_location where) {
+std::size_t conn::read(std::span<char> buf, location where) {
   return read(std::as_writable_bytes(buf), where);
 }
 
 // The owner's fiber or thread (and one concurrent reader).
-void conn::write(std::span<const std::byte> data, std::source_location where) {
+void conn::write(std::span<const std::byte> data, location where) {
   netfd& n = checked(fd_, "write");
   netfd::op op(n, "write");
   while (!data.empty()) {
-    n.check_deadline("write");
+    n.check_deadline(io_mode::write, "write");
     ssize_t r = ::send(n.fd(), data.data(), data.size(), MSG_NOSIGNAL);
     if (r >= 0) {
       data = data.subspan(std::size_t(r));
@@ -70,7 +73,7 @@ void conn::write(std::span<const std::byte> data, std::source_location where) {
   }
 }
 
-void conn::write(std::string_view data, std::source_location where) {
+void conn::write(std::string_view data, location where) {
   write(std::as_bytes(std::span(data.data(), data.size())), where);
 }
 
@@ -86,15 +89,27 @@ void conn::close() noexcept {
   if (fd_) fd_->close();
 }
 
-// Any fiber or thread.
-void conn::set_deadline(std::chrono::steady_clock::time_point t) noexcept {
-  if (!fd_) return;
-  if (t == std::chrono::steady_clock::time_point::max()) {
-    fd_->set_deadline(-1);
-    return;
-  }
+namespace {
+// A deadline as netfd keeps it: steady-clock ns, -1 for none (max()).
+std::int64_t deadline_ns(std::chrono::steady_clock::time_point t) noexcept {
+  if (t == std::chrono::steady_clock::time_point::max()) return -1;
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  fd_->set_deadline(ns < 0 ? 0 : ns);
+  return ns < 0 ? 0 : ns;
+}
+}  // namespace
+
+// Any fiber or thread (each of the three).
+void conn::set_deadline(std::chrono::steady_clock::time_point t) noexcept {
+  set_read_deadline(t);
+  set_write_deadline(t);
+}
+
+void conn::set_read_deadline(std::chrono::steady_clock::time_point t) noexcept {
+  if (fd_) fd_->set_deadline(io_mode::read, deadline_ns(t));
+}
+
+void conn::set_write_deadline(std::chrono::steady_clock::time_point t) noexcept {
+  if (fd_) fd_->set_deadline(io_mode::write, deadline_ns(t));
 }
 
 int conn::native_handle() const noexcept { return fd_ ? fd_->fd() : -1; }

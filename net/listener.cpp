@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "gort/net.hpp"
 #include "net/address.hpp"
+#include "net/dial.hpp"
 #include "net/netfd.hpp"
 
 namespace gort::net {
@@ -56,7 +58,7 @@ std::uint16_t local_port(int fd) {
 }
 
 // The calling fiber: connects `fd` (owned by `n`) to `e`; returns 0 or the errno.
-int connect_one(netfd& n, const endpoint& e, const std::source_location& where) {
+int connect_one(netfd& n, const endpoint& e, const location& where) {
   netfd::op op(n, "dial");
   if (::connect(n.fd(), reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0) return 0;
   int err = errno;
@@ -112,15 +114,19 @@ listener listen(std::string_view address) {
 }
 
 // The fiber that owns the listener (one at a time).
-conn listener::accept(std::source_location where) {
+conn listener::accept(location where) {
   if (!fd_) gort::detail::throw_socket_closed("accept");
   netfd& n = *fd_;
   netfd::op op(n, "accept");
   for (;;) {
-    int fd = ::accept4(n.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int fd = ::accept4(n.fd(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       set_nodelay(fd);
-      return conn(gort::detail::netfd_ptr(new netfd(fd)));
+      auto accepted = gort::detail::netfd_ptr(new netfd(fd));
+      return conn(std::move(accepted), gort::detail::local_address_of(fd),
+                  gort::detail::format_address(peer));
     }
     int e = errno;
     // A connection that died in the queue, or a signal: try the next one.
@@ -137,25 +143,64 @@ void listener::close() noexcept {
 int listener::native_handle() const noexcept { return fd_ ? fd_->fd() : -1; }
 
 // Any fiber or thread while run() is active.
-conn dial(std::string_view address, std::source_location where) {
-  std::vector<endpoint> eps = gort::detail::resolve(address, false);
+conn dial(std::string_view address, location where) {
+  return gort::detail::dial_conn(address, -1, nullptr, where);
+}
+
+}  // namespace gort::net
+
+namespace gort::detail {
+
+void dial_abort::abort() noexcept {
+  locked g(lock_);
+  aborted_ = true;
+  if (current_) current_->close();  // never blocks; a parked connect wakes
+}
+
+bool dial_abort::begin(netfd* n) noexcept {
+  locked g(lock_);
+  if (aborted_) return false;
+  current_ = n;
+  return true;
+}
+
+bool dial_abort::end() noexcept {
+  locked g(lock_);
+  current_ = nullptr;
+  return aborted_;
+}
+
+// Any fiber or thread while run() is active.
+net::conn dial_conn(std::string_view address, std::int64_t deadline_ns, dial_abort* abort,
+                    const location& where) {
+  std::vector<endpoint> eps = resolve(address, false);
+  const std::string what = "dial " + std::string(address);
   int first_err = 0;  // as Go, report the first address's failure
   for (const endpoint& e : eps) {
     int err;
-    int fd = tcp_socket(e.family());
+    int fd = net::tcp_socket(e.family());
     if (fd < 0) {
       err = errno;
     } else {
-      auto n = gort::detail::netfd_ptr(new netfd(fd));
-      err = connect_one(*n, e, where);
+      auto n = netfd_ptr(new netfd(fd));
+      n->set_deadline(gort::detail::io_mode::write, deadline_ns);  // a connect waits to write
+      if (abort && !abort->begin(n.get())) throw_errno(ECANCELED, what.c_str());
+      try {
+        err = net::connect_one(*n, e, where);
+      } catch (...) {  // the deadline passed, or abort() closed the socket
+        if (abort) abort->end();
+        throw;
+      }
+      if (abort && abort->end()) throw_errno(ECANCELED, what.c_str());
       if (err == 0) {
-        set_nodelay(fd);
-        return conn(std::move(n));
+        n->set_deadline(gort::detail::io_mode::write, -1);  // the deadline was the connect's, not the conn's
+        net::set_nodelay(fd);
+        return net::conn(std::move(n), gort::detail::local_address_of(fd), gort::detail::format_address(e.addr));
       }
     }
     if (first_err == 0) first_err = err;
   }
-  throw_errno(first_err ? first_err : EADDRNOTAVAIL, ("dial " + std::string(address)).c_str());
+  throw_errno(first_err ? first_err : EADDRNOTAVAIL, what.c_str());
 }
 
-}  // namespace gort::net
+}  // namespace gort::detail

@@ -41,11 +41,16 @@ netfd::netfd(int fd) : fd_(fd), pd_(register_or_close(fd)) {}
 
 // Any fiber or thread (from op's constructor).
 void netfd::enter(const char* what) {
+  if (!try_enter()) throw_socket_closed(what);
+}
+
+bool netfd::try_enter() noexcept {
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   do {
-    if (s & k_closed) throw_socket_closed(what);
+    if (s & k_closed) return false;
     // acq_rel: pairs with the RMW of close()/leave() that released the fd.
   } while (!state_.compare_exchange_weak(s, s + k_ref, std::memory_order_acq_rel, std::memory_order_relaxed));
+  return true;
 }
 
 // Any fiber or thread (from op's destructor).
@@ -85,12 +90,23 @@ void netfd::release() noexcept {
   ::close(fd_);
 }
 
-void netfd::wait(io_mode mode, const char* what, const std::source_location& where) {
-  switch (io_wait(pd_, mode, deadline_.load(std::memory_order_relaxed), where)) {
+void netfd::wait(io_mode mode, const char* what, const location& where) {
+  switch (io_wait(pd_, mode, deadline(mode), where)) {
     case io_result::ready: return;
     case io_result::timeout: throw net::timeout_error(std::string(what) + ": i/o timeout");
     case io_result::closed: throw_socket_closed(what);
   }
+}
+
+// Inside no op: enters one so that pd_ is still registered (once closed,
+// nobody waits and only the value matters).
+void netfd::set_deadline(io_mode mode, std::int64_t ns) noexcept {
+  if (!try_enter()) {
+    deadline(mode).store(ns, std::memory_order_relaxed);
+    return;
+  }
+  io_set_deadline(pd_, mode, deadline(mode), ns);
+  leave();
 }
 
 void netfd::check_deadline_slow(std::int64_t d, const char* what) const {

@@ -21,8 +21,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
 
+#include "gort/location.hpp"
 #include "runtime/netpoll.hpp"
 
 namespace gort::detail {
@@ -55,16 +55,20 @@ class netfd {
 
   int fd() const noexcept { return fd_; }
   // Inside an op, after EAGAIN: parks until the socket is ready in `mode`.
-  // Throws timeout_error past the deadline, the closed error once closed.
-  void wait(io_mode mode, const char* what, const std::source_location& where);
-  // Inside an op, before the syscall: throws timeout_error if the deadline
-  // passed (Go fails an operation past its deadline even if data is there).
-  void check_deadline(const char* what) const {
-    std::int64_t d = deadline_.load(std::memory_order_relaxed);
+  // Throws timeout_error past that direction's deadline (also one set while
+  // parked), the closed error once closed. May return spuriously: callers
+  // check the deadline and retry their syscall.
+  void wait(io_mode mode, const char* what, const location& where);
+  // Inside an op, before the syscall: throws timeout_error if the deadline of
+  // `mode` passed (Go fails an operation past its deadline even if data is
+  // there).
+  void check_deadline(io_mode mode, const char* what) const {
+    std::int64_t d = deadline(mode).load(std::memory_order_relaxed);
     if (d >= 0) check_deadline_slow(d, what);
   }
-  // Any fiber or thread: steady-clock ns, < 0 for none.
-  void set_deadline(std::int64_t ns) noexcept { deadline_.store(ns, std::memory_order_relaxed); }
+  // Any fiber or thread: the deadline of `mode` (steady-clock ns, < 0 for
+  // none), for later operations and for one parked now.
+  void set_deadline(io_mode mode, std::int64_t ns) noexcept;
   // Any fiber or thread; idempotent. See the invariants.
   void close() noexcept;
   // The owner, once, instead of delete: closes, and deletes the object now or
@@ -73,15 +77,26 @@ class netfd {
 
  private:
   void enter(const char* what);
+  bool try_enter() noexcept;  // enter(), or false once closed
   void leave() noexcept;
   void release() noexcept;
   ~netfd() = default;  // only through dispose()
   void check_deadline_slow(std::int64_t d, const char* what) const;
 
+  std::atomic<std::int64_t>& deadline(io_mode m) noexcept {
+    return m == io_mode::read ? read_deadline_ : write_deadline_;
+  }
+  const std::atomic<std::int64_t>& deadline(io_mode m) const noexcept {
+    return m == io_mode::read ? read_deadline_ : write_deadline_;
+  }
+
   const int fd_;
   poll_desc* const pd_;
   std::atomic<std::uint32_t> state_{0};
-  std::atomic<std::int64_t> deadline_{-1};  // relaxed: a hint read per operation
+  // Relaxed: read per operation; io_wait re-reads them under the poll_desc's
+  // lock, which orders them with io_set_deadline.
+  std::atomic<std::int64_t> read_deadline_{-1};
+  std::atomic<std::int64_t> write_deadline_{-1};
 };
 
 }  // namespace gort::detail

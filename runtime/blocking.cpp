@@ -169,7 +169,7 @@ void wait_unwound(call& c) noexcept {
 }  // namespace
 
 // Any thread (see gort/blocking.hpp).
-void run_blocking(blocking_job& job, const std::source_location& where) {
+void run_blocking(blocking_job& job, const location& where) {
   machine* m = machine_of_thread();
   if (!m || !m->current() || m->rt().unwinding()) {
     job.invoke(&job);

@@ -18,7 +18,8 @@
 //   3. Pending timers are dropped (set idle without firing).
 //   4. unwinding_ is set; every fiber still alive is resumed once on worker 0,
 //      newest first (children tend to use objects on their creators' stacks);
-//      park() throws fiber_unwind, its stack unwinds and it exits. Fibers
+//      park() throws fiber_unwind, its stack unwinds and it exits (if its
+//      code swallows it, its next park throws again: throw_unwind). Fibers
 //      that never started just have their callables destroyed.
 //   5. g_runtime is cleared and the runtime destroyed; run() returns, throws
 //      deadlock_error, or rethrows the main fiber's exception.
@@ -93,8 +94,7 @@ class runtime final : public sched_hooks {
   // ---- fibers (lifecycle.cpp; see gort/detail/fiber_start.hpp for who may
   // call). `w` is the worker the caller owns inside a runtime section (see
   // with_runtime), or null: a plain thread, or a machine without a worker.
-  fiber* create_fiber(worker* w, std::size_t size, std::size_t align, void** storage,
-                      const std::source_location& where);
+  fiber* create_fiber(worker* w, std::size_t size, std::size_t align, void** storage, const location& where);
   void discard_fiber(worker* w, fiber* f) noexcept;
   void start_fiber(worker* w, fiber* f, fiber_fn* fn) noexcept;
   // Any thread: make the parked `f` runnable (see park.hpp).
@@ -115,6 +115,9 @@ class runtime final : public sched_hooks {
   // True from shutdown step 4 on: parks throw fiber_unwind.
   bool unwinding() const noexcept { return unwinding_.load(std::memory_order_relaxed); }
   bool stopping() const noexcept { return sched_.stopping(); }
+  // Any thread: something that could wake a fiber went away (the last
+  // registered signal): runs the deadlock check now if every worker is idle.
+  void recheck_deadlock() noexcept { sched_.recheck_all_idle(); }
   const run_config& config() const noexcept { return cfg_; }
 
   // ---- machines (machines.cpp)
@@ -141,6 +144,8 @@ class runtime final : public sched_hooks {
   // ---- reports (any thread; the runtime held alive by the caller)
   sched_stats snapshot();   // stats.cpp
   void dump(std::string& out);
+  // GORT_TRACE and live captures (trace.cpp).
+  trace_recorder& tracer() noexcept { return trace_; }
   // How long the running fiber `f` has run without switching, as far as the
   // monitor saw (0: not known to be stuck).
   std::int64_t running_for(const fiber& f);
@@ -176,6 +181,7 @@ class runtime final : public sched_hooks {
   std::string deadlock_report();
   void report_leaks();
   void check_partial_deadlock();
+  void act_on_deadlock(std::string report);
   // machines.cpp
   machine& new_machine(worker* p);
   void machine_main(machine& m);
@@ -197,7 +203,6 @@ class runtime final : public sched_hooks {
   // run.cpp, lifecycle.cpp
   void unwind_leftovers(machine& m0);
   void discard_unstarted(worker& w0, fiber& f) noexcept;
-  void write_trace();
 
   const run_config cfg_;
   netpoller netpoll_;  // before sched_: destroyed after the workers stop
@@ -220,11 +225,13 @@ class runtime final : public sched_hooks {
   std::atomic<std::uint64_t> foreign_exited_{0};   // on workerless machines
   std::atomic<std::uint64_t> system_live_{0};  // live service fibers (mark_system)
   std::atomic<bool> unwinding_{false};
-  std::atomic<bool> deadlock_found_{false};  // all_idle acted on a deadlock (once per run)
-  run_outcome outcome_;  // error: by the main fiber; report: by all_idle; read after join
+  std::atomic<bool> deadlock_found_{false};  // act_on_deadlock ran (once per run)
+  // error: by the main fiber; report: by act_on_deadlock (a worker or the
+  // monitor); read by run() after joining them.
+  run_outcome outcome_;
   const std::int64_t started_ns_;
-  // GORT_TRACE: per-worker buffers, written at exit (empty when off).
-  std::vector<std::unique_ptr<worker_trace>> traces_;
+  // GORT_TRACE's flight recorder and live captures (runtime/trace.hpp).
+  trace_recorder trace_;
   // The monitor thread (Go's sysmon; monitor.cpp): hands off stuck workers,
   // reports stalls, prints GORT_SCHEDTRACE lines, runs GORT_DEADLOCK=partial.
   std::thread monitor_;
@@ -278,10 +285,18 @@ extern std::atomic<long> g_threads_alive;
 extern std::atomic<long> g_foreign_blocked;
 // gort::blocking calls in flight (their fibers wait for a helper thread).
 extern std::atomic<long> g_blocking_inflight;
+// Registered signal notifications (park.hpp: external_wakers_add).
+extern std::atomic<long> g_external_wakers;
+
+// The calling fiber `f`, at a park (`why`, `where`: the blocking call) or a
+// yield (none, null) while run() unwinds leftovers, no exception in flight:
+// throws fiber_unwind, or ends the process if `f` keeps swallowing it
+// (park.cpp).
+[[noreturn]] void throw_unwind(fiber& f, wait_reason why, const location* where);
 
 // The calling plain thread's stand-in record, and how it blocks in park().
 fiber* thread_self();
-void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where);
+void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const location& where);
 
 // run(): the calling thread stops / resumes counting as a plain thread that
 // called into gort (threads.cpp).

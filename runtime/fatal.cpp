@@ -15,6 +15,7 @@
 #include "runtime/core.hpp"
 #include "runtime/fiber.hpp"
 #include "runtime/machine.hpp"
+#include "runtime/trace.hpp"
 #include "runtime/traceback.hpp"
 
 namespace gort::detail {
@@ -36,6 +37,7 @@ void fatal(std::string_view msg) noexcept {
   out.append(msg);
   out.push_back('\n');
   write_stderr(out);
+  write_trace_on_crash();
   _exit(2);
 }
 
@@ -89,6 +91,7 @@ void panic(const fiber& f, std::exception_ptr e, bool at_throw) noexcept {
     append_block(out, b, ts, m && m->rt().config().env.traceback_system);
   }
   write_stderr(out);
+  write_trace_on_crash();
   _exit(2);
 }
 
@@ -123,10 +126,11 @@ void stack_overflow(const fiber& f) noexcept {
   // Called from a signal handler: no allocation.
   char buf[512];
   int n = std::snprintf(buf, sizeof buf, "fatal error: stack overflow in goroutine %llu (created at %s:%u)\n",
-                        static_cast<unsigned long long>(f.id_), location_file(f.created_at_),
-                        location_line(f.created_at_));
+                        static_cast<unsigned long long>(f.id_), f.created_at_.file_name(),
+                        unsigned(f.created_at_.line()));
   if (n > 0)
     write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
+  write_trace_on_crash();  // async-signal-safe
   _exit(2);
 }
 

@@ -19,10 +19,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
 
 #include "gort/detail/fiber_start.hpp"
 #include "gort/detail/wait_reason.hpp"
+#include "gort/location.hpp"
 #include "runtime/stack.hpp"
 #include "runtime/timer.hpp"
 #include "scheduler/futex.hpp"
@@ -53,11 +53,14 @@ struct alignas(64) fiber : sched_node {
   std::uint16_t last_worker_ = 0;
   std::atomic<fiber_state> state_{fiber_state::free};
   std::atomic<wait_reason> reason_{wait_reason::none};
-  bool is_thread_ = false;           // an OS thread's stand-in (never scheduled)
-  std::source_location blocked_at_;  // where the current/last park was called
+  bool is_thread_ = false;  // an OS thread's stand-in (never scheduled)
 
   // ---- warm: first run, exit, reports (and the switch-out canary test, which
   // reads stack_ of the fiber that just ran on this worker: a local line) ----
+  // Where the current/last park was called. Written by the parking fiber, in
+  // the line that the canary test reads at the same switch, so a park costs
+  // no other line than before.
+  alignas(64) location blocked_at_;
   stack_mem stack_;  // empty until the first run
   // Bumped by the fiber itself at every park and yield, before it switches
   // out, and never reset when the object is reused. A reader of the saved
@@ -74,7 +77,7 @@ struct alignas(64) fiber : sched_node {
 
   std::uint64_t id_ = 0;
   std::uint64_t creator_id_ = 0;
-  std::source_location created_at_;
+  location created_at_;
 
   // What the fiber waits for, when it is a lock (see set_wait_target): the
   // holder function is written before the object (both release), read by
@@ -85,6 +88,9 @@ struct alignas(64) fiber : sched_node {
 
   bool is_main_ = false;
   bool abandoned_ = false;  // blocked inside a destructor while unwinding at exit
+  // Times fiber_unwind was thrown at it while run() unwinds leftovers (one,
+  // unless its code caught it and blocked again). The fiber itself only.
+  std::uint8_t unwinds_ = 0;
   // One of the runtime's service fibers (mark_system_fiber): not counted by
   // num_fibers(), never keeps the deadlock check from firing. Written by the
   // fiber itself, before its first park; read by reports after the park's
@@ -104,21 +110,13 @@ struct alignas(64) fiber : sched_node {
   alignas(std::max_align_t) std::byte inline_fn_[k_inline_fn];
 };
 
-// The layout rule above, checked (offsetof on a class with a base is only
+// The layout rules above, checked (offsetof on a class with a base is only
 // "conditionally supported": GCC and Clang give the plain offset, and warn).
-// Only with the standard library's one-pointer source_location: clang 14's
-// stand-in (cmake/clang14-shim, sanitizer builds only) holds four fields.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
-static_assert(sizeof(std::source_location) != sizeof(void*) ||
-                  offsetof(fiber, blocked_at_) + sizeof(std::source_location) <= 64,
-              "fiber: the switch-hot fields must fit the first cache line");
+static_assert(offsetof(fiber, is_thread_) < 64, "fiber: the switch-hot fields must fit the first cache line");
+static_assert(offsetof(fiber, blocked_at_) / 64 == (offsetof(fiber, stack_) + sizeof(stack_mem) - 1) / 64,
+              "fiber: blocked_at_ must share the canary test's line");
 #pragma GCC diagnostic pop
-
-// Where a fiber blocked or was created, read through these only (the
-// location type may change; these keep its users to file, line, function).
-inline const char* location_file(const std::source_location& l) noexcept { return l.file_name(); }
-inline unsigned location_line(const std::source_location& l) noexcept { return unsigned(l.line()); }
-inline const char* location_function(const std::source_location& l) noexcept { return l.function_name(); }
 
 }  // namespace gort::detail

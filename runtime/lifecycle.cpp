@@ -18,7 +18,7 @@ void free_heap_fn(fiber& f) noexcept {
 }  // namespace
 
 fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, void** storage,
-                             const std::source_location& where) {
+                             const location& where) {
   machine* m = machine_of_thread();
   fiber* f;
   std::uint64_t id;
@@ -42,6 +42,7 @@ fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, voi
   f->blocked_at_ = where;
   f->is_main_ = false;
   f->abandoned_ = false;
+  f->unwinds_ = 0;
   f->system_ = false;
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
   return f;
@@ -144,7 +145,7 @@ void running(runtime* rt, const char* what) {
 }
 }  // namespace
 
-fiber* fiber_create(std::size_t size, std::size_t align, void** storage, const std::source_location& where) {
+fiber* fiber_create(std::size_t size, std::size_t align, void** storage, const location& where) {
   return with_runtime([&](runtime* rt, worker* w) {
     if (!w) {
       running(rt, "gort::go");

@@ -15,6 +15,7 @@
 #include "runtime/fatal.hpp"
 #include "runtime/sanitizer.hpp"
 #include "runtime/trace.hpp"
+#include "scheduler/barrier.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace bctx = boost::context::detail;
@@ -81,36 +82,46 @@ bool machine::sleeping_in_kernel() const noexcept {
   return close[2] == 'S' || close[2] == 'D';
 }
 
-// A section's entry found owner_ changed: the monitor is deciding (wait for
-// it), or took the worker (then this machine has none from now on).
-worker* machine::worker_taken(worker* p) noexcept {
+// A section's entry found retake_ set: the monitor is deciding (wait for
+// it: one barrier and a look), gave the worker back (retake_ cleared after
+// owner_ was restored), or took it (then this machine has none from now on).
+worker* machine::retake_seen() noexcept {
+  worker* p = p_;
   for (;;) {
+    if (!retake_.load(std::memory_order_acquire)) return p;  // given back
     machine* o = p->owner_.load(std::memory_order_acquire);
-    if (o == this) return p;  // the monitor gave it back
-    if (o != worker::k_retaking) break;
-    cpu_relax();  // the monitor holds it for one barrier and a look
+    if (o != worker::k_retaking && o != this) break;  // handed to another machine
+    cpu_relax();
   }
   p_ = nullptr;
+  retake_.store(false, std::memory_order_relaxed);  // the monitor is done with this machine
   return nullptr;
+}
+
+bool machine::retake_refused(worker& p) noexcept {
+  // seq_cst, then the heavy barrier: the slow side of the handshake.
+  retake_.store(true, std::memory_order_seq_cst);
+  heavy_barrier();
+  // Acquire: pairs with leave_runtime()'s release, so the worker comes with
+  // every write this machine made to it.
+  if (depth_.load(std::memory_order_acquire) == 0) return false;
+  p.owner_.store(this, std::memory_order_release);  // busy in gort: not stuck
+  retake_.store(false, std::memory_order_release);  // pairs with retake_seen()'s acquire
+  return true;
 }
 
 void machine::run_worker() {
   worker* p = p_;
   const unsigned w = p->index();
-  if (worker_trace* tr = p->trace_) {
-    std::uint64_t steals = sched_.steals(w);
-    while (sched_node* n = sched_.find_runnable(w)) {
-      std::uint64_t now_steals = sched_.steals(w);
-      if (now_steals != steals) tr->instant("steal", static_cast<fiber*>(n)->id_, now_ns());
-      steals = now_steals;
-      execute<true>(static_cast<fiber*>(n));
-      if (!p_) return;
+  while (sched_node* n = sched_.find_runnable(w)) {
+    fiber* f = static_cast<fiber*>(n);
+    if (worker_trace* tr = p->trace()) [[unlikely]] {
+      tr->note_steals(sched_.steals(w), f->id_, now_ns());
+      execute<true>(f);
+    } else {
+      execute<false>(f);
     }
-  } else {
-    while (sched_node* n = sched_.find_runnable(w)) {
-      execute<false>(static_cast<fiber*>(n));
-      if (!p_) return;  // the monitor handed the worker to another machine
-    }
+    if (!p_) return;  // the monitor handed the worker to another machine
   }
 }
 
@@ -185,7 +196,8 @@ void machine::prepare_first_run(fiber* f) {
 // its exception state the thread's.
 inline void machine::enter(fiber* n) {
   if (!n->ctx_) prepare_first_run(n);
-  current_.store(n, std::memory_order_release);
+  current_ = n;
+  running_.store(n, std::memory_order_release);
   worker* p = p_;
   if (n->last_worker_ != p->index()) {
     p->migrations.add();
@@ -220,9 +232,9 @@ inline void machine::switched_out(fiber* f, void* ctx, request r) noexcept {
   }
 }
 
-// Traced: GORT_TRACE is on. Two instances, so that the untraced g0 loop
-// carries no trace test (switch_out still reads the trace: handoffs are off
-// while tracing, so every traced slice starts and ends here).
+// Traced: recording a trace (runtime/trace.hpp). Two instances, so that the
+// untraced one carries no trace test: run_worker() tests once per switch
+// through g0, handoff() once per handoff, and switch_out() not at all.
 template <bool Traced>
 void machine::execute(fiber* f) {
   worker* p = p_;
@@ -233,25 +245,31 @@ void machine::execute(fiber* f) {
   eh_globals g0_eh = *eh;
   enter(f);
 
-  if constexpr (Traced) p->trace_->run_begin(*f, now_ns());
+  // Loaded once: recording may stop meanwhile, but the ring stays valid.
+  worker_trace* tr = nullptr;
+  if constexpr (Traced) {
+    tr = p->trace();
+    if (tr) tr->run_begin(*f, now_ns());
+  }
   asan_start_switch(&asan_fake_stack_, f->stack_.base, f->stack_.size);
   tsan_switch_to(f->tsan_fiber_);
   bctx::transfer_t t = bctx::jump_fcontext(f->ctx_, this);
   asan_finish_switch(asan_fake_stack_, nullptr, nullptr);
-  // Whoever switched back: `f`, or a fiber `f` handed the machine to (no
-  // handoffs while tracing, so the traced slice is still f's). The worker
-  // may be gone (p_ null): the monitor handed it to another machine.
+  // Whoever switched back: `f`, or a fiber `f` handed the machine to (whose
+  // slice a traced handoff opened). The worker may be gone (p_ null): the
+  // monitor handed it to another machine, which now writes its ring.
   f = current();
-  if constexpr (Traced) {
+  if (Traced && tr && p_) {
     std::int64_t now = now_ns();
-    p->trace_->run_end(now);
-    if (request_ == request::park) p->trace_->park(*f, f->reason_.load(std::memory_order_relaxed), now);
+    tr->run_end(now);
+    if (request_ == request::park) tr->park(*f, f->reason_.load(std::memory_order_relaxed), now);
   }
 
   // Back on g0. `f` has switched out (or exited) and its registers are in t.
   save_eh(f);
   *eh = g0_eh;
-  current_.store(nullptr, std::memory_order_relaxed);
+  current_ = nullptr;
+  running_.store(nullptr, std::memory_order_relaxed);
   switched_out(f, t.fctx, std::exchange(request_, request::none));
   if (!p_) rt_.worker_lost(*this);  // this machine's stuck fiber is off it now
 }
@@ -308,6 +326,8 @@ void machine::finish(fiber* f) noexcept {
 // trip through find_runnable. The side that arrives finishes f's park or
 // yield (see arrived()). Returns the machine that later resumes `f`.
 machine* machine::handoff(machine* m, fiber* f, fiber* n, request r) {
+  if (worker_trace* tr = m->p_->trace()) [[unlikely]]
+    tr->handoff(*f, *n, r == request::park, now_ns());
   m->save_eh(f);
   m->enter(n);
   m->handoff_from_ = f;
@@ -345,7 +365,7 @@ machine* machine::switch_out(machine* m, request r) {
     // agrees (it keeps its fairness rules), and at most k_max_handoffs times
     // in a row: then a switch goes through g0, whose find_runnable runs due
     // timers.
-    if (p->handoffs_in_row_ < k_max_handoffs && !p->trace_) {
+    if (p->handoffs_in_row_ < k_max_handoffs) {
       if (sched_node* n = m->sched_.take_for_handoff(p->index(), /*whole_queue=*/r == request::yield)) {
         ++p->handoffs_in_row_;
         machine* back = handoff(m, f, static_cast<fiber*>(n), r);

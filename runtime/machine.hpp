@@ -17,11 +17,12 @@
 // (ready, go) open one. The monitor takes a worker away from a machine whose
 // fiber held it too long by an asymmetric Dekker handshake:
 //   machine (fast side)                  monitor (slow side)
-//   depth_ = 1 (relaxed)                 CAS owner_: M -> k_retaking
+//   depth_ = 1 (relaxed)                 owner_ = k_retaking; M.retake_ = true
 //   compiler barrier                     heavy_barrier() (membarrier: a full
-//   read owner_: M? go on; k_retaking?     fence on every running thread)
-//   wait; another machine? lost it       read M's depth_: 0? hand the worker
-//                                        to another machine; else give back
+//   read retake_: clear? go on; set?       fence on every running thread)
+//   wait until the monitor decides:      read M's depth_: 0? hand the worker
+//   kept it, or lost it                  on (retake_ stays set); else give
+//                                        it back and clear retake_
 // Either the monitor sees the section or the machine sees the owner change:
 // never both miss. A machine that lost its worker runs its fiber on without
 // one (gort calls then take the paths of a plain thread) until the fiber
@@ -29,8 +30,9 @@
 //
 // Invariants:
 //   - current_ is the fiber this machine is running, or null on g0; written
-//     only by this machine's thread (release: a reader on another thread,
-//     the monitor or a dump, sees the fiber's creation-time fields).
+//     and read only by this machine's thread. running_ mirrors it for other
+//     threads (the monitor, dumps): release store, so a reader sees the
+//     fiber's creation-time fields.
 //   - p_ is the worker this machine believes it owns; written only by this
 //     machine's thread, and by the monitor only while the machine sleeps as
 //     a spare (then ordered by the spare's parker). It is null once the
@@ -94,27 +96,31 @@ class alignas(64) machine {
     depth_.store(d + 1, k_dekker_order);
     if (d > 0) return p_;  // already inside: the worker cannot be taken meanwhile
     std::atomic_signal_fence(std::memory_order_seq_cst);  // the light side of the barrier
-    worker* p = p_;
-    if (p && p->owner_.load(k_dekker_order) != this) [[unlikely]]
-      return worker_taken(p);
-    return p;
+    if (retake_.load(k_dekker_order)) [[unlikely]] return retake_seen();
+    return p_;
   }
   // This machine's thread: closes the section enter_runtime() opened.
   // Release: pairs with the monitor's acquire load of depth_, so a worker it
   // takes comes with every write this machine made to it.
   void leave_runtime() noexcept { depth_.store(depth_.load(std::memory_order_relaxed) - 1, std::memory_order_release); }
 
-  // Acquire: pairs with enter()'s release store, so a reader on another
-  // thread (the monitor, a dump) sees the fiber's creation-time fields.
-  fiber* current() const noexcept { return current_.load(std::memory_order_acquire); }
+  // This machine's thread: the fiber it runs (null on g0).
+  fiber* current() const noexcept { return current_; }
+  // Any other thread (the monitor, dumps): the same, as published. Acquire:
+  // pairs with enter()'s release store, so the reader sees the fiber's
+  // creation-time fields.
+  const fiber* running() const noexcept { return running_.load(std::memory_order_acquire); }
   // This machine's thread only (or the monitor, for a spare).
   worker* p() const noexcept { return p_; }
   runtime& rt() const noexcept { return rt_; }
   unsigned id() const noexcept { return id_; }
 
   // ---- for the monitor and the spare pool (runtime/machines.cpp) ----
-  // Any thread: is this machine inside a runtime section now (see above)?
-  bool in_runtime() const noexcept { return depth_.load(std::memory_order_acquire) != 0; }
+  // The monitor, holding this machine's worker as k_retaking: the slow side
+  // of the handshake (see above). True if the machine is inside a runtime
+  // section, and then it keeps its worker; false: the worker is the
+  // monitor's to hand on (retake_ stays set until the machine sees it).
+  bool retake_refused(worker& p) noexcept;
   // The monitor: CPU time this machine's thread has used (ns), -1 if unknown.
   std::int64_t cpu_time_ns() const noexcept;
   // The monitor: is this machine's thread asleep in the kernel (a blocking
@@ -129,7 +135,7 @@ class alignas(64) machine {
     stall_fiber_.store(f, std::memory_order_release);  // pairs with stalled_since()'s acquire
   }
   std::int64_t stalled_since(const fiber& f) const noexcept {
-    if (stall_fiber_.load(std::memory_order_acquire) != &f || current() != &f) return 0;
+    if (stall_fiber_.load(std::memory_order_acquire) != &f || running() != &f) return 0;
     return stall_since_.load(std::memory_order_relaxed);
   }
   void give_worker(worker* p) noexcept { p_ = p; }
@@ -156,7 +162,7 @@ class alignas(64) machine {
   static constexpr std::memory_order k_dekker_order = std::memory_order_relaxed;
 #endif
   friend void fiber_entry_(void*, void*);
-  worker* worker_taken(worker* p) noexcept;
+  worker* retake_seen() noexcept;
   void prepare_first_run(fiber* f);
   void enter(fiber* n);
   void save_eh(fiber* f) noexcept;
@@ -174,8 +180,10 @@ class alignas(64) machine {
   scheduler& sched_;
   const unsigned id_;
   worker* p_ = nullptr;
-  std::atomic<fiber*> current_{nullptr};
+  fiber* current_ = nullptr;                 // this thread's view
+  std::atomic<const fiber*> running_{nullptr};  // current_, published for other threads
   std::atomic<std::uint32_t> depth_{0};  // runtime sections open (g0 counts as one)
+  std::atomic<bool> retake_{false};      // the monitor is taking, or took, p_
   void* g0_ctx_ = nullptr;  // the scheduler context, set each time g0 switches to a fiber
   // Why the last fiber switched out: read by g0, or with handoff_from_ by
   // the fiber it handed the machine to.

@@ -7,7 +7,9 @@
 //     handshake, machines.cpp the spares;
 //   - reports stalls (config::stall_report / GORT_STALLREPORT);
 //   - polls the network when no worker is idle to do it;
-//   - prints GORT_SCHEDTRACE lines and runs GORT_DEADLOCK=partial's check.
+//   - prints GORT_SCHEDTRACE lines every period (start_monitor and
+//     stop_monitor print one each, at the run's start and end) and runs
+//     GORT_DEADLOCK=partial's check.
 // It sleeps 20 us at first, doubling up to 10 ms while it finds nothing to
 // do (1 ms while a worker looks stuck), and without a deadline while every
 // worker is idle and nothing needs a period; a worker leaving idle wakes it.
@@ -76,7 +78,10 @@ struct runtime::monitor_state {
   std::int64_t suspect_timer = INT64_MAX;
 };
 
+// run(), before the main fiber is queued. The first SCHED line ("0ms", as
+// Go's first sysmon look) comes from here, before the monitor exists.
 void runtime::start_monitor() {
+  if (cfg_.env.schedtrace_ms > 0) schedtrace_line(now_ns());
   heavy_barrier_init();
   g_coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
   monitor_ = std::thread([this] {
@@ -89,10 +94,14 @@ void runtime::start_monitor() {
   });
 }
 
+// run(), once the scheduler stopped. The last SCHED line comes from here,
+// after the monitor's last one, so that a run shorter than the period still
+// shows its end.
 void runtime::stop_monitor() {
   monitor_stop_.store(true, std::memory_order_release);
   monitor_park_.notify();
   if (monitor_.joinable()) monitor_.join();
+  if (cfg_.env.schedtrace_ms > 0) schedtrace_line(now_ns());
 }
 
 // A worker left idle (sched_hooks): wake the monitor if it sleeps without a
@@ -170,7 +179,7 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
     worker& p = *workers_[i];
     monitor_state::watch& s = st.seen[i];
     machine* m = p.owner();
-    const fiber* f = m == nullptr || m == worker::k_retaking ? nullptr : m->current();
+    const fiber* f = m == nullptr || m == worker::k_retaking ? nullptr : m->running();
     const std::uint32_t tick = sched_.tick_of(i);
     if (!f || f != s.f || tick != s.tick) {
       s = {f, tick, now};
@@ -207,7 +216,7 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
 void runtime::watch_stuck(monitor_state& st, std::int64_t now) {
   auto& v = st.stuck_fibers;
   for (auto it = v.begin(); it != v.end();) {
-    if (it->m->current() != it->f) {  // it switched out: no longer stuck
+    if (it->m->running() != it->f) {  // it switched out: no longer stuck
       it = v.erase(it);
       continue;
     }
@@ -234,16 +243,14 @@ bool runtime::work_waiting(unsigned w, std::int64_t now) {
 bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
   if (cfg_.env.sched_seed || stopping()) return false;
   machine* expect = &from;
-  // seq_cst: the heavy side of the handshake (with the barrier below).
-  if (!p.owner_.compare_exchange_strong(expect, worker::k_retaking, std::memory_order_seq_cst)) return false;
-  heavy_barrier();
-  if (from.in_runtime()) {
-    p.owner_.store(&from, std::memory_order_release);  // busy in gort: not stuck
-    return false;
-  }
+  if (!p.owner_.compare_exchange_strong(expect, worker::k_retaking, std::memory_order_acq_rel)) return false;
+  if (from.retake_refused(p)) return false;
   // The worker is the monitor's until it names its new owner.
   p.handoffs.add();
-  if (p.trace_) p.trace_->instant("handoff", from.current() ? from.current()->id_ : 0, now);
+  if (worker_trace* tr = p.trace()) {
+    const fiber* f = from.running();
+    tr->instant("handoff", f ? f->id_ : 0, now);
+  }
   stuck_machines_.fetch_add(1, std::memory_order_acq_rel);
   give_to_spare(p);
   return true;
@@ -289,17 +296,19 @@ void runtime::quit_dump() {
   std::string out = "SIGQUIT: quit\n\n" + fiber_blocks(live, true);
   std::fflush(stdout);
   write_stderr(out);
+  write_trace_on_crash();  // GORT_TRACE's flight recorder
   _exit(2);
 }
 
 // The monitor thread: one line in the manner of Go's schedtrace.
 void runtime::schedtrace_line(std::int64_t now) {
   sched_stats s = snapshot();
-  std::string line = "SCHED " + std::to_string((now - started_ns_) / 1'000'000) +
-                     "ms: workers=" + std::to_string(s.workers) + " idle=" + std::to_string(sched_.idle_count()) +
-                     " spinning=" + std::to_string(sched_.spinning_count()) +
-                     " live=" + std::to_string(s.live) + " runnable=" + std::to_string(s.runnable) +
-                     " global=" + std::to_string(s.global_queue) + " runqueues=[";
+  std::string line =
+      "SCHED " + std::to_string((now - started_ns_) / 1'000'000) +
+      "ms: workers=" + std::to_string(s.workers) + " idle=" + std::to_string(sched_.idle_count()) +
+      " spinning=" + std::to_string(sched_.spinning_count()) + " live=" + std::to_string(s.live) +
+      " running=" + std::to_string(s.running) + " runnable=" + std::to_string(s.runnable) +
+      " global=" + std::to_string(s.global_queue) + " runqueues=[";
   for (unsigned i = 0; i < s.workers; ++i) {
     if (i) line += ' ';
     line += std::to_string(s.per_worker[i].run_queue);

@@ -217,9 +217,11 @@ void arm_and_unlock(void* arg) GORT_NO_THREAD_SAFETY_ANALYSIS {  // pd's lock, t
 
 // Not analysed: the descriptor's lock is released by park's unlock step
 // (arm_and_unlock), on the other side of the switch.
-io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
-                          const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
+io_result netpoller::wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline,
+                          const location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   pd->lock_.lock();
+  // Under the lock: ordered with set_deadline() (see netpoll.hpp).
+  const std::int64_t deadline_ns = deadline.load(std::memory_order_relaxed);
   if (pd->evicted_) {
     pd->lock_.unlock();
     return io_result::closed;
@@ -249,6 +251,7 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
   // A service fiber's wait (a debug listener) never keeps the deadlock
   // check quiet: only the user's I/O counts.
   const bool counted = !w.who->system_;
+  w.deadline.system = !counted;  // nor does its deadline (see timer.hpp)
   if (counted) waiters_.fetch_add(1, std::memory_order_acq_rel);
   scope_exit cleanup([&] {
     w.deadline.stop();  // waits for a callback in flight
@@ -260,6 +263,22 @@ io_result netpoller::wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
   });
   park(&arm_and_unlock, &w, wait_reason::io_wait, where);
   return w.result;
+}
+
+// Any fiber or thread. Relaxed store: pd's lock orders it with wait()'s load.
+void netpoller::set_deadline(poll_desc* pd, io_mode mode, std::atomic<std::int64_t>& deadline,
+                             std::int64_t ns) noexcept {
+  deadline.store(ns, std::memory_order_relaxed);
+  io_waiter* w;
+  {
+    locked g(pd->lock_);
+    w = std::exchange(pd->slot(mode), nullptr);
+  }
+  if (!w) return;
+  // A spurious `ready`: the waiter's syscall loop checks the new deadline,
+  // retries, and waits again with it.
+  w->result = io_result::ready;
+  ready(w->who);
 }
 
 // ---- netpoll.hpp -----------------------------------------------------------
@@ -279,8 +298,19 @@ void io_unregister(poll_desc* pd) noexcept {
 
 void io_evict(poll_desc* pd) noexcept { netpoller::evict(pd); }
 
-io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const std::source_location& where) {
+io_result io_wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline_ns,
+                  const location& where) {
   return current_runtime("gort::net").poller().wait(pd, mode, deadline_ns, where);
+}
+
+io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const location& where) {
+  const std::atomic<std::int64_t> fixed{deadline_ns};
+  return io_wait(pd, mode, fixed, where);
+}
+
+void io_set_deadline(poll_desc* pd, io_mode mode, std::atomic<std::int64_t>& deadline,
+                     std::int64_t ns) noexcept {
+  netpoller::set_deadline(pd, mode, deadline, ns);
 }
 
 }  // namespace gort::detail

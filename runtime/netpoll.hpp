@@ -18,10 +18,17 @@
 //     io_wait, so no edge is lost.
 //   - poll_desc objects are freed only by io_unregister(), after the waiters
 //     were woken with io_result::closed.
+//   - A deadline that may change (a socket's read or write deadline) is read
+//     by io_wait under the descriptor's lock, and io_set_deadline stores it
+//     before taking that lock: a waiter either parks with the new deadline
+//     or is parked already and is woken to re-read it (Go's SetDeadline on a
+//     blocked read).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <source_location>
+
+#include "gort/location.hpp"
 
 namespace gort::detail {
 
@@ -41,8 +48,18 @@ void io_unregister(poll_desc* pd) noexcept;
 void io_evict(poll_desc* pd) noexcept;
 // A fiber (or plain thread, which blocks) that got EAGAIN from `fd`: parks
 // until the fd is ready in `mode`, `deadline_ns` passes (steady-clock ns; < 0
-// for none), or the descriptor is evicted. Wait reason "IO wait".
+// for none), or the descriptor is evicted. Wait reason "IO wait". `ready` may
+// be spurious (a stale edge, a deadline changed meanwhile): callers retry
+// their syscall, checking the deadline first.
+io_result io_wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline_ns,
+                  const location& where = location::current());
+// As above with a deadline that nobody changes while the caller waits.
 io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
-                  const std::source_location& where = std::source_location::current());
+                  const location& where = location::current());
+// Any fiber or thread, while `pd` is registered: stores `ns` in `deadline`
+// (the one that waits in `mode` on `pd` pass to io_wait) and wakes the fiber
+// waiting there now, if any, so that its wait uses the new deadline.
+void io_set_deadline(poll_desc* pd, io_mode mode, std::atomic<std::int64_t>& deadline,
+                     std::int64_t ns) noexcept;
 
 }  // namespace gort::detail

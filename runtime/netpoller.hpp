@@ -12,9 +12,9 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <source_location>
 #include <vector>
 
+#include "gort/location.hpp"
 #include "runtime/netpoll.hpp"
 
 namespace gort::detail {
@@ -30,7 +30,10 @@ class netpoller {
   poll_desc* open(int fd);
   void close(poll_desc* pd) noexcept;
   static void evict(poll_desc* pd) noexcept;
-  io_result wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns, const std::source_location& where);
+  io_result wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline_ns,
+                 const location& where);
+  static void set_deadline(poll_desc* pd, io_mode mode, std::atomic<std::int64_t>& deadline,
+                           std::int64_t ns) noexcept;
 
   // Workers: waits for events until deadline_ns (-1: none, 0: just look) and
   // readies the fibers they concern.

@@ -3,8 +3,11 @@
 #include "runtime/park.hpp"
 
 #include <exception>
+#include <string>
 
 #include "runtime/core.hpp"
+#include "runtime/fatal.hpp"
+#include "runtime/traceback.hpp"
 #include "scheduler/random.hpp"
 
 namespace gort::detail {
@@ -12,6 +15,12 @@ namespace gort::detail {
 std::atomic<bool> g_sched_chaos{false};
 
 namespace {
+// How often a leftover fiber may catch fiber_unwind and block again before
+// run() gives up on it. A few catches are code that cleans up and blocks
+// again (then it unwinds); a fiber that keeps doing so is a retry loop around
+// catch (...) that would keep run() from returning.
+constexpr unsigned k_max_unwinds = 100;
+
 shared_rand g_chaos;  // GORT_SCHED_SEED's sequence, seeded per run
 void unlock_spinlock(void* l) GORT_NO_THREAD_SAFETY_ANALYSIS { static_cast<spinlock*>(l)->unlock(); }
 }  // namespace
@@ -53,12 +62,37 @@ void set_wait_target(const void* obj, std::uint64_t (*holder)(const void*)) noex
   f->wait_obj_.store(obj, std::memory_order_release);
 }
 
+// A fiber that swallowed fiber_unwind and blocks again gets it again; past
+// k_max_unwinds it can never be unwound (nor abandoned: its frames own memory
+// and locks), so the process ends as Go ends on a fatal error, naming it.
+void throw_unwind(fiber& f, wait_reason why, const location* where) {
+  if (++f.unwinds_ >= k_max_unwinds) {
+    if (where) f.blocked_at_ = *where;
+    std::string msg = "goroutine " + std::to_string(f.id_) +
+                      " caught the exception that unwinds it at exit " + std::to_string(k_max_unwinds) +
+                      " times without rethrowing it (catch (...) without throw;)\n\n";
+    {  // As it was blocking again (a yield: running, with no location).
+      traceback_session ts;
+      block_info b;
+      b.f = &f;
+      b.state = where ? std::string(wait_reason_text(why)) : std::string("running");
+      b.blocked = where != nullptr;
+      b.stack = ts.here(f);
+      machine* m = machine_of_thread();
+      append_block(msg, b, ts, m && m->rt().config().env.traceback_system);
+    }
+    msg.pop_back();  // fatal() ends the line
+    fatal(msg);
+  }
+  throw fiber_unwind{};
+}
+
 // Not analysed: `lock` is released by the unlock step, after the switch.
-void park(spinlock& lock, wait_reason why, const std::source_location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
+void park(spinlock& lock, wait_reason why, const location& where) GORT_NO_THREAD_SAFETY_ANALYSIS {
   park(&unlock_spinlock, &lock, why, where);
 }
 
-void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where) {
+void park(void (*unlock)(void*), void* arg, wait_reason why, const location& where) {
   machine* m = machine_of_thread();
   fiber* f = m ? m->current() : nullptr;
   if (!f) {
@@ -68,7 +102,7 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_l
   if (m->rt().unwinding()) {
     if (std::uncaught_exceptions() == 0) {
       if (unlock) unlock(arg);
-      throw fiber_unwind{};
+      throw_unwind(*f, why, &where);
     }
     // Blocking inside a destructor while unwinding at exit: it can neither
     // throw nor ever be woken. Leave it parked; run() abandons it.
@@ -84,7 +118,7 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_l
   f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   m = machine::switch_out_park(m);
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
-  if (m->rt().unwinding()) throw fiber_unwind{};
+  if (m->rt().unwinding()) throw_unwind(*f, why, &where);
 }
 
 void ready(fiber* f) noexcept {

@@ -18,16 +18,18 @@
 // more and park() throws fiber_unwind so that its stack unwinds (destructors
 // run). A primitive must therefore unlink its waiter record when park()
 // throws: guard the park with unlink_on_unwind (gort/detail/intrusive_fifo.hpp),
-// which unlinks a record still linked, under the lock.
+// which unlinks a record still linked, under the lock. User code that catches
+// fiber_unwind and parks (or yields) again gets it again at once; after
+// k_max_unwinds such catches the process ends with a fatal error (park.cpp).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
 
 #include "gort/detail/fiber_start.hpp"  // fiber_unwind
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/wait_reason.hpp"
+#include "gort/location.hpp"
 
 namespace gort::detail {
 
@@ -40,9 +42,9 @@ fiber* self() noexcept;
 // Any thread. Blocks the caller until ready(self()) is called. `lock` must be
 // held; it is released after the caller has switched out. Records `why` and
 // `where` for deadlock reports, dumps and stats.
-void park(spinlock& lock, wait_reason why, const std::source_location& where) GORT_RELEASE(lock);
+void park(spinlock& lock, wait_reason why, const location& where) GORT_RELEASE(lock);
 // As above with a custom unlock step: `unlock(arg)` runs after the switch.
-void park(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where);
+void park(void (*unlock)(void*), void* arg, wait_reason why, const location& where);
 
 // Any thread. Makes `f`, parked (or about to park) by a protocol that pairs
 // this call with its park, runnable again. From a worker the fiber goes to
@@ -79,5 +81,13 @@ bool in_fiber() noexcept;
 // fibers, and dumps mark it (`[IO wait, system]`). Call it before the
 // fiber's first park.
 void mark_system_fiber() noexcept;
+
+// Any thread, in pairs (+1, then -1). While the sum is positive, something
+// outside the program's fibers may still wake one of them (a registered
+// gort::signal notification: a signal sends on a channel or cancels a
+// context), so the deadlock check stays quiet, as Go's does once
+// signal.Notify is in use. The service fiber that delivers the signals
+// hides nothing by itself.
+void external_wakers_add(long delta) noexcept;
 
 }  // namespace gort::detail

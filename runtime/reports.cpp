@@ -33,19 +33,23 @@ std::vector<const fiber*> fibers_in(Table& table, std::initializer_list<fiber_st
 [[noreturn]] void print_and_exit(const std::string& report) {
   std::fflush(stdout);
   write_stderr(report);
+  write_trace_on_crash();  // GORT_TRACE's flight recorder
   _exit(2);
 }
 }  // namespace
 
 // Any thread: nothing outside the fibers can make one runnable: no pending
-// timer, no plain thread alive or blocked in gort, no blocking() call in
-// flight, no fiber of the user's waiting on a socket, no fiber still running
-// on a machine whose worker was handed off (it is alive, and may wake others).
+// timer (those of service fibers aside), no plain thread alive or blocked in
+// gort, no blocking() call in flight, no registered signal, no fiber of the
+// user's waiting on a socket, no fiber still running on a machine whose
+// worker was handed off (it is alive, and may wake others).
 bool runtime::nothing_can_wake() const noexcept {
-  if (const_cast<runtime*>(this)->next_timer_deadline() >= 0) return false;  // a sleeper or timer
+  for (const timer_heap& h : heaps_)  // a sleeper or timer (a service fiber's does not count)
+    if (h.user_pending() > 0) return false;
   if (g_threads_alive.load(std::memory_order_acquire) > 0) return false;
   if (g_foreign_blocked.load(std::memory_order_acquire) > 0) return false;
   if (g_blocking_inflight.load(std::memory_order_acquire) > 0) return false;
+  if (g_external_wakers.load(std::memory_order_acquire) > 0) return false;  // a signal may still come
   if (netpoll_.waiters() > 0) return false;  // a socket may still become ready
   if (stuck_machines_.load(std::memory_order_acquire) > 0) return false;  // a fiber runs without a worker
   return live_fibers() > 0;                 // none at all: the program is simply ending
@@ -58,8 +62,18 @@ void runtime::all_idle(unsigned, std::uint64_t idle_epoch) {
   if (sched_.stopping() || !nothing_can_wake()) return;
   std::string report = deadlock_report();
   if (!sched_.confirm_all_idle(idle_epoch) || !nothing_can_wake()) return;
-  // Two workers may judge the same moment (the check runs unlocked): one
-  // reports. acq_rel: the loser sees the winner's report written.
+  act_on_deadlock(std::move(report));
+}
+
+// A worker (all_idle) or the monitor (check_partial_deadlock) that found a
+// deadlock: under abort prints `report` and exits 2; under raise stops the
+// run, which then throws deadlock_error(report) from run_main. Fibers still
+// running stop at their next park, yield or exit, and are unwound with the
+// others (shutdown steps 1-4 of core.hpp).
+void runtime::act_on_deadlock(std::string report) {
+  // Two workers may judge the same moment (the check runs unlocked), or the
+  // monitor and a worker: one reports. acq_rel: the loser sees the winner's
+  // report written. run() reads it after joining both kinds of thread.
   if (deadlock_found_.exchange(true, std::memory_order_acq_rel)) return;
   gort_debug_deadlock();
   if (cfg_.on_deadlock == deadlock_policy::abort) print_and_exit(report);
@@ -121,7 +135,7 @@ void runtime::check_partial_deadlock() {
   std::vector<const fiber*> members;
   for (std::uint64_t id : cycle) members.push_back(waiting[id]);
   std::sort(members.begin(), members.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
-  print_and_exit(header + fiber_blocks(members, false));
+  act_on_deadlock(header + fiber_blocks(members, false));
 }
 
 }  // namespace gort::detail

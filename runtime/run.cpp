@@ -82,17 +82,12 @@ run_outcome runtime::run(main_fn& fn) {
   main->sched_next = nullptr;
   main->id_ = 1;
   main->is_main_ = true;
-  main->created_at_ = std::source_location::current();
+  main->created_at_ = fn.where;  // run()'s caller
   main->fn_ = &fn;
   w0.spawned.add(1);
   main->state_.store(fiber_state::runnable, std::memory_order_relaxed);
 
-  if (!cfg_.env.trace_path.empty()) {
-    for (auto& w : workers_) {
-      traces_.push_back(std::make_unique<worker_trace>());
-      w->set_trace(traces_.back().get());
-    }
-  }
+  trace_.init(workers_, cfg_.env.trace_path, started_ns_);
   // Machine 0 is this thread, owning worker 0; the others get threads.
   count_os_thread(cfg_.max_threads);
   machines_.push_back(std::make_unique<machine>(*this, sched_, 0));
@@ -121,7 +116,7 @@ run_outcome runtime::run(main_fn& fn) {
   unwind_leftovers(m0);              // step 4
   m0.unbind_thread();
   uncount_os_thread();
-  write_trace();
+  trace_.write_at_exit();
   return std::move(outcome_);
 }
 
@@ -150,15 +145,6 @@ void runtime::unwind_leftovers(machine& m0) {
   m0.p()->drain_stacks();
   // Abandoned fibers (blocked in a destructor during unwinding) keep their
   // stacks until the allocator is destroyed; nothing else references them.
-}
-
-void runtime::write_trace() {
-  if (traces_.empty()) return;
-  std::vector<const worker_trace*> ts;
-  for (auto& t : traces_) ts.push_back(t.get());
-  if (!write_trace_file(cfg_.env.trace_path, ts, started_ns_))
-    write_stderr("gort: cannot write GORT_TRACE file \"" + cfg_.env.trace_path + "\": " + std::strerror(errno) +
-                 "\n");
 }
 
 int run_main(main_fn& fn, const config& cfg) {

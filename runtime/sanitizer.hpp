@@ -32,6 +32,8 @@ extern "C" void* __tsan_get_current_fiber(void);
 extern "C" void* __tsan_create_fiber(unsigned flags);
 extern "C" void __tsan_destroy_fiber(void* fiber);
 extern "C" void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
 #endif
 
 namespace gort::detail {
@@ -87,5 +89,20 @@ inline void tsan_switch_to([[maybe_unused]] void* f) noexcept {
   __tsan_switch_to_fiber(f, 0);
 #endif
 }
+
+// TSan: the calling thread's reads in this scope are not checked for races.
+// Only for a snapshot that is racy by design and says so: a live fiber dump
+// reads where each fiber blocked while those fibers run on (as Go's dumps
+// do); a fiber woken meanwhile may rewrite it as it is read.
+struct tsan_racy_snapshot {
+#if GORT_TSAN
+  tsan_racy_snapshot() noexcept { AnnotateIgnoreReadsBegin(__FILE__, __LINE__); }
+  ~tsan_racy_snapshot() { AnnotateIgnoreReadsEnd(__FILE__, __LINE__); }
+#else
+  tsan_racy_snapshot() noexcept {}
+#endif
+  tsan_racy_snapshot(const tsan_racy_snapshot&) = delete;
+  tsan_racy_snapshot& operator=(const tsan_racy_snapshot&) = delete;
+};
 
 }  // namespace gort::detail

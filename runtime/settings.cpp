@@ -90,7 +90,9 @@ constexpr setting k_table[] = {
      "print one SCHED line of scheduler state to stderr every MS milliseconds (Go's schedtrace)",
      &parse_schedtrace},
     {"GORT_TRACE", "a file name", "off",
-     "write a Chrome trace (chrome://tracing, Perfetto) of the run to this file at exit", &parse_trace},
+     "write a Chrome trace (chrome://tracing, Perfetto) of the run's last events to this file at exit, "
+     "also on a deadlock, panic, fatal error or SIGQUIT",
+     &parse_trace},
     {"GORT_DEADLOCK", "global or partial", "global",
      "partial: also report cycles of fibers waiting for each other's mutexes while others run",
      &parse_deadlock},

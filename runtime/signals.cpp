@@ -22,6 +22,7 @@
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/trace.hpp"
 
 namespace gort::detail {
 
@@ -43,15 +44,15 @@ void write_block_raw(const fiber& f, fiber_state st) {
                         f.system_ ? ", system" : "");
   auto room = [&] { return n > 0 && std::size_t(n) < sizeof buf; };
   if (room() && st == fiber_state::waiting)
-    n += std::snprintf(buf + n, sizeof buf - std::size_t(n), "\t%s:%u\n", location_file(f.blocked_at_),
-                       location_line(f.blocked_at_));
+    n += std::snprintf(buf + n, sizeof buf - std::size_t(n), "\t%s:%u\n", f.blocked_at_.file_name(),
+                       unsigned(f.blocked_at_.line()));
   if (std::uint64_t holder = room() && st == fiber_state::waiting ? wait_holder_of(f) : 0)
     n += std::snprintf(buf + n, sizeof buf - std::size_t(n), "\theld by goroutine %llu\n",
                        (unsigned long long)holder);
   if (room() && !f.is_main_)
     n += std::snprintf(buf + n, sizeof buf - std::size_t(n), "created by goroutine %llu at %s:%u\n",
-                       (unsigned long long)f.creator_id_, location_file(f.created_at_),
-                       location_line(f.created_at_));
+                       (unsigned long long)f.creator_id_, f.created_at_.file_name(),
+                       unsigned(f.created_at_.line()));
   if (n > 0) write_stderr(std::string_view(buf, std::min(std::size_t(n), sizeof buf - 1)));
   write_stderr("\n");
 }
@@ -94,6 +95,7 @@ void on_sigquit(int, siginfo_t*, void* uc) {
   }
   write_stderr("SIGQUIT: quit\n\n");
   if (rt) write_raw_dump(*rt);
+  write_trace_on_crash();  // GORT_TRACE's flight recorder (async-signal-safe)
   _exit(2);
 }
 

@@ -14,18 +14,19 @@ void sleep_fired(timer* t) {
   fiber* f = static_cast<fiber::sleep_timer*>(t)->owner;
   machine* m = machine_of_thread();  // on g0: it owns its worker
   worker* w = m->p();
-  if (w->trace()) w->trace()->instant("timer wakeup", f->id_, now_ns());
+  if (worker_trace* t = w->trace()) t->instant("timer wakeup", f->id_, now_ns());
   m->rt().ready(f, w);
 }
 // The park's unlock step: the timer starts after the switch, so it cannot
 // fire (and ready the fiber) before the fiber is switched out.
 void arm_sleep(void* f) {
   auto* fb = static_cast<fiber*>(f);
+  fb->sleep_timer_.system = fb->system_;  // see timer.hpp
   fb->sleep_timer_.start(fb->sleep_timer_.when);
 }
 }  // namespace
 
-void sleep_until_ns(std::int64_t until, const std::source_location& where) {
+void sleep_until_ns(std::int64_t until, const location& where) {
   machine* m = machine_of_thread();
   fiber* f = m ? m->current() : nullptr;
   if (!f) {
@@ -53,9 +54,10 @@ void yield() {
     std::this_thread::yield();
     return;
   }
-  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
+  fiber& f = *m->current();
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(f, wait_reason::none, nullptr);
   m = machine::switch_out_yield(m);  // returns at once when nothing else could run
-  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw fiber_unwind{};
+  if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(f, wait_reason::none, nullptr);
 }
 
 }  // namespace gort

@@ -10,6 +10,7 @@
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/sanitizer.hpp"
 
 namespace gort {
 
@@ -88,7 +89,9 @@ sched_stats detail::runtime::snapshot() {
   s.global_queue = sched_.global_size();
   s.runnable += s.global_queue;
   table_.for_each([&](fiber& f) {
-    if (f.state_.load(std::memory_order_relaxed) != fiber_state::waiting) return;
+    const fiber_state st = f.state_.load(std::memory_order_relaxed);
+    if (st == fiber_state::running) ++s.running;
+    if (st != fiber_state::waiting) return;
     ++s.blocked;
     ++s.blocked_by_reason[std::string(wait_reason_text(f.reason_.load(std::memory_order_relaxed)))];
   });
@@ -96,6 +99,9 @@ sched_stats detail::runtime::snapshot() {
 }
 
 void detail::runtime::dump(std::string& out) {
+  // A listed fiber may exit and its object be reused for a new fiber while we sort and
+  // print: ids, locations and states are a snapshot read while fibers run on.
+  const tsan_racy_snapshot racy;
   std::vector<const fiber*> live;
   table_.for_each([&](fiber& f) {
     fiber_state st = f.state_.load(std::memory_order_acquire);
@@ -131,6 +137,7 @@ std::string sched_stats::to_json() const {
   field(out, "migrations", migrations);
   field(out, "handoffs", handoffs);
   field(out, "live", live);
+  field(out, "running", running);
   field(out, "runnable", runnable);
   field(out, "blocked", blocked);
   field(out, "global_queue", global_queue);

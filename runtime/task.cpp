@@ -15,7 +15,7 @@ void task_state_base::complete() noexcept {
   if (joiner) ready(joiner);
 }
 
-void task_state_base::wait_done(int reason, const std::source_location& where) {
+void task_state_base::wait_done(int reason, const location& where) {
   lock_.lock();
   if (done_) {
     lock_.unlock();
@@ -25,12 +25,12 @@ void task_state_base::wait_done(int reason, const std::source_location& where) {
   wait_on(lock_, joiners_, w, wait_reason(reason), where);
 }
 
-void task_state_base::wait(const std::source_location& where) {
+void task_state_base::wait(const location& where) {
   wait_done(int(wait_reason::task_join), where);
   if (error_) std::rethrow_exception(error_);
 }
 
-void wait_thread_done(task_state_base& s, const std::source_location& where) {
+void wait_thread_done(task_state_base& s, const location& where) {
   s.wait_done(int(wait_reason::thread_join), where);
 }
 

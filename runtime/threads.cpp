@@ -15,6 +15,17 @@ namespace gort::detail {
 std::atomic<long> g_threads_alive{0};
 std::atomic<long> g_foreign_blocked{0};
 std::atomic<long> g_blocking_inflight{0};
+std::atomic<long> g_external_wakers{0};
+
+// Any thread. acq_rel: pairs with the deadlock check's acquire load. When
+// the last one goes, a program already blocked for good is reported now, not
+// at the next time a worker goes idle (stop() called from a plain thread).
+void external_wakers_add(long delta) noexcept {
+  if (g_external_wakers.fetch_add(delta, std::memory_order_acq_rel) + delta != 0) return;
+  with_runtime([](runtime* rt, worker*) {
+    if (rt) rt->recheck_deadlock();
+  });
+}
 
 namespace {
 // An OS thread's stand-in record, so primitives can queue plain threads like
@@ -47,7 +58,7 @@ fiber* thread_self() {
 
 // A plain thread blocks on its own futex; it counts as "inside gort" for the
 // deadlock check while it waits.
-void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const std::source_location& where) {
+void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const location& where) {
   fiber* f = thread_self();
   f->reason_.store(why, std::memory_order_relaxed);
   f->blocked_at_ = where;

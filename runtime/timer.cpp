@@ -15,6 +15,7 @@ bool timer_heap::add(timer& t, std::int64_t when) noexcept {
   t.heap_index_ = std::uint32_t(items_.size());
   t.heap_.store(this, std::memory_order_relaxed);
   items_.push_back(&t);
+  count_user(t, 1);
   // Release: a stop() that sees pending also sees heap_ and our lock.
   t.status_.store(timer::k_pending, std::memory_order_release);
   sift_up(items_.size() - 1);
@@ -53,6 +54,7 @@ void timer_heap::run_due(std::int64_t now) noexcept {
       t->heap_index_ = std::uint32_t(items_.size());
       t->heap_.store(this, std::memory_order_relaxed);
       items_.push_back(t);
+      count_user(*t, 1);
       // Release: pairs with the acquire load in timer::stop().
       t->status_.store(timer::k_pending, std::memory_order_release);
       sift_up(items_.size() - 1);
@@ -67,6 +69,7 @@ void timer_heap::clear() noexcept {
   locked g(lock_);
   for (timer* t : items_) t->status_.store(timer::k_idle, std::memory_order_release);
   items_.clear();
+  user_pending_.store(0, std::memory_order_release);
   publish();
 }
 
@@ -90,6 +93,7 @@ void timer_heap::sift_down(std::size_t i) noexcept {
 }
 
 void timer_heap::remove_at(std::size_t i) noexcept {
+  count_user(*items_[i], -1);
   timer* last = items_.back();
   items_.pop_back();
   if (i == items_.size()) return;

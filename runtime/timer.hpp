@@ -40,6 +40,9 @@ struct timer {
 
   callback fn;
   std::int64_t when = 0;  // guarded by the owning heap's lock while pending
+  // Set by the owner while the timer is idle: it belongs to a runtime service
+  // fiber (mark_system_fiber), and so never keeps the deadlock check quiet.
+  bool system = false;
 
   // Internal to the timer heaps.
   static constexpr std::uint8_t k_idle = 0, k_pending = 1, k_firing = 2;

@@ -3,6 +3,7 @@
 // Invariants:
 //   - items_, and heap_index_/when of every timer in it, are guarded by lock_.
 //   - A timer is in items_ exactly while its status is pending.
+//   - user_pending_ counts the timers in items_ that are not `system`.
 //   - when0_ is the earliest deadline in items_ (INT64_MAX when empty);
 //     written under lock_, read without it by anyone deciding whether to
 //     take the lock (a stale value only delays or wastes one check).
@@ -34,6 +35,8 @@ class timer_heap {
   void clear() noexcept;
 
   std::int64_t earliest() const noexcept { return when0_.load(std::memory_order_acquire); }
+  // Pending timers that are not `system` ones (the deadlock check's view).
+  std::size_t user_pending() const noexcept { return user_pending_.load(std::memory_order_acquire); }
   const std::atomic<std::int64_t>& earliest_word() const noexcept { return when0_; }
 
  private:
@@ -50,9 +53,16 @@ class timer_heap {
     when0_.store(items_.empty() ? INT64_MAX : items_[0]->when, std::memory_order_release);
   }
 
+  void count_user(const timer& t, int delta) noexcept {
+    // Release (under lock_): pairs with the acquire in user_pending().
+    if (!t.system)
+      user_pending_.store(user_pending_.load(std::memory_order_relaxed) + delta, std::memory_order_release);
+  }
+
   spinlock lock_;
   std::vector<timer*> items_ GORT_GUARDED_BY(lock_);
   std::atomic<std::int64_t> when0_{INT64_MAX};
+  std::atomic<std::size_t> user_pending_{0};  // written under lock_
 };
 
 }  // namespace gort::detail

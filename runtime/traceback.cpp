@@ -27,10 +27,10 @@ namespace {
 constexpr std::size_t k_group_after = 5;
 constexpr std::int64_t k_minute_ns = 60'000'000'000;
 
-void append_location(std::string& out, const std::source_location& loc) {
-  out += location_file(loc);
+void append_location(std::string& out, const location& loc) {
+  out += loc.file_name();
   out += ':';
-  out += std::to_string(location_line(loc));
+  out += std::to_string(unsigned(loc.line()));
 }
 
 // "3-7, 9, 12-15"

@@ -6,10 +6,9 @@
 // list's lock only after the switch).
 #pragma once
 
-#include <source_location>
-
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waiter.hpp"
+#include "gort/location.hpp"
 #include "runtime/park.hpp"
 
 namespace gort::detail {
@@ -22,7 +21,7 @@ namespace gort::detail {
 // unlinked it had granted it whatever it waited for (cancelled stays false).
 // With `unlock`, park runs unlock(arg) after the switch instead of
 // l.unlock(); it must release `l`.
-inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why, const std::source_location& where,
+inline void wait_on(spinlock& l, wait_list& q, waiter& w, wait_reason why, const location& where,
                     bool lifo = false, void (*unlock)(void*) = nullptr, void* arg = nullptr)
     GORT_RELEASE(l) GORT_NO_THREAD_SAFETY_ANALYSIS {  // released on the other side of the switch
   w.who = self();

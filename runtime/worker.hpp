@@ -75,10 +75,12 @@ class alignas(64) worker {
     }
     return ++spawn_streak_ >= k_spawn_burst;
   }
-  // Before the run starts: record its events into `t` (GORT_TRACE).
-  void set_trace(class worker_trace* t) noexcept { trace_ = t; }
+  // Any thread: record this worker's events into `t` (its ring), or stop
+  // with null (GORT_TRACE, live captures; see runtime/trace.hpp).
+  void set_trace(class worker_trace* t) noexcept { trace_.store(t, std::memory_order_release); }
+  // Acquire: pairs with set_trace(), so the ring it publishes is seen whole.
   class worker_trace* trace() const noexcept {
-    return trace_;
+    return trace_.load(std::memory_order_acquire);
   }
 
   // Counters (owner writes, anyone reads). migrations: fibers switched in
@@ -104,7 +106,7 @@ class alignas(64) worker {
   fiber* free_fibers_ = nullptr;  // linked through sched_next
   std::size_t n_free_fibers_ = 0;
   std::uint64_t id_next_ = 0, id_end_ = 0;
-  class worker_trace* trace_ = nullptr;
+  std::atomic<class worker_trace*> trace_{nullptr};
 };
 
 }  // namespace gort::detail

@@ -29,7 +29,7 @@ import tempfile
 import time
 
 WORKLOADS = ["spawn", "yield", "skynet", "pingpong", "sieve", "mpmc", "mutex", "balance", "idle",
-             "stall_block", "stall_spin", "stall_pingpong"]
+             "stall_block", "stall_spin", "stall_pingpong", "context"]
 WORKERS = [1, 2]
 # What each workload must compute (bench/go/main.go's definitions). balance: the
 # total busy work in us of 100,000 tasks drawn from splitmix64 seeded 42.
@@ -37,10 +37,11 @@ EXPECTED_CHECK = {
     "spawn": "499500000", "yield": "2000000", "skynet": "499999500000", "pingpong": "1000000",
     "sieve": "7919", "mpmc": "12500005000000", "mutex": "10000000", "balance": "1053836",
     "idle": "1000", "stall_block": "10", "stall_spin": "20", "stall_pingpong": "1000000",
+    "context": "1000000",
 }
 # gort / Go ns-per-op targets, at 1 and 2 workers.
 TARGET_VS_GO = {"spawn": 0.5, "skynet": 0.7, "pingpong": 0.5, "sieve": 0.7, "mpmc": 1.0,
-                "mutex": 1.0, "yield": 0.5}
+                "mutex": 1.0, "yield": 0.5, "context": 1.0}
 # --verify: each workload's small instance (its --size, bench/cli.hpp), big
 # enough that the check value is not trivial.
 VERIFY_SIZE = {

@@ -5,6 +5,8 @@
 #   scripts/deps.sh          build + tests + demos
 #   scripts/deps.sh bench    the above + the benchmark peers (Go, Boost.Fiber, Boost.Asio
 #                            and Beast, gnuplot) and wrk for scripts/http_bench.sh
+#   scripts/deps.sh browser  the above + chromium, for the dashboard's browser
+#                            test (ctest debug.browser; skipped without it)
 #
 # Packages of the "bench" group are best effort: a failure is a note, not an
 # error, because scripts/bench.sh skips a peer that is missing.
@@ -19,6 +21,7 @@ build_pkgs=(
   clang libclang-rt-14-dev
 )
 bench_pkgs=(golang-go libboost-fiber-dev libboost-dev gnuplot-nox wrk)
+browser_pkgs=(chromium)
 
 missing_of() {  # prints the packages of "$@" that are not installed
   local p
@@ -64,5 +67,13 @@ if [ "${1:-}" = bench ]; then
     for p in "${missing[@]}"; do
       apt_install "$p" || echo "deps.sh: note: could not install $p; benchmarks that need it are skipped" >&2
     done
+  fi
+fi
+
+if [ "${1:-}" = browser ]; then
+  mapfile -t missing < <(missing_of "${browser_pkgs[@]}")
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "deps.sh: installing ${missing[*]}"
+    apt_install "${missing[@]}"
   fi
 fi

@@ -20,7 +20,7 @@ shift || true
 cd "$GORT_ROOT"
 
 common_exclude='Million|^gdb\.|^package\.|^memcheck\.'
-tsan_exclude="$common_exclude|demo\.race_condition|demo\.skynet|demo\.showcase|thousand_concurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
+tsan_exclude="$common_exclude|demo\.race_condition|demo\.skynet|demo\.showcase|ThousandConcurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
 
 case "$mode" in
   asan)

@@ -54,7 +54,7 @@ void condition_variable::timer_fired(detail::timer* t) noexcept {
 }
 
 bool condition_variable::wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns,
-                                 const std::source_location& where) {
+                                 const location& where) {
   if (!lk.owns_lock()) throw std::system_error(std::make_error_code(std::errc::operation_not_permitted));
   if (deadline_ns >= 0 && deadline_ns <= detail::steady_now_ns()) return false;  // already expired
   wait_record r;

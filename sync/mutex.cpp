@@ -37,7 +37,7 @@ void spin_pause() noexcept {
 std::uint64_t mutex::holder_of(const void* m) noexcept { return static_cast<const mutex*>(m)->owner(); }
 
 // Any thread; lock_as() after its CAS failed.
-void mutex::lock_slow(detail::wait_reason why, const std::source_location& where) {
+void mutex::lock_slow(detail::wait_reason why, const location& where) {
   std::int64_t wait_start = 0;
   bool starving = false;  // we waited longer than k_starvation_ns
   bool awoke = false;     // we own the woken bit

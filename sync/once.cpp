@@ -6,7 +6,7 @@
 
 namespace gort::detail {
 
-bool once_enter(once_flag& f, const std::source_location& where) {
+bool once_enter(once_flag& f, const location& where) {
   for (;;) {
     f.lock_.lock();
     std::uint8_t s = f.state_.load(std::memory_order_relaxed);

@@ -38,7 +38,7 @@ void releases_in_flight::wait() const noexcept {
   }
 }
 
-void sema::acquire(std::int64_t n, wait_reason why, const std::source_location& where, bool lifo,
+void sema::acquire(std::int64_t n, wait_reason why, const location& where, bool lifo,
                    bool* granted_at_unwind) {
   sched_point();  // GORT_SCHED_SEED may yield here
   if (nwait_.load(std::memory_order_relaxed) == 0 && take(n)) {

@@ -14,7 +14,7 @@ void check_units(std::ptrdiff_t n, const char* what) {
 
 semaphore::semaphore(std::ptrdiff_t initial) : sema_((check_units(initial, "semaphore"), initial)) {}
 
-void semaphore::acquire(std::ptrdiff_t n, std::source_location where) {
+void semaphore::acquire(std::ptrdiff_t n, location where) {
   check_units(n, "acquire");
   if (n == 0) return;
   sema_.acquire(n, detail::wait_reason::semacquire, where);

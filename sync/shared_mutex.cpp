@@ -20,7 +20,7 @@
 
 namespace gort {
 
-void shared_mutex::lock_shared(std::source_location where) {
+void shared_mutex::lock_shared(location where) {
   // Acquire: pairs with the release in unlock() (a writer's critical section
   // happens before readers that arrive after it).
   if (reader_count_.fetch_add(1, std::memory_order_acquire) + 1 < 0) {
@@ -53,7 +53,7 @@ void shared_mutex::unlock_shared() noexcept {
   if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) writer_sem_.release(1);
 }
 
-void shared_mutex::lock(std::source_location where) {
+void shared_mutex::lock(location where) {
   w_.lock_as(detail::wait_reason::rwmutex_lock, where);
   // Announce the writer; r is the number of active readers. acq_rel: acquire
   // pairs with the release in unlock_shared() of readers that left.

@@ -23,19 +23,27 @@ void wait_group::add(std::ptrdiff_t n) {
   const std::uint64_t s = state_.fetch_add(delta, std::memory_order_acq_rel) + delta;
   const std::int64_t v = counter_of(s);
   if (v < 0 || (n > 0 && v < n)) {  // below zero, or wrapped past 2^31 - 1
-    state_.fetch_sub(delta, std::memory_order_acq_rel);
+    // Undo. A wait() that saw the bad value meanwhile registered and parks:
+    // if the counter is back at zero, it must be woken as by a done().
+    const std::uint64_t back = state_.fetch_sub(delta, std::memory_order_acq_rel) - delta;
+    if (counter_of(back) == 0) wake_waiters(waiters_of(back));
     if (v < 0) throw std::logic_error("sync: negative WaitGroup counter");
     throw std::invalid_argument("sync: WaitGroup counter overflow adding " + std::to_string(n));
   }
-  const std::uint32_t w = waiters_of(s);
-  if (v > 0 || w == 0) return;  // nobody to wake: do not touch *this again
-  // Counter zero with waiters: no add() or wait() may run concurrently now
-  // (as in Go), so reset the word and hand each waiter its unit.
+  if (v == 0) wake_waiters(waiters_of(s));
+}
+
+// The add() that brought the counter to zero, seeing `w` waiters registered.
+// With none it touches nothing more: a waiter that saw zero may already have
+// destroyed the wait_group. Otherwise no add() or wait() may run concurrently
+// now (as in Go), so it resets the word and hands each waiter its unit.
+void wait_group::wake_waiters(std::uint32_t w) noexcept {
+  if (w == 0) return;
   state_.store(0, std::memory_order_relaxed);
   sema_.release(w);  // our last touch of *this (the sema keeps waiters from returning before it)
 }
 
-void wait_group::wait(std::source_location where) {
+void wait_group::wait(location where) {
   detail::sched_point();
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {

@@ -11,10 +11,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "chan_util.hpp"
+#include "test_util.hpp"
 
 using namespace std::chrono_literals;
-using chan_test::Workers;
 using gort::chan;
 
 namespace {
@@ -180,10 +179,8 @@ void test_chan_capacity(int cap) {
   }
 }
 
-class ChanGo : public Workers {};
-
-TEST_P(ChanGo, TestChanOverCapacities) {
-  run([] {
+TEST(ChanGo, TestChanOverCapacities) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     for (int cap : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 31, 32, 33, 64, 100, 199}) {
       test_chan_capacity(cap);
       if (::testing::Test::HasFailure()) {
@@ -193,11 +190,8 @@ TEST_P(ChanGo, TestChanOverCapacities) {
     }
   });
 }
-GORT_CHAN_WORKERS(ChanGo);
 
 // ---- close semantics -----------------------------------------------------------
-
-class ChanClose : public Workers {};
 
 std::string closed_what(auto&& f) {
   try {
@@ -208,8 +202,8 @@ std::string closed_what(auto&& f) {
   return "(no exception)";
 }
 
-TEST_P(ChanClose, Texts) {
-  run([] {
+TEST(ChanClose, Texts) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> c(1);
     c.close();
     EXPECT_EQ(closed_what([&] { c.send(1); }), "send on closed channel");
@@ -221,28 +215,32 @@ TEST_P(ChanClose, Texts) {
   });
 }
 
-TEST_P(ChanClose, BlockedSendersThrow) {
-  for (int cap : {0, 1, 3}) {
-    SCOPED_TRACE("capacity=" + std::to_string(cap));
-    run([cap] {
-      constexpr int n = 5;
-      chan<int> c(cap);
-      for (int i = 0; i < cap; ++i) c.send(i);
-      chan<std::string> out(n);
-      for (int i = 0; i < n; ++i) {
-        gort::go([c, out]() mutable { out.send(closed_what([&] { c.send(42); })); });
-      }
-      gort_test::wait_blocked("chan send", n);  // close() wakes n parked senders
-      c.close();
-      for (int i = 0; i < n; ++i) EXPECT_EQ(out.recv(), "send on closed channel");
-      for (int i = 0; i < cap; ++i) EXPECT_EQ(c.recv(), i);  // buffered values survive the close
-      EXPECT_EQ(c.recv(), std::nullopt);
-    });
-  }
+TEST(ChanClose, BlockedSendersThrow) {
+  gort_test::for_each_worker_count([](unsigned w) {
+    for (int cap : {0, 1, 3}) {
+      SCOPED_TRACE("capacity=" + std::to_string(cap));
+      gort::run(
+          [cap] {
+            constexpr int n = 5;
+            chan<int> c(cap);
+            for (int i = 0; i < cap; ++i) c.send(i);
+            chan<std::string> out(n);
+            for (int i = 0; i < n; ++i) {
+              gort::go([c, out]() mutable { out.send(closed_what([&] { c.send(42); })); });
+            }
+            gort_test::wait_blocked("chan send", n);  // close() wakes n parked senders
+            c.close();
+            for (int i = 0; i < n; ++i) EXPECT_EQ(out.recv(), "send on closed channel");
+            for (int i = 0; i < cap; ++i) EXPECT_EQ(c.recv(), i);  // buffered values survive the close
+            EXPECT_EQ(c.recv(), std::nullopt);
+          },
+          {.workers = w});
+    }
+  });
 }
 
-TEST_P(ChanClose, WakesEveryReceiverAndSelect) {
-  run([] {
+TEST(ChanClose, WakesEveryReceiverAndSelect) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int n = 20;
     chan<int> c;
     chan<int> other;
@@ -274,8 +272,8 @@ TEST_P(ChanClose, WakesEveryReceiverAndSelect) {
 
 // ---- FIFO and direct handoff -----------------------------------------------------
 
-TEST_P(ChanGo, FullBufferWithParkedSenderStaysFifo) {
-  run([] {
+TEST(ChanGo, FullBufferWithParkedSenderStaysFifo) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     for (int round = 0; round < 200; ++round) {
       chan<int> c(2);
       c.send(1);
@@ -326,8 +324,8 @@ TEST(ChanOrder, BlockedReceiversAndSendersFifo) {
 
 // ---- nil channel ---------------------------------------------------------------
 
-TEST_P(ChanGo, NilChannel) {
-  run([] {
+TEST(ChanGo, NilChannel) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> n = nullptr;
     EXPECT_FALSE(n.try_send(1));
     EXPECT_EQ(n.try_recv(), std::nullopt);
@@ -347,52 +345,56 @@ struct counted {
 
 // Fibers parked forever (nil channel, select()) or on channels nobody serves
 // are unwound when run() returns: their destructors run.
-TEST_P(ChanGo, ParkedFibersUnwindAtExit) {
-  counted::live = 0;
-  run([] {
-    chan<int> c;
-    chan<int> full(1);
-    full.send(0);
-    gort::go([] {
-      counted k;
-      chan<int> n = nullptr;
-      n.recv();
-    });
-    gort::go([] {
-      counted k;
-      chan<int> n = nullptr;
-      n.send(1);
-    });
-    gort::go([] {
-      counted k;
-      gort::select();
-    });
-    gort::go([c]() mutable {
-      counted k;
-      c.recv();
-    });
-    gort::go([full]() mutable {
-      counted k;
-      full.send(1);
-    });
-    gort::go([c, full]() mutable {
-      counted k;
-      gort::select(gort::recv_case(c), gort::send_case(full, 2));
-    });
-    gort::go([] {
-      counted k;
-      chan<counted> cc;
-      cc.send(counted{});
-    });
-    // Every one of them parked before run() returns and unwinds them.
-    gort_test::wait_blocked("chan receive (nil chan)", 1);
-    gort_test::wait_blocked("chan send (nil chan)", 1);
-    gort_test::wait_blocked("select (no cases)", 1);
-    gort_test::wait_blocked("chan receive", 1);
-    gort_test::wait_blocked("chan send", 2);  // full.send and cc.send
-    gort_test::wait_blocked("select", 1);
+TEST(ChanGo, ParkedFibersUnwindAtExit) {
+  gort_test::for_each_worker_count([&](unsigned w) {
+    counted::live = 0;
+    gort::run(
+        [] {
+          chan<int> c;
+          chan<int> full(1);
+          full.send(0);
+          gort::go([] {
+            counted k;
+            chan<int> n = nullptr;
+            n.recv();
+          });
+          gort::go([] {
+            counted k;
+            chan<int> n = nullptr;
+            n.send(1);
+          });
+          gort::go([] {
+            counted k;
+            gort::select();
+          });
+          gort::go([c]() mutable {
+            counted k;
+            c.recv();
+          });
+          gort::go([full]() mutable {
+            counted k;
+            full.send(1);
+          });
+          gort::go([c, full]() mutable {
+            counted k;
+            gort::select(gort::recv_case(c), gort::send_case(full, 2));
+          });
+          gort::go([] {
+            counted k;
+            chan<counted> cc;
+            cc.send(counted{});
+          });
+          // Every one of them parked before run() returns and unwinds them.
+          gort_test::wait_blocked("chan receive (nil chan)", 1);
+          gort_test::wait_blocked("chan send (nil chan)", 1);
+          gort_test::wait_blocked("select (no cases)", 1);
+          gort_test::wait_blocked("chan receive", 1);
+          gort_test::wait_blocked("chan send", 2);  // full.send and cc.send
+          gort_test::wait_blocked("select", 1);
+        },
+        {.workers = w});
+    EXPECT_EQ(counted::live.load(), 0);
   });
-  EXPECT_EQ(counted::live.load(), 0);
 }
 
 // ---- deadlock reports name the wait reason and the caller -------------------------
@@ -461,8 +463,8 @@ TEST(ChanWaitReasons, DeadlockReportNamesReasonAndLocation) {
 
 // ---- move-only values, element lifetime, range-for ---------------------------------
 
-TEST_P(ChanGo, MoveOnlyValues) {
-  run([] {
+TEST(ChanGo, MoveOnlyValues) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     for (int cap : {0, 2}) {
       chan<std::unique_ptr<int>> c(cap);
       gort::go([c]() mutable {
@@ -490,30 +492,34 @@ TEST_P(ChanGo, MoveOnlyValues) {
   });
 }
 
-TEST_P(ChanGo, BufferedValuesDestroyedWithChannel) {
-  counted::live = 0;
-  run([] {
-    {
-      chan<counted> c(4);
-      c.send(counted{});
-      c.send(counted{});
-      c.send(counted{});
-      { auto v = c.recv(); }
-      EXPECT_EQ(counted::live.load(), 2);
-    }
+TEST(ChanGo, BufferedValuesDestroyedWithChannel) {
+  gort_test::for_each_worker_count([&](unsigned w) {
+    counted::live = 0;
+    gort::run(
+        [] {
+          {
+            chan<counted> c(4);
+            c.send(counted{});
+            c.send(counted{});
+            c.send(counted{});
+            { auto v = c.recv(); }
+            EXPECT_EQ(counted::live.load(), 2);
+          }
+          EXPECT_EQ(counted::live.load(), 0);
+          chan<counted> u;
+          gort::go([u]() mutable { u.send(counted{}); });
+          {
+            auto v = u.recv();
+            EXPECT_TRUE(v);
+          }
+        },
+        {.workers = w});
     EXPECT_EQ(counted::live.load(), 0);
-    chan<counted> u;
-    gort::go([u]() mutable { u.send(counted{}); });
-    {
-      auto v = u.recv();
-      EXPECT_TRUE(v);
-    }
   });
-  EXPECT_EQ(counted::live.load(), 0);
 }
 
-TEST_P(ChanGo, RangeForUntilClosed) {
-  run([] {
+TEST(ChanGo, RangeForUntilClosed) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> c(3);
     gort::go([s = gort::send_chan<int>(c)]() mutable {
       for (int i = 1; i <= 1000; ++i) s.send(i);
@@ -528,10 +534,8 @@ TEST_P(ChanGo, RangeForUntilClosed) {
 
 // ---- plain OS threads talk to fibers ------------------------------------------------
 
-class ChanThreads : public Workers {};
-
-TEST_P(ChanThreads, ThreadToFiberAndBack) {
-  run([] {
+TEST(ChanThreads, ThreadToFiberAndBack) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     for (int cap : {0, 4}) {
       chan<int> to_fiber(cap), to_thread(cap);
       gort::thread t([=]() mutable {
@@ -552,8 +556,8 @@ TEST_P(ChanThreads, ThreadToFiberAndBack) {
 // A std::thread is invisible to deadlock detection except while it is
 // blocked inside gort, so the main fiber polls (it stays runnable) instead of
 // blocking on the thread.
-TEST_P(ChanThreads, StdThreadReceivesFromFibersAndIsWokenByClose) {
-  run([] {
+TEST(ChanThreads, StdThreadReceivesFromFibersAndIsWokenByClose) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> c;
     chan<long> result(1);
     std::thread t([=]() mutable {
@@ -580,8 +584,8 @@ TEST_P(ChanThreads, StdThreadReceivesFromFibersAndIsWokenByClose) {
   });
 }
 
-TEST_P(ChanThreads, SelectOnThread) {
-  run([] {
+TEST(ChanThreads, SelectOnThread) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> a, b;
     chan<int> done(1);
     gort::thread t([=]() mutable {
@@ -600,8 +604,5 @@ TEST_P(ChanThreads, SelectOnThread) {
     t.join();
   });
 }
-
-GORT_CHAN_WORKERS(ChanClose);
-GORT_CHAN_WORKERS(ChanThreads);
 
 }  // namespace

@@ -26,8 +26,7 @@ constexpr int value_of(int s, int i) { return s * k_sends + i; }
 TEST(ChanCloseStress, CloseWhileBlocked) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));  // outside run(): fibers migrate
-  for (unsigned w : gort_test::k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<long> sent{0}, received{0}, refused{0}, ended{0};
     // What each sender delivered and each receiver got, in order; written by
     // that fiber only, read after wg.wait() (and run()) ordered them.
@@ -137,5 +136,5 @@ TEST(ChanCloseStress, CloseWhileBlocked) {
       }
     }
     EXPECT_EQ(bad_channels, 0);
-  }
+  });
 }

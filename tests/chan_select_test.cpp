@@ -10,18 +10,15 @@
 #include <string>
 #include <utility>
 
-#include "chan_util.hpp"
+#include "test_util.hpp"
 
 using namespace std::chrono_literals;
-using chan_test::Workers;
 using gort::chan;
 
 namespace {
 
-class Select : public Workers {};
-
-TEST_P(Select, ChoosesTheReadyCaseAndRunsItsFunction) {
-  run([] {
+TEST(ChanSelect, ChoosesTheReadyCaseAndRunsItsFunction) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> a(1), b(1);
     chan<std::string> s(1);
     b.send(7);
@@ -45,8 +42,8 @@ TEST_P(Select, ChoosesTheReadyCaseAndRunsItsFunction) {
   });
 }
 
-TEST_P(Select, ClosedChannels) {
-  run([] {
+TEST(ChanSelect, ClosedChannels) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> c, d;
     c.close();
     std::optional<int> got = 5;
@@ -71,8 +68,8 @@ TEST_P(Select, ClosedChannels) {
   });
 }
 
-TEST_P(Select, NilCasesNeverFire) {
-  run([] {
+TEST(ChanSelect, NilCasesNeverFire) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> n = nullptr;
     chan<int> c;
     for (int i = 0; i < 100; ++i)
@@ -84,8 +81,8 @@ TEST_P(Select, NilCasesNeverFire) {
 
 // A select woken through one channel removes its records from all others
 // (golang.org/issue/2075): afterwards nothing waits on them.
-TEST_P(Select, WokenSelectLeavesNoStaleRecords) {
-  run([] {
+TEST(ChanSelect, WokenSelectLeavesNoStaleRecords) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     for (int round = 0; round < 200; ++round) {
       chan<int> a, b, c;
       chan<int> done(1);
@@ -103,8 +100,8 @@ TEST_P(Select, WokenSelectLeavesNoStaleRecords) {
 }
 
 // Go's test/chan/select6.go.
-TEST_P(Select, Select6) {
-  run([] {
+TEST(ChanSelect, Select6) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<bool> c1, c2, c3;
     gort::go([=]() mutable { c1.recv(); });
     gort::go([=]() mutable {
@@ -120,8 +117,8 @@ TEST_P(Select, Select6) {
 }
 
 // Go's TestSelectDuplicateChannel: one select queued twice on the same channel.
-TEST_P(Select, DuplicateChannel) {
-  run([] {
+TEST(ChanSelect, DuplicateChannel) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     chan<int> c, d, e;
     // A: reports which case fired (0 or 1: c, 2: d) and the value it got.
     auto a = gort::spawn([=]() mutable {
@@ -145,8 +142,8 @@ TEST_P(Select, DuplicateChannel) {
 }
 
 // Go's TestSelfSelect: send and receive on the same channel in one select.
-TEST_P(Select, SelfSelect) {
-  run([] {
+TEST(ChanSelect, SelfSelect) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     for (int cap : {0, 10}) {
       chan<int> c(cap);
       gort::wait_group wg;
@@ -171,8 +168,8 @@ TEST_P(Select, SelfSelect) {
 }
 
 // Go's TestNonblockRecvRace.
-TEST_P(Select, NonblockRecvRace) {
-  run([] {
+TEST(ChanSelect, NonblockRecvRace) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     std::atomic<int> bad{0};
     for (int i = 0; i < 2000; ++i) {
       chan<int> c(1);
@@ -211,16 +208,16 @@ void nonblock_select_race(bool close_c2) {
     ASSERT_EQ(done.recv(), true) << "no chan is ready (iteration " << i << ")";
   }
 }
-TEST_P(Select, NonblockSelectRace) {
-  run([] { nonblock_select_race(false); });
+TEST(ChanSelect, NonblockSelectRace) {
+  gort_test::run_at_each_worker_count([](unsigned) { nonblock_select_race(false); });
 }
-TEST_P(Select, NonblockSelectRace2) {
-  run([] { nonblock_select_race(true); });
+TEST(ChanSelect, NonblockSelectRace2) {
+  gort_test::run_at_each_worker_count([](unsigned) { nonblock_select_race(true); });
 }
 
 // Go's TestSelectFairness: two always-ready channels, chosen about equally.
-TEST_P(Select, Fairness) {
-  run([] {
+TEST(ChanSelect, Fairness) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int trials = 10000;
     chan<char> c1(trials + 1), c2(trials + 1);
     for (int i = 0; i < trials + 1; ++i) {
@@ -258,8 +255,8 @@ TEST_P(Select, Fairness) {
 }
 
 // Uniform choice among three ready cases (each within generous bounds).
-TEST_P(Select, UniformAmongReady) {
-  run([] {
+TEST(ChanSelect, UniformAmongReady) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int n = 6000;
     chan<int> a(1), b(1), c(1);
     std::array<int, 3> hits{};
@@ -274,8 +271,8 @@ TEST_P(Select, UniformAmongReady) {
 }
 
 // Go's TestPseudoRandomSend: two send cases on one channel, both chosen.
-TEST_P(Select, PseudoRandomSend) {
-  run([] {
+TEST(ChanSelect, PseudoRandomSend) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int n = 100;
     for (int cap : {0, n}) {
       chan<int> c(cap);
@@ -302,8 +299,8 @@ TEST_P(Select, PseudoRandomSend) {
 }
 
 // A select blocks until a partner arrives, in each direction and mixed types.
-TEST_P(Select, BlocksUntilPartner) {
-  run([] {
+TEST(ChanSelect, BlocksUntilPartner) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     for (int round = 0; round < 300; ++round) {
       chan<int> ints;
       chan<std::string> strs;
@@ -327,6 +324,37 @@ TEST_P(Select, BlocksUntilPartner) {
   });
 }
 
-GORT_CHAN_WORKERS(Select);
+// A case object built before the select call holds its own reference to the
+// channel: here the only other one is the timer's, dropped once it fired (and
+// the after() temporary is gone at the end of the case's declaration).
+TEST(ChanSelect, CaseBuiltBeforeTheCallOwnsItsChannel) {
+  gort_test::run_at_each_worker_count([](unsigned) {
+    bool fired = false;
+    auto timeout = gort::recv_case(gort::after(1ms), [&](auto v) { fired = v.has_value(); });
+    gort::sleep_for(20ms);  // the timer fires and releases its reference meanwhile
+    EXPECT_EQ(gort::select(std::move(timeout)), 0u);
+    EXPECT_TRUE(fired);
+
+    // Parked on it when the timer fires and lets go.
+    chan<int> never;
+    fired = false;
+    auto later = gort::recv_case(gort::after(20ms), [&](auto v) { fired = v.has_value(); });
+    EXPECT_EQ(gort::select(gort::recv_case(never), std::move(later)), 1u);
+    EXPECT_TRUE(fired);
+
+    // A send case on a channel whose only handle is the case's.
+    int sent = 0;
+    auto send = gort::send_case(chan<int>(1), 5, [&] { ++sent; });
+    EXPECT_EQ(gort::select(std::move(send)), 0u);
+    EXPECT_EQ(sent, 1);
+    // Cases may be copied, and each copy can be used.
+    chan<int> c(2);
+    auto put = gort::send_case(c, 9);
+    auto put_again = put;
+    EXPECT_EQ(gort::select(put), 0u);
+    EXPECT_EQ(gort::select(put_again), 0u);
+    EXPECT_EQ(c.size(), 2u);
+  });
+}
 
 }  // namespace

@@ -11,14 +11,13 @@
 #include <set>
 #include <vector>
 
-#include "chan_util.hpp"
+#include "test_util.hpp"
 
-using chan_test::Workers;
 using gort::chan;
 
 namespace {
 
-class ChanStress : public Workers {
+class ChanStress : public ::testing::Test {
  protected:
   void SetUp() override {
     seed_ = gort_test::test_seed();
@@ -30,69 +29,73 @@ class ChanStress : public Workers {
 // Go's TestSelectStress: plain senders/receivers on four channels interleave
 // with one select that sends on all four and one that receives from all
 // four, nil-ing each channel once it has done its share.
-TEST_P(ChanStress, SelectStress) {
+TEST_F(ChanStress, SelectStress) {
   SCOPED_TRACE(gort_test::seed_note(seed_));
-  // Per channel: how often each select case fired. Channel k carries the
-  // value k + 1, so a value delivered on the wrong channel (or a receive that
-  // saw a close) is counted as bad.
-  std::array<int, 4> sel_sent{}, sel_got{};
-  std::atomic<int> bad{0};
-  constexpr int N = 100000;
-  run([&] {
-    std::array<chan<int>, 4> c{chan<int>(0), chan<int>(0), chan<int>(2), chan<int>(3)};
-    gort::wait_group wg;
-    wg.add(10);
+  gort_test::for_each_worker_count([&](unsigned w) {
+    // Per channel: how often each select case fired. Channel k carries the
+    // value k + 1, so a value delivered on the wrong channel (or a receive that
+    // saw a close) is counted as bad.
+    std::array<int, 4> sel_sent{}, sel_got{};
+    std::atomic<int> bad{0};
+    constexpr int N = 100000;
+    gort::run(
+        [&] {
+          std::array<chan<int>, 4> c{chan<int>(0), chan<int>(0), chan<int>(2), chan<int>(3)};
+          gort::wait_group wg;
+          wg.add(10);
+          for (int k = 0; k < 4; ++k) {
+            gort::go([&, k] {
+              for (int i = 0; i < N; ++i) c[k].send(k + 1);
+              wg.done();
+            });
+            gort::go([&, k] {
+              for (int i = 0; i < N; ++i)
+                if (c[k].recv() != k + 1) bad.fetch_add(1);
+              wg.done();
+            });
+          }
+          gort::go([&] {
+            auto& n = sel_sent;
+            auto c1 = c;
+            auto sent = [&](int k) {
+              return [&, k] {
+                if (++n[k] == N) c1[k] = nullptr;
+              };
+            };
+            for (int i = 0; i < 4 * N; ++i)
+              gort::select(gort::send_case(c1[3], 4, sent(3)), gort::send_case(c1[2], 3, sent(2)),
+                           gort::send_case(c1[0], 1, sent(0)), gort::send_case(c1[1], 2, sent(1)));
+            wg.done();
+          });
+          gort::go([&] {
+            auto& n = sel_got;
+            auto c1 = c;
+            auto got = [&](int k) {
+              return [&, k](std::optional<int> v) {
+                if (v != k + 1) bad.fetch_add(1);
+                if (++n[k] == N) c1[k] = nullptr;
+              };
+            };
+            for (int i = 0; i < 4 * N; ++i)
+              gort::select(gort::recv_case(c1[0], got(0)), gort::recv_case(c1[1], got(1)),
+                           gort::recv_case(c1[2], got(2)), gort::recv_case(c1[3], got(3)));
+            wg.done();
+          });
+          wg.wait();
+        },
+        {.workers = w});
     for (int k = 0; k < 4; ++k) {
-      gort::go([&, k] {
-        for (int i = 0; i < N; ++i) c[k].send(k + 1);
-        wg.done();
-      });
-      gort::go([&, k] {
-        for (int i = 0; i < N; ++i)
-          if (c[k].recv() != k + 1) bad.fetch_add(1);
-        wg.done();
-      });
+      SCOPED_TRACE("channel " + std::to_string(k));
+      EXPECT_EQ(sel_sent[k], N);  // each send case fired exactly N times
+      EXPECT_EQ(sel_got[k], N);   // each receive case fired exactly N times
     }
-    gort::go([&] {
-      auto& n = sel_sent;
-      auto c1 = c;
-      auto sent = [&](int k) {
-        return [&, k] {
-          if (++n[k] == N) c1[k] = nullptr;
-        };
-      };
-      for (int i = 0; i < 4 * N; ++i)
-        gort::select(gort::send_case(c1[3], 4, sent(3)), gort::send_case(c1[2], 3, sent(2)),
-                     gort::send_case(c1[0], 1, sent(0)), gort::send_case(c1[1], 2, sent(1)));
-      wg.done();
-    });
-    gort::go([&] {
-      auto& n = sel_got;
-      auto c1 = c;
-      auto got = [&](int k) {
-        return [&, k](std::optional<int> v) {
-          if (v != k + 1) bad.fetch_add(1);
-          if (++n[k] == N) c1[k] = nullptr;
-        };
-      };
-      for (int i = 0; i < 4 * N; ++i)
-        gort::select(gort::recv_case(c1[0], got(0)), gort::recv_case(c1[1], got(1)),
-                     gort::recv_case(c1[2], got(2)), gort::recv_case(c1[3], got(3)));
-      wg.done();
-    });
-    wg.wait();
+    EXPECT_EQ(bad.load(), 0);
   });
-  for (int k = 0; k < 4; ++k) {
-    SCOPED_TRACE("channel " + std::to_string(k));
-    EXPECT_EQ(sel_sent[k], N);  // each send case fired exactly N times
-    EXPECT_EQ(sel_got[k], N);   // each receive case fired exactly N times
-  }
-  EXPECT_EQ(bad.load(), 0);
 }
 
 // Go's TestMultiConsumer: 23 workers ranging over one queue, results counted.
-TEST_P(ChanStress, MultiConsumer) {
-  run([] {
+TEST_F(ChanStress, MultiConsumer) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int nwork = 23, niter = 271828;
     constexpr std::array<int, 10> pn{2, 3, 7, 11, 13, 17, 19, 23, 27, 31};
     chan<int> q(nwork * 3), r(nwork * 3);
@@ -129,8 +132,8 @@ TEST_P(ChanStress, MultiConsumer) {
 }
 
 // Go's test/chan/doubleselect.go: two cases of one select must never both run.
-TEST_P(ChanStress, DoubleSelect) {
-  run([] {
+TEST_F(ChanStress, DoubleSelect) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     constexpr int iterations = 100000;
     chan<int> c1, c2, c3, c4, cmux;
     chan<bool> done;
@@ -170,10 +173,10 @@ TEST_P(ChanStress, DoubleSelect) {
 // subsets of channels with mixed capacities; consumers receive through plain
 // receives, try_recv and selects, nil-ing channels as they close. Every value
 // must arrive exactly once.
-TEST_P(ChanStress, RandomMix) {
+TEST_F(ChanStress, RandomMix) {
   SCOPED_TRACE(gort_test::seed_note(seed_));
   const std::uint64_t seed = seed_;
-  run([seed] {
+  gort_test::run_at_each_worker_count([seed](unsigned) {
     constexpr int kchans = 5, producers = 6, consumers = 5, per_producer = 20000;
     std::array<chan<int>, kchans> ch{chan<int>(0), chan<int>(1), chan<int>(0), chan<int>(7), chan<int>(64)};
     std::atomic<long> sum{0}, count{0};
@@ -254,7 +257,5 @@ TEST_P(ChanStress, RandomMix) {
     EXPECT_EQ(sum.load(), n * (n - 1) / 2);
   });
 }
-
-GORT_CHAN_WORKERS(ChanStress);
 
 }  // namespace

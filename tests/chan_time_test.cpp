@@ -6,19 +6,15 @@
 #include <atomic>
 #include <chrono>
 
-#include "chan_util.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
-using chan_test::Workers;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-class Time : public Workers {};
-
-TEST_P(Time, AfterFiresOnceNoEarlierThanAsked) {
-  run([] {
+TEST(ChanTime, AfterFiresOnceNoEarlierThanAsked) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     auto t0 = clock_type::now();
     auto c = gort::after(20ms);
     EXPECT_EQ(c.capacity(), 1u);
@@ -33,15 +29,15 @@ TEST_P(Time, AfterFiresOnceNoEarlierThanAsked) {
   });
 }
 
-TEST_P(Time, AfterZeroOrNegativeIsReadyAtOnce) {
-  run([] {
+TEST(ChanTime, AfterZeroOrNegativeIsReadyAtOnce) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     EXPECT_TRUE(gort::after(0ns).try_recv());
     EXPECT_TRUE(gort::after(-5ms).try_recv());
   });
 }
 
-TEST_P(Time, AfterAsSelectTimeout) {
-  run([] {
+TEST(ChanTime, AfterAsSelectTimeout) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     gort::chan<int> never;
     auto t0 = clock_type::now();
     bool timed_out = false;
@@ -59,8 +55,8 @@ TEST_P(Time, AfterAsSelectTimeout) {
 }
 
 // Dropping an after() channel cancels its timer; many pending at once work.
-TEST_P(Time, ManyAftersAndDroppedOnes) {
-  run([] {
+TEST(ChanTime, ManyAftersAndDroppedOnes) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     for (int i = 0; i < 1000; ++i) (void)gort::after(1h);  // dropped: cancelled
     std::vector<gort::recv_chan<clock_type::time_point>> cs;
     for (int i = 0; i < 200; ++i) cs.push_back(gort::after(std::chrono::microseconds(i * 50)));
@@ -69,13 +65,13 @@ TEST_P(Time, ManyAftersAndDroppedOnes) {
 }
 
 // A fiber waiting only on after() is not a deadlock: the timer wakes it.
-TEST(TimeDeadlock, PendingAfterIsNotADeadlock) {
+TEST(ChanTimeDeadlock, PendingAfterIsNotADeadlock) {
   EXPECT_NO_THROW(gort::run([] { gort::after(20ms).recv(); },
                             {.workers = 1, .on_deadlock = gort::deadlock_policy::raise}));
 }
 
-TEST_P(Time, TickerTicksAtItsPeriod) {
-  run([] {
+TEST(ChanTime, TickerTicksAtItsPeriod) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     auto t0 = clock_type::now();
     gort::ticker t(5ms);
     auto c = t.c();
@@ -93,8 +89,8 @@ TEST_P(Time, TickerTicksAtItsPeriod) {
 }
 
 // Ticks a slow receiver missed are dropped: the channel holds one.
-TEST_P(Time, TickerDropsMissedTicks) {
-  run([] {
+TEST(ChanTime, TickerDropsMissedTicks) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     constexpr auto period = 1ms;
     constexpr auto missed = 40 * period;
     auto t0 = clock_type::now();
@@ -123,8 +119,8 @@ TEST_P(Time, TickerDropsMissedTicks) {
   });
 }
 
-TEST_P(Time, TickerStopEndsTicks) {
-  run([] {
+TEST(ChanTime, TickerStopEndsTicks) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     gort::ticker t(1ms);
     auto c = t.c();
     EXPECT_TRUE(c.recv());
@@ -143,9 +139,9 @@ TEST_P(Time, TickerStopEndsTicks) {
 // and the runtime reports the deadlock at once (Go's timers keep a program
 // alive the same way; a stopped one does not). A stop() that left the timer
 // running would let the receive return, and the process would not die.
-TEST(TimeDeathTest, StoppedTickerLeavesNoTimerBehind) {
+TEST(ChanTimeDeathTest, StoppedTickerLeavesNoTimerBehind) {
   gort_test::threadsafe_death_tests();
-  for (unsigned w : gort_test::k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     EXPECT_EXIT(gort::run(
                     [] {
                       gort::ticker t(1ms);
@@ -158,10 +154,10 @@ TEST(TimeDeathTest, StoppedTickerLeavesNoTimerBehind) {
                     {.workers = w}),
                 testing::ExitedWithCode(2), "fatal error: all goroutines are asleep - deadlock!")
         << "workers=" << w;
-  }
+  });
 }
 
-TEST(TimeTicker, NonPositivePeriodThrows) {
+TEST(ChanTimeTicker, NonPositivePeriodThrows) {
   gort::run(
       [] {
         EXPECT_THROW(gort::ticker(0ns), std::invalid_argument);
@@ -171,8 +167,8 @@ TEST(TimeTicker, NonPositivePeriodThrows) {
 }
 
 // A ticker in a select loop with a quit channel, as Go programs use it.
-TEST_P(Time, TickerInSelectLoop) {
-  run([] {
+TEST(ChanTime, TickerInSelectLoop) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     gort::ticker t(2ms);
     gort::chan<bool> quit;
     std::atomic<int> ticks{0};
@@ -193,8 +189,8 @@ TEST_P(Time, TickerInSelectLoop) {
 }
 
 // A plain OS thread can wait on after().
-TEST_P(Time, AfterOnThread) {
-  run([] {
+TEST(ChanTime, AfterOnThread) {
+  gort_test::run_at_each_worker_count([](unsigned) {
     gort::chan<bool> ok(1);
     gort::thread th([ok]() mutable {
       auto t0 = clock_type::now();
@@ -204,7 +200,5 @@ TEST_P(Time, AfterOnThread) {
     EXPECT_EQ(ok.recv(), true);
   });
 }
-
-GORT_CHAN_WORKERS(Time);
 
 }  // namespace

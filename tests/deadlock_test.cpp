@@ -168,7 +168,7 @@ TEST(Deadlock, NoFalsePositiveAcrossPingPongHandoffs) {
 }
 
 TEST(Deadlock, NoFalsePositiveWithSleeperAfterSocketAndStartingThread) {
-  for (unsigned w : {1u, 2u, 4u}) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::string r = deadlock_report_of(
         [] {
           gort::chan<int> done(4);
@@ -208,7 +208,7 @@ TEST(Deadlock, NoFalsePositiveWithSleeperAfterSocketAndStartingThread) {
         },
         w);
     EXPECT_EQ(r, "") << "workers=" << w;
-  }
+  });
 }
 
 TEST(DeadlockDeathTest, PartialCycleOfMutexesIsReported) {
@@ -305,5 +305,64 @@ TEST(Deadlock, ServiceFiberInAcceptDoesNotHideIt) {
     EXPECT_EQ(report.find(k_header), 0u) << report;
     EXPECT_NE(report.find("goroutine 1 [chan receive]:"), std::string::npos) << report;
     EXPECT_NE(report.find("[IO wait, system]:"), std::string::npos) << report;
+  });
+}
+
+// A service fiber's timers (a sleep, an I/O deadline: the debug server's
+// trace window and its stalled-client timeout) do not postpone the report
+// until they fire: the deadlock is reported at once, long before the hour.
+TEST(Deadlock, ServiceFiberTimersDoNotPostponeIt) {
+  gort_test::for_each_worker_count([](unsigned w) {
+    const auto start = std::chrono::steady_clock::now();
+    std::string report = deadlock_report_of(
+        [&] {
+          gort::net::listener l = gort::net::listen("127.0.0.1:0");
+          gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(l.port()));
+          gort::net::conn served = l.accept();
+          gort::chan<int> ready(2);
+          gort::go([&] {
+            gort::detail::mark_system_fiber();
+            ready.send(1);
+            gort::sleep_for(1h);
+          });
+          gort::go([&] {
+            gort::detail::mark_system_fiber();
+            served.set_deadline(std::chrono::steady_clock::now() + 1h);
+            ready.send(1);
+            char buf[1];
+            try {
+              served.read(std::span<char>(buf));
+            } catch (const std::system_error&) {}
+          });
+          ready.recv();
+          ready.recv();
+          gort_test::wait_blocked("sleep", 1);
+          gort_test::wait_blocked("IO wait", 1);
+          gort::chan<int> never;
+          never.recv();
+        },
+        w);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 60s);
+    EXPECT_EQ(report.find(k_header), 0u) << report;
+    EXPECT_NE(report.find("goroutine 1 [chan receive]:"), std::string::npos) << report;
+    EXPECT_NE(report.find("[sleep, system]:"), std::string::npos) << report;
+    EXPECT_NE(report.find("[IO wait, system]:"), std::string::npos) << report;
+  });
+}
+
+// The same with a user fiber's timer pending: not a deadlock until it
+// fires (it may wake someone), as before.
+TEST(Deadlock, UserTimerStillPostponesIt) {
+  gort_test::for_each_worker_count([](unsigned w) {
+    const auto start = std::chrono::steady_clock::now();
+    std::string report = deadlock_report_of(
+        [&] {
+          gort::go([] { gort::sleep_for(300ms); });
+          gort::chan<int> never;
+          never.recv();
+        },
+        w);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+    EXPECT_EQ(report.find(k_header), 0u) << report;
   });
 }

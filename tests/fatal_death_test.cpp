@@ -114,7 +114,7 @@ TEST(Deadlock, RaisePolicyThrowsAndRuntimeIsReusable) {
 }
 
 TEST(Deadlock, SleepingFiberIsNotADeadlock) {
-  for (unsigned w : {1u, 2u, 4u}) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     EXPECT_EQ(gort::run(
                   [] {
                     gort::wait_group wg;
@@ -128,7 +128,7 @@ TEST(Deadlock, SleepingFiberIsNotADeadlock) {
                   },
                   {.workers = w, .on_deadlock = gort::deadlock_policy::raise}),
               5);
-  }
+  });
 }
 
 TEST(Deadlock, StartingThreadIsNotADeadlock) {

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -78,6 +80,8 @@ class server_process {
     if (at == std::string::npos) return "";
     return out.substr(at + 13, out.find('\n', at) - at - 13);
   }
+  // Sends it a signal.
+  void signal(int sig) { kill(pid_, sig); }
   // Waits for it to exit; its status.
   int wait_exit() {
     int st = 0;
@@ -123,6 +127,23 @@ class client {
     buf_.erase(0, len);
     return r;
   }
+  // The headers of the next response (its body is left to receive_body).
+  std::string receive_headers() {
+    std::size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return "";
+    std::string h = buf_.substr(0, end + 4);
+    buf_.erase(0, end + 4);
+    return h;
+  }
+  // `n` more bytes (fewer if the server closed first).
+  std::string receive_body(std::size_t n) {
+    while (buf_.size() < n)
+      if (!fill()) break;
+    std::string b = buf_.substr(0, n);
+    buf_.erase(0, b.size());
+    return b;
+  }
   // True once the server closed the connection (EOF), reading what remains.
   bool closed_by_server() {
     while (fill()) {}
@@ -147,7 +168,7 @@ class client {
   const std::string addr_var = name.address();                                         \
   ASSERT_NE(addr_var, "") << name.read_until("\n")
 
-TEST(http_server, answers_root_stats_and_404) {
+TEST(HttpServer, AnswersRootAnd404) {
   START_SERVER(srv, addr);
   EXPECT_EQ(addr.rfind("127.0.0.1:", 0), 0u) << addr;
   gort::run(
@@ -156,17 +177,40 @@ TEST(http_server, answers_root_stats_and_404) {
         response r = c.get("/");
         EXPECT_EQ(r.status, 200);
         EXPECT_EQ(r.body, "hello world, visit 1\n");
-        r = c.get("/debug/gort/stats");
-        EXPECT_EQ(r.status, 200);
-        EXPECT_NE(r.headers.find("application/json"), std::string::npos);
-        EXPECT_EQ(r.body.rfind("{\"workers\":2,", 0), 0u) << r.body;
+        EXPECT_EQ(c.get("/debug/gort/stats").status, 404);  // only with --debug-addr, on its own port
         EXPECT_EQ(c.get("/nope").status, 404);
         EXPECT_EQ(c.get("/?q=1").body, "hello world, visit 2\n");
       },
       gort_test::cfg(2));
 }
 
-TEST(http_server, keeps_the_connection_alive_and_pipelines) {
+// --debug-addr serves gort::debug on a second port: the demo's own statistics.
+TEST(HttpServer, ServesGortDebugOnTheDebugAddress) {
+  if (!std::filesystem::exists(server_path())) GTEST_SKIP() << "no " << server_path();
+  server_process srv({"--addr", "127.0.0.1:0", "--workers", "2", "--debug-addr", "127.0.0.1:0"});
+  const std::string addr = srv.address();
+  const std::string out = srv.read_until("/debug/gort/\n");
+  const auto at = out.find("debug on http://");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string debug_addr = out.substr(at + 16, out.find("/debug/gort/", at) - at - 16);
+  gort::run(
+      [&] {
+        client app(addr);
+        EXPECT_EQ(app.get("/").body, "hello world, visit 1\n");
+        client dbg(debug_addr);
+        response r = dbg.get("/debug/gort/stats");
+        EXPECT_EQ(r.status, 200);
+        EXPECT_NE(r.headers.find("application/json"), std::string::npos);
+        EXPECT_EQ(r.body.rfind("{\"workers\":2,", 0), 0u) << r.body;
+        r = dbg.get("/debug/gort/fibers");
+        EXPECT_EQ(r.status, 200);
+        EXPECT_NE(r.body.find("http_server.cpp"), std::string::npos) << r.body;
+        EXPECT_EQ(dbg.get("/").status, 404);
+      },
+      gort_test::cfg(2));
+}
+
+TEST(HttpServer, KeepsTheConnectionAliveAndPipelines) {
   START_SERVER(srv, addr);
   gort::run(
       [&] {
@@ -185,7 +229,7 @@ TEST(http_server, keeps_the_connection_alive_and_pipelines) {
       gort_test::cfg(2));
 }
 
-TEST(http_server, counts_visits_exactly_under_concurrent_load) {
+TEST(HttpServer, CountsVisitsExactlyUnderConcurrentLoad) {
   START_SERVER(srv, addr);
   constexpr int k_clients = 50, k_requests = 20;
   std::vector<int> seen;
@@ -215,7 +259,7 @@ TEST(http_server, counts_visits_exactly_under_concurrent_load) {
     ASSERT_EQ(seen[i], i + 1) << "visit numbers repeat or skip";
 }
 
-TEST(http_server, malformed_request_gets_400_and_others_are_unaffected) {
+TEST(HttpServer, MalformedRequestGets400AndOthersAreUnaffected) {
   START_SERVER(srv, addr);
   gort::run(
       [&] {
@@ -237,7 +281,7 @@ TEST(http_server, malformed_request_gets_400_and_others_are_unaffected) {
       gort_test::cfg(2));
 }
 
-TEST(http_server, oversized_headers_get_431) {
+TEST(HttpServer, OversizedHeadersGet431) {
   START_SERVER(srv, addr);
   gort::run(
       [&] {
@@ -252,7 +296,81 @@ TEST(http_server, oversized_headers_get_431) {
       gort_test::cfg(2));
 }
 
-TEST(http_server, bad_flags_exit_2_naming_them) {
+// The numbers in "closed I idle connections; B requests in flight".
+std::pair<int, int> idle_and_busy(const std::string& out) {
+  auto at = out.find("closed ");
+  if (at == std::string::npos) return {-1, -1};
+  int idle = -1, busy = -1;
+  std::sscanf(out.c_str() + at, "closed %d idle connections; %d requests in flight", &idle, &busy);
+  return {idle, busy};
+}
+
+// Graceful shutdown on SIGTERM: a request in flight completes and then its
+// connection closes, an idle keep-alive connection is closed, a new
+// connection is refused, and the server exits 0.
+TEST(HttpServer, SigtermLetsTheRequestInFlightFinish) {
+  if (!std::filesystem::exists(server_path())) GTEST_SKIP() << "no " << server_path();
+  server_process srv({"--addr", "127.0.0.1:0", "--workers", "2"});
+  const std::string addr = srv.address();
+  ASSERT_NE(addr, "") << srv.read_until("\n");
+  std::string out;
+  gort::run(
+      [&] {
+        client slow(addr);
+        slow.send("GET /sleep?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+        std::string headers = slow.receive_headers();  // from here on the request is in flight
+        EXPECT_EQ(headers.rfind("HTTP/1.1 200 OK", 0), 0u) << headers;
+        client idle(addr);
+        EXPECT_EQ(idle.get("/").status, 200);  // a keep-alive connection, idle afterwards
+        srv.signal(SIGTERM);
+        out = srv.read_until("requests in flight\n");
+        EXPECT_NE(out.find("http_server: SIGTERM: shutting down"), std::string::npos) << out;
+        auto [n_idle, n_busy] = idle_and_busy(out);
+        EXPECT_EQ(n_idle + n_busy, 2) << out;  // the idle one may still be finishing its response
+        EXPECT_GE(n_busy, 1) << out;
+        try {
+          gort::net::dial(addr);
+          ADD_FAILURE() << "a connection after the signal was accepted";
+        } catch (const std::system_error& e) {
+          EXPECT_EQ(e.code(), std::errc::connection_refused) << e.what();
+        }
+        EXPECT_TRUE(idle.closed_by_server());
+        EXPECT_EQ(slow.receive_body(std::strlen("slept 1500 ms\n")), "slept 1500 ms\n");
+        EXPECT_TRUE(slow.closed_by_server());
+      },
+      gort_test::cfg(2));
+  out = srv.read_until("bye\n");
+  EXPECT_NE(out.find("http_server: every request finished; bye\n"), std::string::npos) << out;
+  EXPECT_EQ(srv.wait_exit(), 0) << out;
+}
+
+// A request still running when the shutdown timeout passes is cut off: its
+// connection is closed, and the server still exits 0.
+TEST(HttpServer, ShutdownTimeoutClosesWhatIsStillBusy) {
+  if (!std::filesystem::exists(server_path())) GTEST_SKIP() << "no " << server_path();
+  server_process srv({"--addr", "127.0.0.1:0", "--workers", "2", "--shutdown-timeout", "200"});
+  const std::string addr = srv.address();
+  ASSERT_NE(addr, "") << srv.read_until("\n");
+  gort::run(
+      [&] {
+        client slow(addr);
+        slow.send("GET /sleep?ms=60000 HTTP/1.1\r\nHost: t\r\n\r\n");
+        EXPECT_EQ(slow.receive_headers().rfind("HTTP/1.1 200 OK", 0), 0u);
+        srv.signal(SIGINT);
+        EXPECT_EQ(slow.receive_body(100), "") << "the body never comes";
+        EXPECT_TRUE(slow.closed_by_server());
+      },
+      gort_test::cfg(2));
+  std::string out = srv.read_until("bye\n");
+  EXPECT_NE(out.find("http_server: SIGINT: shutting down, waiting up to 200 ms"), std::string::npos) << out;
+  EXPECT_EQ(idle_and_busy(out), std::make_pair(0, 1)) << out;
+  EXPECT_NE(out.find("context deadline exceeded after 200 ms: closed 1 connections still busy; bye\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(srv.wait_exit(), 0) << out;
+}
+
+TEST(HttpServer, BadFlagsExit2NamingThem) {
   if (!std::filesystem::exists(server_path())) GTEST_SKIP() << "no " << server_path();
   struct {
     std::vector<std::string> args;
@@ -260,6 +378,8 @@ TEST(http_server, bad_flags_exit_2_naming_them) {
   } cases[] = {{{"--workers", "zero"}, "--workers: 'zero'"},
                {{"--workers", "0"}, "--workers: '0'"},
                {{"--addr", "nonsense"}, "\"nonsense\""},
+               {{"--shutdown-timeout", "soon"}, "--shutdown-timeout: 'soon'"},
+               {{"--addr", "127.0.0.1:0", "--debug-addr", "nonsense"}, "--debug-addr: "},
                {{"--frobnicate"}, "--frobnicate"}};
   for (auto& c : cases) {
     server_process p(c.args);

@@ -10,7 +10,7 @@
 
 namespace {
 
-TEST(net_address, malformed_addresses_throw_invalid_argument_quoting_them) {
+TEST(NetAddress, MalformedAddressesThrowInvalidArgumentQuotingThem) {
   gort::run(
       [] {
         for (const char* bad : {"", "8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000",
@@ -35,7 +35,7 @@ TEST(net_address, malformed_addresses_throw_invalid_argument_quoting_them) {
       gort_test::cfg(1));
 }
 
-TEST(net_address, all_interfaces_and_loopbacks) {
+TEST(NetAddress, AllInterfacesAndLoopbacks) {
   gort::run(
       [] {
         auto any = gort::net::listen(":0");
@@ -57,7 +57,7 @@ TEST(net_address, all_interfaces_and_loopbacks) {
       gort_test::cfg(2));
 }
 
-TEST(net_address, ipv6_loopback) {
+TEST(NetAddress, Ipv6Loopback) {
   gort::run(
       [] {
         gort::net::listener ln;
@@ -73,7 +73,7 @@ TEST(net_address, ipv6_loopback) {
       gort_test::cfg(2));
 }
 
-TEST(net_address, host_name_is_resolved) {
+TEST(NetAddress, HostNameIsResolved) {
   gort::run(
       [] {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -89,7 +89,7 @@ TEST(net_address, host_name_is_resolved) {
       gort_test::cfg(2));
 }
 
-TEST(net_address, port_in_use) {
+TEST(NetAddress, PortInUse) {
   gort::run(
       [] {
         auto a = gort::net::listen("127.0.0.1:0");

@@ -19,12 +19,9 @@ using gort_test::cfg;
 
 namespace {
 
-class net_blocking : public ::testing::TestWithParam<unsigned> {};
-INSTANTIATE_TEST_SUITE_P(workers, net_blocking, ::testing::ValuesIn(gort_test::k_worker_counts));
-
-TEST_P(net_blocking, runs_on_another_thread_and_returns_its_result) {
-  gort::run(
-      [] {
+TEST(NetBlocking, RunsOnAnotherThreadAndReturnsItsResult) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto me = std::this_thread::get_id();
         auto [where, value] = gort::blocking([] { return std::pair(std::this_thread::get_id(), 42); });
         EXPECT_NE(where, me);
@@ -38,12 +35,12 @@ TEST_P(net_blocking, runs_on_another_thread_and_returns_its_result) {
         gort::blocking([&] { x = 2; });
         EXPECT_EQ(x, 2);
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_blocking, rethrows_the_exception) {
-  gort::run(
-      [] {
+TEST(NetBlocking, RethrowsTheException) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         try {
           gort::blocking([]() -> int { throw std::runtime_error("boom on a helper"); });
           ADD_FAILURE() << "no exception";
@@ -51,10 +48,10 @@ TEST_P(net_blocking, rethrows_the_exception) {
           EXPECT_STREQ(e.what(), "boom on a helper");
         }
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST(net_blocking_park, other_fibers_run_meanwhile_on_one_worker) {
+TEST(NetBlockingPark, OtherFibersRunMeanwhileOnOneWorker) {
   gort::run(
       [] {
         std::promise<int> p;
@@ -69,7 +66,7 @@ TEST(net_blocking_park, other_fibers_run_meanwhile_on_one_worker) {
       cfg(1));
 }
 
-TEST(net_blocking_park, waiting_in_blocking_is_not_a_deadlock) {
+TEST(NetBlockingPark, WaitingInBlockingIsNotADeadlock) {
   // Every fiber is blocked while the call runs: main waits on a channel that
   // only the blocking fiber will send to. With the raise policy a false
   // deadlock would throw out of run().
@@ -88,7 +85,7 @@ TEST(net_blocking_park, waiting_in_blocking_is_not_a_deadlock) {
       cfg(1)));
 }
 
-TEST(net_blocking_pool, many_calls_queue_beyond_the_bound_and_all_finish) {
+TEST(NetBlockingPool, ManyCallsQueueBeyondTheBoundAndAllFinish) {
   gort::run(
       [] {
         constexpr int k_calls = 150;  // more than the 64 helpers
@@ -121,7 +118,7 @@ TEST(net_blocking_pool, many_calls_queue_beyond_the_bound_and_all_finish) {
       cfg(2));
 }
 
-TEST(net_blocking_thread, plain_thread_runs_inline) {
+TEST(NetBlockingThread, PlainThreadRunsInline) {
   std::thread t([] {
     auto me = std::this_thread::get_id();
     EXPECT_EQ(gort::blocking([] { return std::this_thread::get_id(); }), me);
@@ -130,7 +127,7 @@ TEST(net_blocking_thread, plain_thread_runs_inline) {
   t.join();
 }
 
-TEST(net_blocking_exit, run_waits_for_calls_of_unwound_fibers) {
+TEST(NetBlockingExit, RunWaitsForCallsOfUnwoundFibers) {
   // A fiber still inside blocking() when main returns is unwound; its call
   // uses the fiber's stack, so run() must not return before the call did.
   std::atomic<bool> finished{false};

@@ -13,15 +13,10 @@
 #include "net_util.hpp"
 #include "test_util.hpp"
 
-namespace {
-class net_chan : public ::testing::TestWithParam<unsigned> {};
-INSTANTIATE_TEST_SUITE_P(workers, net_chan, ::testing::ValuesIn(gort_test::k_worker_counts));
-}  // namespace
-
-TEST_P(net_chan, accept_loop_hands_connections_to_workers) {
+TEST(NetChan, AcceptLoopHandsConnectionsToWorkers) {
   constexpr int k_clients = 20;
-  gort::run(
-      [] {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         gort::chan<gort::net::conn> conns(4);
         gort::wait_group served;
@@ -51,5 +46,5 @@ TEST_P(net_chan, accept_loop_hands_connections_to_workers) {
         ln.close();
         EXPECT_THROW(ln.accept(), std::system_error);
       },
-      gort_test::cfg(GetParam()));
+      gort_test::cfg());
 }

@@ -18,18 +18,15 @@ using gort_test::cfg;
 
 namespace {
 
-class net_conn : public ::testing::TestWithParam<unsigned> {};
-INSTANTIATE_TEST_SUITE_P(workers, net_conn, ::testing::ValuesIn(gort_test::k_worker_counts));
-
 // Echoes everything it reads on one accepted connection, then closes it.
 void echo_one(gort::net::conn c) {
   char buf[8192];
   while (std::size_t n = c.read(std::span<char>(buf))) c.write(std::string_view(buf, n));
 }
 
-TEST_P(net_conn, echo_1mib) {
-  gort::run(
-      [] {
+TEST(NetConn, Echo1MiB) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         ASSERT_NE(ln.port(), 0);
         gort::go([&ln] { echo_one(ln.accept()); });
@@ -46,12 +43,12 @@ TEST_P(net_conn, echo_1mib) {
         ASSERT_EQ(back.size(), data.size());
         EXPECT_TRUE(back == data);
       },
-      cfg(GetParam()));
+      cfg());
 }
 
 constexpr int k_conns = 1000;
 
-TEST(net_conn_load, thousand_concurrent_connections) {
+TEST(NetConnLoad, ThousandConcurrentConnections) {
   if (gort_test::raise_fd_limit(2 * k_conns + 100) < rlim_t(2 * k_conns + 100))
     GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low for " << k_conns << " connections";
   gort::run(
@@ -97,7 +94,7 @@ TEST(net_conn_load, thousand_concurrent_connections) {
       cfg(2));
 }
 
-TEST(net_conn_park, read_parks_only_its_fiber) {
+TEST(NetConnPark, ReadParksOnlyItsFiber) {
   gort::run(
       [] {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -120,9 +117,9 @@ TEST(net_conn_park, read_parks_only_its_fiber) {
       cfg(1));
 }
 
-TEST_P(net_conn, deadline_throws_timeout_error) {
-  gort::run(
-      [] {
+TEST(NetConn, DeadlineThrowsTimeoutError) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
         auto server = ln.accept();
@@ -145,12 +142,12 @@ TEST_P(net_conn, deadline_throws_timeout_error) {
         EXPECT_EQ(server.read(std::span<char>(b)), 1u);
         static_assert(std::is_base_of_v<std::system_error, gort::net::timeout_error>);
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_conn, close_wakes_accept) {
-  gort::run(
-      [] {
+TEST(NetConn, CloseWakesAccept) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto acceptor = gort::spawn([&] {
           try {
@@ -166,12 +163,12 @@ TEST_P(net_conn, close_wakes_accept) {
         EXPECT_THROW(ln.accept(), std::system_error);
         ln.close();  // idempotent
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_conn, close_wakes_reader_and_writer) {
-  gort::run(
-      [] {
+TEST(NetConn, CloseWakesReaderAndWriter) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
         auto server = ln.accept();
@@ -206,10 +203,10 @@ TEST_P(net_conn, close_wakes_reader_and_writer) {
         EXPECT_EQ(code_of([&] { server.write("x"); }), EBADF);
         server.close();  // idempotent
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST(net_conn_errors, refused_dial) {
+TEST(NetConnErrors, RefusedDial) {
   gort::run(
       [] {
         auto ln = gort::net::listen("127.0.0.1:0");
@@ -226,9 +223,9 @@ TEST(net_conn_errors, refused_dial) {
       cfg(2));
 }
 
-TEST_P(net_conn, peer_reset) {
-  gort::run(
-      [] {
+TEST(NetConn, PeerReset) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
         auto server = ln.accept();
@@ -246,12 +243,12 @@ TEST_P(net_conn, peer_reset) {
         }
         EXPECT_THROW(client.read(std::span<char>(b)), std::system_error);  // closed: EBADF
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_conn, half_close) {
-  gort::run(
-      [] {
+TEST(NetConn, HalfClose) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         gort::go([&ln] {
           auto c = ln.accept();
@@ -264,12 +261,12 @@ TEST_P(net_conn, half_close) {
         EXPECT_EQ(gort_test::read_all(c), "got 5");
         EXPECT_THROW(c.write("more"), std::system_error);  // EPIPE, not SIGPIPE
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST_P(net_conn, partial_writes_with_small_send_buffer) {
-  gort::run(
-      [] {
+TEST(NetConn, PartialWritesWithSmallSendBuffer) {
+  gort_test::run_at_each_worker_count(
+      [](unsigned) {
         auto ln = gort::net::listen("127.0.0.1:0");
         auto client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
         auto server = ln.accept();
@@ -283,10 +280,10 @@ TEST_P(net_conn, partial_writes_with_small_send_buffer) {
         writer.join();
         EXPECT_TRUE(got == data);
       },
-      cfg(GetParam()));
+      cfg());
 }
 
-TEST(net_conn_misc, moved_from_and_default_conn_throw_ebadf) {
+TEST(NetConnMisc, MovedFromAndDefaultConnThrowEbadf) {
   gort::run(
       [] {
         gort::net::conn c;
@@ -308,7 +305,7 @@ TEST(net_conn_misc, moved_from_and_default_conn_throw_ebadf) {
       cfg(1));
 }
 
-TEST(net_conn_misc, plain_thread_blocks_instead_of_parking) {
+TEST(NetConnMisc, PlainThreadBlocksInsteadOfParking) {
   gort::run(
       [] {
         auto ln = gort::net::listen("127.0.0.1:0");

@@ -58,7 +58,9 @@ inline rlim_t raise_fd_limit(rlim_t want) {
   return rl.rlim_cur;
 }
 
-inline gort::config cfg(unsigned workers) {
+// The net tests' configuration: a deadlock throws instead of aborting. The
+// default worker count is for run_at_each_worker_count, which sets its own.
+inline gort::config cfg(unsigned workers = 0) {
   gort::config c;
   c.workers = workers;
   c.on_deadlock = gort::deadlock_policy::raise;

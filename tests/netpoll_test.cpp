@@ -41,7 +41,7 @@ char read_byte(int fd, gort::detail::poll_desc* pd) {
 }  // namespace
 
 TEST(Netpoll, ReaderParksUntilDataArrives) {
-  for (unsigned w : gort_test::k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           socket_pair sp;
@@ -59,7 +59,7 @@ TEST(Netpoll, ReaderParksUntilDataArrives) {
           gort::detail::io_unregister(pd);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(Netpoll, DeadlineTimesOut) {
@@ -78,7 +78,7 @@ TEST(Netpoll, DeadlineTimesOut) {
 }
 
 TEST(Netpoll, EvictWakesWaiterWithClosed) {
-  for (unsigned w : gort_test::k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           socket_pair sp;
@@ -91,7 +91,7 @@ TEST(Netpoll, EvictWakesWaiterWithClosed) {
           gort::detail::io_unregister(pd);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(Netpoll, WritableRightAwayAndEdgesAreNotLost) {
@@ -108,7 +108,7 @@ TEST(Netpoll, WritableRightAwayAndEdgesAreNotLost) {
 }
 
 TEST(Netpoll, ParkedReaderIsNotADeadlockAndPingPongWorks) {
-  for (unsigned w : gort_test::k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     int rounds = gort::run(
         [] {
           socket_pair sp;
@@ -133,7 +133,7 @@ TEST(Netpoll, ParkedReaderIsNotADeadlockAndPingPongWorks) {
         },
         {.workers = w, .on_deadlock = gort::deadlock_policy::raise});
     EXPECT_EQ(rounds, 200);
-  }
+  });
 }
 
 TEST(Netpoll, PlainThreadWakesParkedFiberThroughSocket) {

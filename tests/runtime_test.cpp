@@ -16,7 +16,6 @@
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
 TEST(Run, ReturnsIntResultAndZeroForVoid) {
   EXPECT_EQ(gort::run([] { return 42; }, {.workers = 1}), 42);
@@ -45,7 +44,7 @@ TEST(Run, MainFiberIsIdOneAndIdsGrow) {
 }
 
 TEST(Run, IdsAreNeverReusedAcrossManyFibers) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::vector<std::uint64_t> ids(5000);
     gort::run(
         [&] {
@@ -63,7 +62,7 @@ TEST(Run, IdsAreNeverReusedAcrossManyFibers) {
         {.workers = w});
     std::sort(ids.begin(), ids.end());
     EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "workers=" << w;
-  }
+  });
 }
 
 TEST(Run, IsReusableAfterReturn) {
@@ -109,8 +108,9 @@ TEST(Run, RejectsBadStackSize) {
 }
 
 TEST(Run, NumWorkersFollowsConfig) {
-  for (unsigned w : k_worker_counts)
+  gort_test::for_each_worker_count([](unsigned w) {
     EXPECT_EQ(gort::run([] { return int(gort::num_workers()); }, {.workers = w}), int(w));
+  });
   EXPECT_EQ(gort::num_workers(), 0u);
 }
 
@@ -188,7 +188,7 @@ TEST(Go, LargeCaptureUsesHeapStorage) {
 TEST(Go, SpawnLoopLetsChildrenRunAsItGoes) {
   constexpr int n = 20'000;
   constexpr std::size_t burst = 256;
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::size_t peak = 0;
     std::atomic<int> ran{0};
     gort::run(
@@ -212,13 +212,13 @@ TEST(Go, SpawnLoopLetsChildrenRunAsItGoes) {
     // Main, the children of the current burst, and at most a burst queued
     // or running on each other worker.
     EXPECT_LE(peak, 1 + burst * (w + 1)) << "workers=" << w;
-  }
+  });
 }
 
 // The yield inside go() is an ordinary switch: a spawner holding a gort
 // mutex may be descheduled there, and a fiber that wants the mutex parks.
 TEST(Go, SpawnBurstWhileHoldingAMutex) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     int counter = 0;
     gort::run(
         [&] {
@@ -240,11 +240,11 @@ TEST(Go, SpawnBurstWhileHoldingAMutex) {
         },
         {.workers = w});
     EXPECT_EQ(counter, 1000);
-  }
+  });
 }
 
 TEST(Go, FromForeignThread) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::wait_group wg;
@@ -261,11 +261,11 @@ TEST(Go, FromForeignThread) {
           EXPECT_EQ(ran.load(), 100);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(Spawn, JoinReturnsResultOrRethrows) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           auto a = gort::spawn([](int x) { return x * 2; }, 21);
@@ -279,7 +279,7 @@ TEST(Spawn, JoinReturnsResultOrRethrows) {
           EXPECT_THROW(a.join(), std::logic_error);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(Spawn, DestroyedTaskDetaches) {
@@ -314,7 +314,7 @@ TEST(Sleep, ZeroAndNegativeReturnAtOnce) {
 }
 
 TEST(Sleep, SleepsAtLeastTheDuration) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           auto t0 = std::chrono::steady_clock::now();
@@ -322,7 +322,7 @@ TEST(Sleep, SleepsAtLeastTheDuration) {
           EXPECT_GE(std::chrono::steady_clock::now() - t0, 20ms);
         },
         {.workers = w});
-  }
+  });
 }
 
 // Every sleeper wakes at or after its own deadline, at every worker count.
@@ -330,7 +330,7 @@ TEST(Sleep, SleepsAtLeastTheDuration) {
 // TimerHeap.FiresInDeadlineOrder; the order in which woken fibers then run is
 // up to the OS on a loaded machine.)
 TEST(Sleep, EachSleeperWakesAfterItsDeadline) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::wait_group wg;
@@ -349,7 +349,7 @@ TEST(Sleep, EachSleeperWakesAfterItsDeadline) {
           EXPECT_EQ(early.load(), 0);
         },
         {.workers = w});
-  }
+  });
 }
 
 TEST(Sleep, DoesNotBlockTheWorker) {

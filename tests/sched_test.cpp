@@ -19,55 +19,60 @@
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
 // Go's TestGoroutineParallelism: P fibers that spin until all P have started
-// can only finish if they really run at the same time on P workers.
+// can only finish if they really run at the same time on P workers. P = 2
+// and 4 (the sweep's "workers=" trace names P; a single fiber proves nothing),
+// each on P + 1 workers.
 TEST(Sched, GoroutineParallelism) {
-  for (unsigned p : {2u, 4u}) {
-    for (int round = 0; round < 5; ++round) {
-      std::atomic<unsigned> arrived{0};
-      gort::run(
-          [&] {
-            gort::wait_group wg;
-            for (unsigned i = 0; i < p; ++i) {
-              wg.add();
-              gort::go([&] {
-                arrived.fetch_add(1);
-                while (arrived.load() < p) {}  // never yields: needs its own worker
-                wg.done();
-              });
-            }
-            wg.wait();
-          },
-          {.workers = p + 1});  // +1: the main fiber keeps one worker parked in wait
-      EXPECT_EQ(arrived.load(), p);
-    }
-  }
+  gort_test::for_each_worker_count(
+      [&](unsigned p) {
+        for (int round = 0; round < 5; ++round) {
+          std::atomic<unsigned> arrived{0};
+          gort::run(
+              [&] {
+                gort::wait_group wg;
+                for (unsigned i = 0; i < p; ++i) {
+                  wg.add();
+                  gort::go([&] {
+                    arrived.fetch_add(1);
+                    while (arrived.load() < p) {}  // never yields: needs its own worker
+                    wg.done();
+                  });
+                }
+                wg.wait();
+              },
+              {.workers = p + 1});  // +1: the main fiber keeps one worker parked in wait
+          EXPECT_EQ(arrived.load(), p);
+        }
+      },
+      2);
 }
 
 namespace {
-// At 2 and 4 workers, 5 rounds each: main calls start(ran), which must lead
-// some fiber to set `ran`, then spins without yielding until it is set. If
-// that fiber waits for main to block, main gives up after 20 s and the test
-// fails.
+// At 2 and 4 workers (at 1 the spinning main fiber holds the only worker),
+// 5 rounds each: main calls start(ran), which must lead some fiber to set
+// `ran`, then spins without yielding until it is set. If that fiber waits for
+// main to block, main gives up after 20 s and the test fails.
 template <class Start>
 void expect_runs_while_main_computes(Start start) {
-  for (unsigned w : {2u, 4u}) {
-    for (int round = 0; round < 5; ++round) {
-      std::atomic<bool> ran{false};
-      bool waited_out = false;
-      gort::run(
-          [&] {
-            start(ran);
-            const auto give_up = std::chrono::steady_clock::now() + 20s;
-            while (!ran.load() && !waited_out) waited_out = std::chrono::steady_clock::now() > give_up;
-          },
-          {.workers = w});
-      EXPECT_FALSE(waited_out) << "workers=" << w << " round " << round;
-      EXPECT_TRUE(ran.load());
-    }
-  }
+  gort_test::for_each_worker_count(
+      [&](unsigned w) {
+        for (int round = 0; round < 5; ++round) {
+          std::atomic<bool> ran{false};
+          bool waited_out = false;
+          gort::run(
+              [&] {
+                start(ran);
+                const auto give_up = std::chrono::steady_clock::now() + 20s;
+                while (!ran.load() && !waited_out) waited_out = std::chrono::steady_clock::now() > give_up;
+              },
+              {.workers = w});
+          EXPECT_FALSE(waited_out) << "workers=" << w << " round " << round;
+          EXPECT_TRUE(ran.load());
+        }
+      },
+      2);
 }
 }  // namespace
 
@@ -100,7 +105,7 @@ TEST(Sched, WokenFiberRunsWhileWakerComputes) {
 // readies the other, then parks) must not starve a fiber in the local queue
 // nor one in the inject queue (pushed by a foreign thread).
 TEST(Sched, RunnextHandoffDoesNotStarveLocalOrGlobal) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           std::atomic<bool> stop{false};
@@ -135,13 +140,14 @@ TEST(Sched, RunnextHandoffDoesNotStarveLocalOrGlobal) {
           EXPECT_GT(handoffs.load(), 0);
         },
         {.workers = w});
-  }
+  });
 }
 
 // A fiber may resume on another worker after any switch. What it reads
 // through thread-local storage must then be the new thread's: gort's own
 // state (fiber_id), a TLS variable read through a non-inlined accessor, and
-// errno read right after a syscall in the same frame.
+// errno read right after a syscall in the same frame. At 2 and 4 workers:
+// at 1 there is no other worker to migrate to.
 thread_local int tls_marker = 0;
 __attribute__((noinline)) int* tls_address() {
   asm volatile("");
@@ -150,54 +156,56 @@ __attribute__((noinline)) int* tls_address() {
 __attribute__((noinline)) long current_tid() { return syscall(SYS_gettid); }
 
 TEST(Sched, TlsAndErrnoAfterMigration) {
-  for (unsigned w : {2u, 4u}) {
-    std::atomic<long> migrations{0};
-    // Rounds repeat (bounded) until a migration was seen: on a loaded machine
-    // one round may run entirely on one worker. Each gort::run starts new
-    // worker threads, and glibc may hand a new thread an old one's stack and
-    // TLS block, or an old tid, so the thread -> TLS map is per round.
-    for (int round = 0; round < 100 && migrations.load() == 0; ++round) {
-      SCOPED_TRACE("workers=" + std::to_string(w) + " round=" + std::to_string(round));
-      std::mutex m;
-      std::map<long, int*> tls_of_thread;
-      bool consistent = true;
-      gort::run(
-          [&] {
-            gort::wait_group wg;
-            for (int f = 0; f < 8; ++f) {
-              wg.add();
-              gort::go([&] {
-                const std::uint64_t id = gort::fiber_id();
-                for (int i = 0; i < 2000; ++i) {
-                  long before = current_tid();
-                  gort::yield();
-                  long after = current_tid();
-                  if (before != after) migrations.fetch_add(1);
-                  EXPECT_EQ(gort::fiber_id(), id);
-                  errno = 0;
-                  EXPECT_EQ(::close(-1), -1);
-                  EXPECT_EQ(errno, EBADF);
-                  int* t = tls_address();
-                  std::lock_guard g(m);
-                  auto [it, fresh] = tls_of_thread.emplace(after, t);
-                  if (it->second != t) consistent = false;
+  gort_test::for_each_worker_count(
+      [&](unsigned w) {
+        std::atomic<long> migrations{0};
+        // Rounds repeat (bounded) until a migration was seen: on a loaded machine
+        // one round may run entirely on one worker. Each gort::run starts new
+        // worker threads, and glibc may hand a new thread an old one's stack and
+        // TLS block, or an old tid, so the thread -> TLS map is per round.
+        for (int round = 0; round < 100 && migrations.load() == 0; ++round) {
+          SCOPED_TRACE("workers=" + std::to_string(w) + " round=" + std::to_string(round));
+          std::mutex m;
+          std::map<long, int*> tls_of_thread;
+          bool consistent = true;
+          gort::run(
+              [&] {
+                gort::wait_group wg;
+                for (int f = 0; f < 8; ++f) {
+                  wg.add();
+                  gort::go([&] {
+                    const std::uint64_t id = gort::fiber_id();
+                    for (int i = 0; i < 2000; ++i) {
+                      long before = current_tid();
+                      gort::yield();
+                      long after = current_tid();
+                      if (before != after) migrations.fetch_add(1);
+                      EXPECT_EQ(gort::fiber_id(), id);
+                      errno = 0;
+                      EXPECT_EQ(::close(-1), -1);
+                      EXPECT_EQ(errno, EBADF);
+                      int* t = tls_address();
+                      std::lock_guard g(m);
+                      auto [it, fresh] = tls_of_thread.emplace(after, t);
+                      if (it->second != t) consistent = false;
+                    }
+                    wg.done();
+                  });
                 }
-                wg.done();
-              });
-            }
-            wg.wait();
-          },
-          {.workers = w});
-      EXPECT_TRUE(consistent) << "a TLS address was read from another thread";
-      // Distinct threads of one run (all alive together) have distinct TLS blocks.
-      std::set<int*> addrs;
-      for (auto& [tid, a] : tls_of_thread) addrs.insert(a);
-      EXPECT_EQ(addrs.size(), tls_of_thread.size());
-    }
-    // Meaningful only if fibers migrated; 8 yielding fibers on several
-    // workers do, through stealing.
-    EXPECT_GT(migrations.load(), 0) << "workers=" << w;
-  }
+                wg.wait();
+              },
+              {.workers = w});
+          EXPECT_TRUE(consistent) << "a TLS address was read from another thread";
+          // Distinct threads of one run (all alive together) have distinct TLS blocks.
+          std::set<int*> addrs;
+          for (auto& [tid, a] : tls_of_thread) addrs.insert(a);
+          EXPECT_EQ(addrs.size(), tls_of_thread.size());
+        }
+        // Meaningful only if fibers migrated; 8 yielding fibers on several
+        // workers do, through stealing.
+        EXPECT_GT(migrations.load(), 0) << "workers=" << w;
+      },
+      2);
 }
 
 namespace {
@@ -209,7 +217,7 @@ struct raii_counter {
 }  // namespace
 
 TEST(Sched, LeftoverFibersAreUnwoundAtExit) {
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<int> destroyed{0};
     std::atomic<int> started{0};
     gort::run(
@@ -243,7 +251,7 @@ TEST(Sched, LeftoverFibersAreUnwoundAtExit) {
     // 60 stack frames unwound + the shared capture's object exactly once
     // (whether or not its 5 fibers started, every copy of cap is destroyed).
     EXPECT_EQ(destroyed.load(), 61) << "workers=" << w;
-  }
+  });
 }
 
 TEST(Sched, IdleRuntimeUsesNoCpu) {
@@ -262,7 +270,7 @@ TEST(Sched, IdleRuntimeUsesNoCpu) {
 TEST(Sched, ManyFibersAcrossWorkersAllRun) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<long> sum{0};
     gort::run(
         [&] {
@@ -286,5 +294,5 @@ TEST(Sched, ManyFibersAcrossWorkersAllRun) {
         },
         {.workers = w});
     EXPECT_EQ(sum.load(), (1 + 4 + 16 + 64 + 256 + 1024 + 4096)) << "workers=" << w;
-  }
+  });
 }

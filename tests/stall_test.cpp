@@ -55,8 +55,7 @@ std::chrono::nanoseconds process_cpu() {
 // Every worker's fiber sleeps 500 ms in the kernel; main's 10 ms sleep_for
 // still ends in time, because the workers' queues (and timers) moved.
 TEST(Stall, TimerFiresWhileEveryWorkerIsBlockedInTheKernel) {
-  for (unsigned w : {1u, 2u}) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<int> blocked{0};
     clk::duration slept{};
     gort::sched_stats during;
@@ -79,13 +78,12 @@ TEST(Stall, TimerFiresWhileEveryWorkerIsBlockedInTheKernel) {
                               << std::chrono::duration_cast<std::chrono::milliseconds>(slept).count() << " ms";
     EXPECT_GE(during.handoffs, 1u);
     EXPECT_GT(during.threads, w);
-  }
+  });
 }
 
 // The same with fibers that compute without ever switching.
 TEST(Stall, TimerFiresWhileEveryWorkerComputes) {
-  for (unsigned w : {1u, 2u}) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<bool> stop{false};
     clk::duration slept{};
     gort::run(
@@ -100,7 +98,7 @@ TEST(Stall, TimerFiresWhileEveryWorkerComputes) {
     EXPECT_GE(slept, 20ms);
     EXPECT_LE(slept, k_bound) << "main woke after "
                               << std::chrono::duration_cast<std::chrono::milliseconds>(slept).count() << " ms";
-  }
+  });
 }
 
 // A ping-pong of 1,000 round trips completes while a fiber spins on the
@@ -129,8 +127,7 @@ TEST(Stall, PingPongRunsWhileTheOnlyWorkerSpins) {
 // A socket echo is served while every worker's fiber is blocked in the
 // kernel (the network is polled by the monitor or the new threads).
 TEST(Stall, SocketEchoServedWhileEveryWorkerIsBlocked) {
-  for (unsigned w : {1u, 2u}) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::string echoed;
     clk::duration took{};
     gort::run(
@@ -153,13 +150,12 @@ TEST(Stall, SocketEchoServedWhileEveryWorkerIsBlocked) {
         cfg(w));
     EXPECT_EQ(echoed, "hello");
     EXPECT_LE(took, 300ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
-  }
+  });
 }
 
 // A fiber stuck in an OS call is alive: main waiting for it is no deadlock.
 TEST(Stall, FiberInAnOsCallIsNoDeadlock) {
-  for (unsigned w : {1u, 2u}) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     int got = 0;
     EXPECT_NO_THROW(gort::run(
         [&] {
@@ -172,7 +168,7 @@ TEST(Stall, FiberInAnOsCallIsNoDeadlock) {
         },
         cfg(w)));
     EXPECT_EQ(got, 42);
-  }
+  });
 }
 
 // A program that never stalls hands nothing off and starts no extra thread.
@@ -284,48 +280,48 @@ TEST(StallDeathTest, GortMaxthreadsIsTheLimit) {
       testing::ExitedWithCode(2), "runtime: program exceeds 2-thread limit\nfatal error: thread exhaustion\n");
 }
 
+// A death-test body: main runs `body` beside fiber 2, which spins on the
+// only worker until body returns; then the process exits 0 (the reports on
+// stderr are what the death test reads).
+template <class F>
+[[noreturn]] void beside_a_spinner(F body, gort::config c) {
+  std::atomic<bool> stop{false};
+  c.workers = 1;
+  gort::run(
+      [&] {
+        gort::go([&] { spin_until(stop); });
+        body();
+        stop.store(true, std::memory_order_release);
+      },
+      c);
+  std::exit(0);
+}
+
 // One report per stall, while the fiber is still stuck, in Go's format:
 // here after its worker moved (main's timer fell due at 10 ms; main waits
 // for the handoff, then sleeps past the report's threshold).
 TEST(StallDeathTest, StallReportNamesTheFiber) {
   gort_test::threadsafe_death_tests();
-  EXPECT_EXIT(
-      {
-        std::atomic<bool> stop{false};
-        gort::run(
-            [&] {
-              gort::go([&] { spin_until(stop); });
-              gort::sleep_for(10ms);
-              while (gort::stats().handoffs == 0) gort::sleep_for(1ms);
-              gort::sleep_for(400ms);
-              stop.store(true, std::memory_order_release);
-            },
-            {.workers = 1, .stall_report = 300ms});
-        std::exit(0);
-      },
-      testing::ExitedWithCode(0),
-      "gort: stall: goroutine 2 has run [0-9]+ ms without switching; its worker's queue moved to another "
-      "thread\ngoroutine 2 \\[running\\]:\n(.|\n)*created by goroutine 1 at [^\n]*stall_test.cpp:[0-9]+\n");
+  EXPECT_EXIT(beside_a_spinner(
+                  [] {
+                    gort::sleep_for(10ms);
+                    while (gort::stats().handoffs == 0) gort::sleep_for(1ms);
+                    gort::sleep_for(400ms);
+                  },
+                  {.stall_report = 300ms}),
+              testing::ExitedWithCode(0),
+              "gort: stall: goroutine 2 has run [0-9]+ ms without switching; its worker's queue moved to "
+              "another thread\ngoroutine 2 \\[running\\]:\n(.|\n)*created by goroutine 1 at "
+              "[^\n]*stall_test.cpp:[0-9]+\n");
 }
 
 // A stall with nothing else waiting is reported too (and its worker stays).
 TEST(StallDeathTest, StallReportWithNothingWaiting) {
   gort_test::threadsafe_death_tests();
-  EXPECT_EXIT(
-      {
-        std::atomic<bool> stop{false};
-        gort::run(
-            [&] {
-              gort::go([&] { spin_until(stop); });
-              gort::sleep_for(150ms);
-              stop.store(true, std::memory_order_release);
-            },
-            {.workers = 1, .stall_report = 40ms});
-        std::exit(0);
-      },
-      testing::ExitedWithCode(0),
-      "gort: stall: goroutine 2 has run [0-9]+ ms without switching; nothing else is waiting for its worker\n"
-      "goroutine 2 \\[running\\]:\n");
+  EXPECT_EXIT(beside_a_spinner([] { gort::sleep_for(150ms); }, {.stall_report = 40ms}),
+              testing::ExitedWithCode(0),
+              "gort: stall: goroutine 2 has run [0-9]+ ms without switching; nothing else is waiting for "
+              "its worker\ngoroutine 2 \\[running\\]:\n");
 }
 
 TEST(StallDeathTest, GortStallreportTurnsReportsOn) {
@@ -333,15 +329,7 @@ TEST(StallDeathTest, GortStallreportTurnsReportsOn) {
   EXPECT_EXIT(
       {
         setenv("GORT_STALLREPORT", "30", 1);
-        std::atomic<bool> stop{false};
-        gort::run(
-            [&] {
-              gort::go([&] { spin_until(stop); });
-              gort::sleep_for(120ms);
-              stop.store(true, std::memory_order_release);
-            },
-            {.workers = 1});
-        std::exit(0);
+        beside_a_spinner([] { gort::sleep_for(120ms); }, {});
       },
       testing::ExitedWithCode(0), "gort: stall: goroutine 2 has run [0-9]+ ms without switching");
 }
@@ -409,5 +397,48 @@ TEST(StallStress, MixedStallsLoseNothing) {
     EXPECT_EQ(received, sent);
     EXPECT_EQ(counter, locked_ops);
     EXPECT_GT(counter, 0);
+  });
+}
+
+// Under GORT_SCHED_SEED nothing is handed off (a handoff would make the
+// seeded schedule irreproducible): main's timer waits for the spinner.
+TEST(Stall, NoHandoffsUnderASeededSchedule) {
+  gort_test::scoped_env seed("GORT_SCHED_SEED", "7");
+  gort::sched_stats s;
+  clk::duration slept{};
+  gort::run(
+      [&] {
+        const auto t0 = clk::now();
+        gort::go([] {
+          const auto until = clk::now() + 150ms;
+          while (clk::now() < until) {
+          }
+        });
+        gort::sleep_for(10ms);
+        slept = clk::now() - t0;
+        s = gort::stats();
+      },
+      cfg(1));
+  EXPECT_EQ(s.handoffs, 0u);
+  EXPECT_GE(slept, 150ms);
+}
+
+// main returning while a fiber is stuck in an OS call: run() waits for the
+// call to end (as for any running fiber), then returns normally.
+TEST(Stall, RunWaitsForAFiberStuckInAnOsCallAtExit) {
+  gort_test::for_each_worker_count([](unsigned w) {
+    std::atomic<bool> finished{false};
+    const auto t0 = clk::now();
+    gort::run(
+        [&] {
+          gort::go([&] {
+            std::this_thread::sleep_for(200ms);
+            finished.store(true);
+          });
+          gort::sleep_for(5ms);  // the fiber is in its sleep
+        },
+        cfg(w));
+    EXPECT_TRUE(finished.load());
+    EXPECT_GE(clk::now() - t0, 200ms);
   });
 }

@@ -51,7 +51,7 @@ class gated_fiber {
 TEST(Stats, OutsideRunThrows) { EXPECT_THROW(gort::stats(), std::logic_error); }
 
 TEST(Stats, CountsMatchAKnownWorkload) {
-  for (unsigned w : gort_test::k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [w] {
           gort::wait_group done;
@@ -106,7 +106,7 @@ TEST(Stats, CountsMatchAKnownWorkload) {
           left.wait();  // they use our locals: let them leave first
         },
         {.workers = w});
-  }
+  });
 }
 
 namespace {
@@ -213,77 +213,157 @@ TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
       {.workers = 1, .on_deadlock = gort::deadlock_policy::raise});
 }
 
+namespace {
+// Death-test helpers for GORT_SCHEDTRACE: run `body` with stderr captured
+// in a file, then replay it on the real stderr and return it.
+template <class F>
+std::string capture_stderr(F&& body) {
+  std::string path = testing::TempDir() + "gort_schedtrace_" + std::to_string(getpid()) + ".txt";
+  int file = ::open(path.c_str(), O_CREAT | O_TRUNC | O_RDWR, 0600);
+  int saved = ::dup(2);
+  ::dup2(file, 2);
+  body(path);
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(file);
+  std::ifstream in(path);
+  std::string out(std::istreambuf_iterator<char>(in), {});
+  ::unlink(path.c_str());
+  std::fputs(out.c_str(), stderr);
+  return out;
+}
+
+// The SCHED lines of `out`, as (stamp in ms, line). Exits 3 on a malformed
+// stamp.
+std::vector<std::pair<long, std::string>> sched_lines(const std::string& out) {
+  std::vector<std::pair<long, std::string>> lines;
+  for (std::size_t at = out.find("SCHED "); at != std::string::npos; at = out.find("SCHED ", at + 1)) {
+    std::size_t end = 0;
+    long ms = std::stol(out.substr(at + 6), &end);
+    if (out.compare(at + 6 + end, 3, "ms:") != 0) {
+      std::fprintf(stderr, "malformed SCHED stamp at offset %zu\n", at);
+      std::exit(3);
+    }
+    lines.emplace_back(ms, out.substr(at, out.find('\n', at) - at));
+  }
+  return lines;
+}
+
+[[noreturn]] void fail(const std::string& why) {
+  std::fprintf(stderr, "%s\n", why.c_str());
+  std::exit(3);
+}
+}  // namespace
+
 TEST(SchedtraceDeathTest, PrintsSchedLinesAtThePeriod) {
   gort_test::threadsafe_death_tests();
   constexpr long period_ms = 20;
   EXPECT_EXIT(
       {
         setenv("GORT_SCHEDTRACE", std::to_string(period_ms).c_str(), 1);
-        // Capture stderr in a file while running, until two SCHED lines are
-        // there (bounded: 10 s), then replay it on the real stderr. No guess
+        // Run until two periodic lines are there (bounded: 10 s); no guess
         // at how many periods a busy machine fits into a fixed sleep.
-        std::string path = testing::TempDir() + "gort_schedtrace_" + std::to_string(getpid()) + ".txt";
-        int file = ::open(path.c_str(), O_CREAT | O_TRUNC | O_RDWR, 0600);
-        int saved = ::dup(2);
-        ::dup2(file, 2);
-        auto read_back = [&path] {
-          std::ifstream in(path);
-          return std::string(std::istreambuf_iterator<char>(in), {});
-        };
-        auto sched_lines = [&] {
-          std::string out = read_back();
-          std::size_t n = 0;
-          for (std::size_t at = out.find("SCHED "); at != std::string::npos; at = out.find("SCHED ", at + 1))
-            ++n;
-          return n;
-        };
-        gort::run(
-            [&] {
-              auto give_up = std::chrono::steady_clock::now() + 10s;
-              while (sched_lines() < 2 && std::chrono::steady_clock::now() < give_up) gort::sleep_for(5ms);
-            },
-            {.workers = 2});
-        std::fflush(stderr);
-        ::dup2(saved, 2);
-        std::string out = read_back();
-        ::unlink(path.c_str());
-        std::fputs(out.c_str(), stderr);
-        // The stamps ("SCHED <ms since start>ms:"): the monitor prints a line
-        // only once a period has passed since the previous one (it waits a
-        // full period between looks at the clock), so consecutive stamps are
-        // at least a period apart. Load can only make the gaps longer.
-        std::vector<long> stamps;
-        for (std::size_t at = out.find("SCHED "); at != std::string::npos; at = out.find("SCHED ", at + 1)) {
-          std::size_t end = 0;
-          long ms = std::stol(out.substr(at + 6), &end);
-          if (out.compare(at + 6 + end, 3, "ms:") != 0) {
-            std::fprintf(stderr, "malformed SCHED stamp at offset %zu\n", at);
-            std::exit(3);
-          }
-          stamps.push_back(ms);
+        std::string out = capture_stderr([](const std::string& path) {
+          auto count = [&path] {
+            std::ifstream in(path);
+            std::string text(std::istreambuf_iterator<char>(in), {});
+            return sched_lines(text).size();
+          };
+          gort::run(
+              [&] {
+                auto give_up = std::chrono::steady_clock::now() + 10s;
+                while (count() < 3 && std::chrono::steady_clock::now() < give_up) gort::sleep_for(5ms);
+              },
+              {.workers = 2});
+        });
+        // The start line, at least two periodic ones, the exit line. The
+        // monitor prints its first line a period after the start, and each
+        // next one only once a period has passed since the previous one (it
+        // waits a full period between looks at the clock), so those are at
+        // least a period apart; load can only make the gaps longer. The
+        // exit line may come at any time.
+        auto lines = sched_lines(out);
+        if (lines.size() < 4) fail(std::to_string(lines.size()) + " SCHED lines, wanted at least 4");
+        if (lines[0].first >= period_ms) fail("start line at " + std::to_string(lines[0].first) + "ms");
+        if (lines[1].first < period_ms)
+          fail("first periodic line at " + std::to_string(lines[1].first) + "ms");
+        for (std::size_t i = 2; i + 1 < lines.size(); ++i) {
+          if (lines[i].first - lines[i - 1].first < period_ms)
+            fail("SCHED lines at " + std::to_string(lines[i - 1].first) + "ms and " +
+                 std::to_string(lines[i].first) + "ms: less than the period apart");
         }
-        if (stamps.size() < 2) {
-          std::fprintf(stderr, "%zu SCHED lines, wanted 2\n", stamps.size());
-          std::exit(3);
-        }
-        if (stamps[0] < period_ms) {
-          std::fprintf(stderr, "first SCHED line at %ldms, before one period (%ldms)\n", stamps[0],
-                       period_ms);
-          std::exit(3);
-        }
-        for (std::size_t i = 1; i < stamps.size(); ++i) {
-          if (stamps[i] - stamps[i - 1] < period_ms) {
-            std::fprintf(stderr, "SCHED lines at %ldms and %ldms: less than the period (%ldms) apart\n",
-                         stamps[i - 1], stamps[i], period_ms);
-            std::exit(3);
-          }
-        }
+        if (lines.back().first < lines[lines.size() - 2].first)
+          fail("the exit line comes before the last one");
         std::fflush(stderr);
         std::exit(0);
       },
       testing::ExitedWithCode(0),
-      "SCHED [0-9]+ms: workers=2 idle=[0-9]+ spinning=[0-9]+ live=1 runnable=[0-9]+ global=[0-9]+ "
-      "runqueues=\\[[0-9]+ [0-9]+\\] switches=[0-9]+ steals=[0-9]+ threads=[0-9]+ handoffs=[0-9]+\n(.|\n)*SCHED");
+      "SCHED [0-9]+ms: workers=2 idle=[0-9]+ spinning=[0-9]+ live=1 running=[0-9]+ runnable=[0-9]+ "
+      "global=[0-9]+ runqueues=\\[[0-9]+ [0-9]+\\] switches=[0-9]+ steals=[0-9]+ threads=[0-9]+ "
+      "handoffs=[0-9]+\n(.|\n)*SCHED");
+}
+
+// A program shorter than the period still prints two lines: one as run()
+// starts, one as it ends (after the main fiber returned: nothing lives or
+// runs then).
+TEST(SchedtraceDeathTest, ShortProgramPrintsStartAndExitLines) {
+  gort_test::threadsafe_death_tests();
+  EXPECT_EXIT(
+      {
+        setenv("GORT_SCHEDTRACE", "1000", 1);
+        for (unsigned workers : gort_test::k_worker_counts) {
+          auto t0 = std::chrono::steady_clock::now();
+          std::string out = capture_stderr(
+              [&](const std::string&) { gort::run([] { gort::sleep_for(10ms); }, {.workers = workers}); });
+          const long took_ms = long(
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+                  .count());
+          auto lines = sched_lines(out);
+          const std::string at = " (workers=" + std::to_string(workers) + ")";
+          if (lines.size() != 2) fail(std::to_string(lines.size()) + " SCHED lines, wanted 2" + at);
+          if (lines[0].first >= 10) fail("start line at " + std::to_string(lines[0].first) + "ms" + at);
+          if (lines[1].first < 10 || lines[1].first > took_ms)
+            fail("exit line at " + std::to_string(lines[1].first) + "ms, the run took " +
+                 std::to_string(took_ms) + "ms" + at);
+          const std::string w = "workers=" + std::to_string(workers) + " ";
+          if (lines[0].second.find(w) == std::string::npos ||
+              lines[0].second.find(" running=") == std::string::npos)
+            fail("start line: " + lines[0].second + at);
+          if (lines[1].second.find(w) == std::string::npos ||
+              lines[1].second.find(" live=0 running=0 ") == std::string::npos)
+            fail("exit line: " + lines[1].second + at);
+        }
+        std::fflush(stderr);
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "SCHED [0-9]+ms: workers=1 (.|\n)*SCHED [0-9]+ms: workers=4 ");
+}
+
+TEST(Stats, RunningCountsFibersOnAThreadNow) {
+  gort_test::run_at_each_worker_count([](unsigned workers) {
+    EXPECT_EQ(gort::stats().running, 1u);  // the caller
+    gated_fiber blocked;
+    for (int i = 0; i < 10000 && gort::stats().blocked < 1; ++i)
+      gort::sleep_for(std::chrono::microseconds(100));
+    ASSERT_EQ(gort::stats().blocked, 1u);
+    EXPECT_EQ(gort::stats().running, 1u);  // a parked fiber does not run
+    if (workers >= 2) {
+      // A fiber computing on another worker while this one asks.
+      std::atomic<bool> started{false}, stop{false};
+      auto spinner = gort::spawn([&] {
+        started = true;
+        while (!stop.load()) {}
+      });
+      while (!started.load()) gort::yield();
+      const gort::sched_stats s = gort::stats();
+      stop = true;
+      spinner.join();
+      EXPECT_EQ(s.running, 2u);
+      EXPECT_EQ(nlohmann::json::parse(s.to_json())["running"].get<std::size_t>(), 2u);
+    }
+    blocked.release();
+  });
 }
 
 TEST(Schedtrace, RejectsBadPeriod) {
@@ -296,12 +376,15 @@ TEST(Schedtrace, RejectsBadPeriod) {
   }
 }
 
-TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
+// Tracing does not change the schedule (handoffs go on), so which workers
+// run fibers is up to the scheduler: the trace has slices on exactly those.
+TEST(Trace, FileParsesAndHasSlicesFromEveryWorkerThatRan) {
   std::string path = testing::TempDir() + "gort_trace_test.json";
+  std::set<int> ran;
   {
     gort_test::scoped_env trace("GORT_TRACE", path.c_str());
     gort::run(
-        [] {
+        [&] {
           gort::wait_group wg;
           for (int i = 0; i < 400; ++i) {
             wg.add();
@@ -313,9 +396,13 @@ TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
             });
           }
           wg.wait();
+          const auto s = gort::stats();
+          for (int w = 0; w < 2; ++w)
+            if (s.per_worker[w].switches > 0) ran.insert(w);
         },
         {.workers = 2});
   }
+  ASSERT_FALSE(ran.empty());
   std::ifstream f(path);
   ASSERT_TRUE(f.good());
   auto j = nlohmann::json::parse(f);
@@ -326,8 +413,30 @@ TEST(Trace, FileParsesAndHasSlicesFromEveryWorker) {
     if (e["ph"] == "i" && e["name"].get<std::string>().rfind("park: ", 0) == 0) park = true;
     if (e["ph"] == "i" && e["name"] == "timer wakeup") timer = true;
   }
-  EXPECT_EQ(tids_with_slices, (std::set<int>{0, 1}));
+  EXPECT_EQ(tids_with_slices, ran);
   EXPECT_TRUE(park);
   EXPECT_TRUE(timer);
+  std::remove(path.c_str());
+}
+
+// The main fiber's slices are named by run()'s caller (this file), as every
+// other fiber's by its go() call site.
+TEST(Trace, MainFiberIsNamedByRunsCaller) {
+  std::string path = testing::TempDir() + "gort_trace_main_test.json";
+  int line = 0;
+  {
+    gort_test::scoped_env trace("GORT_TRACE", path.c_str());
+    line = __LINE__, gort::run([] { gort::yield(); }, {.workers = 1});
+  }
+  std::ifstream f(path);
+  ASSERT_TRUE(f.good());
+  auto j = nlohmann::json::parse(f);
+  const std::string want = "goroutine 1 (" + std::string(__FILE__) + ":" + std::to_string(line) + ")";
+  std::set<std::string> main_names;
+  for (const auto& e : j["traceEvents"]) {
+    const auto name = e["name"].get<std::string>();
+    if (e["ph"] == "X" && name.rfind("goroutine 1 (", 0) == 0) main_names.insert(name);
+  }
+  EXPECT_EQ(main_names, (std::set<std::string>{want}));
   std::remove(path.c_str());
 }

@@ -12,11 +12,9 @@
 #include "sync_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
-TEST(sync_Cond, NotifyOneWakesOneNotifyAllWakesAll) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncCond, NotifyOneWakesOneNotifyAllWakesAll) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           constexpr int n = 5;
@@ -59,14 +57,13 @@ TEST(sync_Cond, NotifyOneWakesOneNotifyAllWakesAll) {
           EXPECT_EQ(woken, n);
         },
         {.workers = w});
-  }
+  });
 }
 
 // Go's TestCondSignalStealing: a notify_all that races with a new waiter
 // must still wake the waiter that was already waiting.
-TEST(sync_Cond, SignalStealing) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncCond, SignalStealing) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           for (int iter = 0; iter < 150; ++iter) {
@@ -108,11 +105,11 @@ TEST(sync_Cond, SignalStealing) {
           }
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_Cond, WaitWithPredicate) {
-  for (unsigned w : k_worker_counts) {
+TEST(SyncCond, WaitWithPredicate) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -135,11 +132,11 @@ TEST(sync_Cond, WaitWithPredicate) {
           EXPECT_EQ(t.join(), 3);
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_Cond, WaitForTimesOut) {
-  for (unsigned w : k_worker_counts) {
+TEST(SyncCond, WaitForTimesOut) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -156,11 +153,11 @@ TEST(sync_Cond, WaitForTimesOut) {
           EXPECT_EQ(cv.wait_until(lk, std::chrono::system_clock::now() - 1s), std::cv_status::timeout);
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_Cond, WaitForNotifiedBeforeTimeout) {
-  for (unsigned w : k_worker_counts) {
+TEST(SyncCond, WaitForNotifiedBeforeTimeout) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -177,16 +174,15 @@ TEST(sync_Cond, WaitForNotifiedBeforeTimeout) {
           EXPECT_TRUE(lk.owns_lock());
         },
         {.workers = w});
-  }
+  });
 }
 
 // Timers and notifies racing on many timed waiters: every waiter returns
 // exactly once, holding the lock, and nothing hangs.
-TEST(sync_Cond, TimeoutsRacingNotifies) {
+TEST(SyncCond, TimeoutsRacingNotifies) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [&] {
           gort::mutex mu;
@@ -221,13 +217,12 @@ TEST(sync_Cond, TimeoutsRacingNotifies) {
           EXPECT_EQ(returned.load(), 1000);
         },
         {.workers = w});
-  }
+  });
 }
 
 // Producer/consumer queue: fibers and plain threads, every item once.
-TEST(sync_Cond, ProducerConsumerWithThreads) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncCond, ProducerConsumerWithThreads) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           constexpr int producers = 4, per = 2000;
@@ -273,10 +268,10 @@ TEST(sync_Cond, ProducerConsumerWithThreads) {
           EXPECT_EQ(sum, long(producers) * per * (per + 1) / 2);
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_Cond, WaitWithoutLockThrows) {
+TEST(SyncCond, WaitWithoutLockThrows) {
   gort::run(
       [] {
         gort::mutex mu;
@@ -288,7 +283,7 @@ TEST(sync_Cond, WaitWithoutLockThrows) {
 }
 
 // A plain thread times out on, and is notified through, a gort cv.
-TEST(sync_Cond, PlainThreadWaits) {
+TEST(SyncCond, PlainThreadWaits) {
   gort::run(
       [] {
         gort::mutex mu;

@@ -11,7 +11,6 @@
 #include "sync_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
 namespace {
 
@@ -48,17 +47,14 @@ void counter_under_contention(unsigned workers, std::uint64_t seed, int fibers, 
 
 }  // namespace
 
-TEST(sync_Mutex, CounterUnderContention) {
+TEST(SyncMutex, CounterUnderContention) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
-    counter_under_contention(w, seed, 50, 2000);
-  }
+  gort_test::for_each_worker_count([&](unsigned w) { counter_under_contention(w, seed, 50, 2000); });
 }
 
-TEST(sync_Mutex, TryLock) {
-  for (unsigned w : k_worker_counts) {
+TEST(SyncMutex, TryLock) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -73,10 +69,10 @@ TEST(sync_Mutex, TryLock) {
           mu.unlock();
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_Mutex, OwnerIsTheHoldingFiber) {
+TEST(SyncMutex, OwnerIsTheHoldingFiber) {
   gort::run(
       [] {
         gort::mutex mu;
@@ -89,8 +85,8 @@ TEST(sync_Mutex, OwnerIsTheHoldingFiber) {
       {.workers = 1});
 }
 
-TEST(sync_Mutex, ScopedLockOfTwo) {
-  for (unsigned w : k_worker_counts) {
+TEST(SyncMutex, ScopedLockOfTwo) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex a, b;
@@ -115,14 +111,14 @@ TEST(sync_Mutex, ScopedLockOfTwo) {
           EXPECT_EQ(x, 8 * 500);
         },
         {.workers = w});
-  }
+  });
 }
 
 // A fiber holds the mutex across sleeps: the single worker keeps running
 // the other fibers (a blocked locker parks, it does not block the worker).
 // The holder sleeps until the locker is parked on the mutex and the third
 // fiber has made progress, not for a fixed time.
-TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
+TEST(SyncMutex, HeldAcrossSleepOtherFibersRun) {
   gort::run(
       [] {
         gort::mutex mu;
@@ -168,9 +164,8 @@ TEST(sync_Mutex, HeldAcrossSleepOtherFibersRun) {
 
 // Go's TestMutexFairness: a hog that re-locks at once must not starve a
 // waiter (starvation mode hands the lock over).
-TEST(sync_Mutex, Fairness) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncMutex, Fairness) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -200,16 +195,15 @@ TEST(sync_Mutex, Fairness) {
           wg.wait();
         },
         {.workers = w});
-  }
+  });
 }
 
 // A hog that re-locks at once after unlocking and yields only while it holds
 // the lock (fibers are not preempted, so a hog that never switches would
 // starve its worker whatever the mutex did): the waiter, always beaten to
 // the free lock, still gets in once starvation mode hands the lock over.
-TEST(sync_Mutex, FairnessAgainstBargingHog) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncMutex, FairnessAgainstBargingHog) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::mutex mu;
@@ -238,13 +232,12 @@ TEST(sync_Mutex, FairnessAgainstBargingHog) {
           wg.wait();
         },
         {.workers = w});
-  }
+  });
 }
 
 // Plain threads (std::thread and gort::thread) and fibers on one mutex.
-TEST(sync_Mutex, ForeignThreadsAndFibers) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncMutex, ForeignThreadsAndFibers) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           constexpr int iters = 3000;
@@ -275,11 +268,11 @@ TEST(sync_Mutex, ForeignThreadsAndFibers) {
           EXPECT_EQ(counter, 8L * iters);
         },
         {.workers = w});
-  }
+  });
 }
 
 // A lock taken by a plain thread outside any run() and released by it.
-TEST(sync_Mutex, PlainThreadWithoutRuntime) {
+TEST(SyncMutex, PlainThreadWithoutRuntime) {
   gort::mutex mu;
   long counter = 0;
   std::vector<std::thread> ts;
@@ -295,7 +288,7 @@ TEST(sync_Mutex, PlainThreadWithoutRuntime) {
   EXPECT_EQ(counter, 4 * 5000);
 }
 
-TEST(sync_MutexDeathTest, UnlockOfUnlockedIsFatal) {
+TEST(SyncMutexDeathTest, UnlockOfUnlockedIsFatal) {
   gort_test::threadsafe_death_tests();
   EXPECT_EXIT(gort::run(
                   [] {

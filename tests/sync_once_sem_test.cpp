@@ -12,13 +12,11 @@
 #include "sync_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
 // 100 concurrent callers: the function runs once, and no caller returns
 // before it finished (the slow function parks inside).
-TEST(sync_CallOnce, HundredConcurrentCallers) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncCallOnce, HundredConcurrentCallers) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::once_flag flag;
@@ -43,10 +41,10 @@ TEST(sync_CallOnce, HundredConcurrentCallers) {
           EXPECT_EQ(calls.load(), 1);
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_CallOnce, ArgumentsAndMemberFunctions) {
+TEST(SyncCallOnce, ArgumentsAndMemberFunctions) {
   struct counter {
     int n = 0;
     void add(int k) { n += k; }
@@ -61,9 +59,8 @@ TEST(sync_CallOnce, ArgumentsAndMemberFunctions) {
 
 // An exception propagates to its caller and lets a later caller try again;
 // callers parked meanwhile retry too, and still exactly one succeeds.
-TEST(sync_CallOnce, ExceptionLetsALaterCallerRetry) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncCallOnce, ExceptionLetsALaterCallerRetry) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::once_flag flag;
@@ -91,10 +88,10 @@ TEST(sync_CallOnce, ExceptionLetsALaterCallerRetry) {
           EXPECT_EQ(successes.load(), 1);
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_CallOnce, ThreadsAndFibers) {
+TEST(SyncCallOnce, ThreadsAndFibers) {
   gort::run(
       [] {
         gort::once_flag flag;
@@ -121,11 +118,10 @@ TEST(sync_CallOnce, ThreadsAndFibers) {
 }
 
 // No more than `limit` holders at once, and all work gets done.
-TEST(sync_Semaphore, BoundsConcurrency) {
+TEST(SyncSemaphore, BoundsConcurrency) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [&] {
           constexpr int limit = 3;
@@ -158,13 +154,12 @@ TEST(sync_Semaphore, BoundsConcurrency) {
           EXPECT_EQ(sem.available(), limit);
         },
         {.workers = w});
-  }
+  });
 }
 
 // FIFO: a big acquire at the front is not bypassed by small ones behind it.
-TEST(sync_Semaphore, BigAcquireIsNotStarved) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncSemaphore, BigAcquireIsNotStarved) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::semaphore sem(2);
@@ -196,10 +191,10 @@ TEST(sync_Semaphore, BigAcquireIsNotStarved) {
           EXPECT_EQ(sem.available(), 2);
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_Semaphore, TryAcquireAndCounts) {
+TEST(SyncSemaphore, TryAcquireAndCounts) {
   gort::semaphore sem(2);
   EXPECT_TRUE(sem.try_acquire());
   EXPECT_FALSE(sem.try_acquire(2));
@@ -217,8 +212,8 @@ TEST(sync_Semaphore, TryAcquireAndCounts) {
 // A semaphore as a signal between a thread and fibers. (A gort::thread: a
 // plain std::thread between two gort calls is invisible to the deadlock
 // check: docs/api.md, "Deadlock reports and fatal errors".)
-TEST(sync_Semaphore, ThreadsAndFibersPingPong) {
-  for (unsigned w : k_worker_counts) {
+TEST(SyncSemaphore, ThreadsAndFibersPingPong) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::semaphore ping(0), pong(0);
@@ -237,10 +232,10 @@ TEST(sync_Semaphore, ThreadsAndFibersPingPong) {
           EXPECT_EQ(pong.available(), 0);
         },
         {.workers = w});
-  }
+  });
 }
 
-TEST(sync_WaitGroup, NegativeCounterThrows) {
+TEST(SyncWaitGroup, NegativeCounterThrows) {
   gort::wait_group wg;
   try {
     wg.done();
@@ -255,8 +250,8 @@ TEST(sync_WaitGroup, NegativeCounterThrows) {
   wg.wait();  // zero: returns at once
 }
 
-TEST(sync_WaitGroup, WaitersFromThreadsAndFibers) {
-  for (unsigned w : k_worker_counts) {
+TEST(SyncWaitGroup, WaitersFromThreadsAndFibers) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           gort::wait_group work, waiters;
@@ -283,7 +278,7 @@ TEST(sync_WaitGroup, WaitersFromThreadsAndFibers) {
           EXPECT_EQ(released.load(), 4);
         },
         {.workers = w});
-  }
+  });
 }
 
 // ---- lifetime: the taker may destroy the primitive at once -----------------
@@ -302,8 +297,7 @@ template <class Make, class Hold, class Release, class Take>
 void taker_destroys_at_once(int iterations, Make make, Hold hold, Release release, Take take) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     std::atomic<int> released{0};
     int taken = 0, by_threads = 0;
     gort::run(
@@ -351,7 +345,7 @@ void taker_destroys_at_once(int iterations, Make make, Hold hold, Release releas
     EXPECT_EQ(taken, iterations);
     EXPECT_EQ(released.load(), iterations);
     EXPECT_EQ(by_threads, iterations / 4);
-  }
+  });
 }
 
 // Enough for hundreds of releases on plain threads per worker count, and
@@ -360,7 +354,7 @@ constexpr int k_lifetime_iterations = 3000;
 
 }  // namespace
 
-TEST(sync_Lifetime, MutexFreedAsSoonAsLockReturns) {
+TEST(SyncLifetime, MutexFreedAsSoonAsLockReturns) {
   taker_destroys_at_once(
       k_lifetime_iterations, [] { return new gort::mutex; }, [](gort::mutex& m) { m.lock(); },
       [](gort::mutex& m) { m.unlock(); },
@@ -370,14 +364,14 @@ TEST(sync_Lifetime, MutexFreedAsSoonAsLockReturns) {
       });
 }
 
-TEST(sync_Lifetime, SemaphoreFreedAsSoonAsAcquireReturns) {
+TEST(SyncLifetime, SemaphoreFreedAsSoonAsAcquireReturns) {
   taker_destroys_at_once(
       k_lifetime_iterations, [] { return new gort::semaphore(0); }, [](gort::semaphore&) {},
       [](gort::semaphore& s) { s.release(); }, [](gort::semaphore& s, bool) { s.acquire(); });
 }
 
 // The taker is a writer or (alt) a reader admitted by the writer's unlock.
-TEST(sync_Lifetime, SharedMutexFreedAsSoonAsLockReturns) {
+TEST(SyncLifetime, SharedMutexFreedAsSoonAsLockReturns) {
   taker_destroys_at_once(
       k_lifetime_iterations, [] { return new gort::shared_mutex; }, [](gort::shared_mutex& m) { m.lock(); },
       [](gort::shared_mutex& m) { m.unlock(); },
@@ -392,7 +386,7 @@ TEST(sync_Lifetime, SharedMutexFreedAsSoonAsLockReturns) {
       });
 }
 
-TEST(sync_Lifetime, WaitGroupFreedAsSoonAsWaitReturns) {
+TEST(SyncLifetime, WaitGroupFreedAsSoonAsWaitReturns) {
   taker_destroys_at_once(
       k_lifetime_iterations,
       [] {

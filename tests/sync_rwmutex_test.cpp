@@ -11,12 +11,10 @@
 #include "sync_util.hpp"
 
 using namespace std::chrono_literals;
-using gort_test::k_worker_counts;
 
 // Readers overlap: n readers each hold a shared lock until all n are inside.
-TEST(sync_SharedMutex, ReadersOverlap) {
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+TEST(SyncSharedMutex, ReadersOverlap) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           constexpr int n = 10;
@@ -39,15 +37,14 @@ TEST(sync_SharedMutex, ReadersOverlap) {
           mu.unlock();
         },
         {.workers = w});
-  }
+  });
 }
 
 // Writers exclude writers and readers; readers see only whole updates.
-TEST(sync_SharedMutex, WritersExclude) {
+TEST(SyncSharedMutex, WritersExclude) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
-  for (unsigned w : k_worker_counts) {
-    SCOPED_TRACE("workers=" + std::to_string(w));
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [&] {
           gort::shared_mutex mu;
@@ -83,11 +80,11 @@ TEST(sync_SharedMutex, WritersExclude) {
           EXPECT_EQ(a, b);
         },
         {.workers = w});
-  }
+  });
 }
 
 // Writer preference: once a writer waits, a new reader waits behind it.
-TEST(sync_SharedMutex, WaitingWriterBlocksNewReaders) {
+TEST(SyncSharedMutex, WaitingWriterBlocksNewReaders) {
   gort::run(
       [] {
         gort::shared_mutex mu;
@@ -123,7 +120,7 @@ TEST(sync_SharedMutex, WaitingWriterBlocksNewReaders) {
       {.workers = 2});
 }
 
-TEST(sync_SharedMutex, TryLocks) {
+TEST(SyncSharedMutex, TryLocks) {
   gort::run(
       [] {
         gort::shared_mutex mu;
@@ -141,7 +138,7 @@ TEST(sync_SharedMutex, TryLocks) {
 }
 
 // Plain threads and fibers mixed, readers and writers.
-TEST(sync_SharedMutex, ForeignThreadsAndFibers) {
+TEST(SyncSharedMutex, ForeignThreadsAndFibers) {
   gort::run(
       [] {
         gort::shared_mutex mu;
@@ -173,7 +170,7 @@ TEST(sync_SharedMutex, ForeignThreadsAndFibers) {
       {.workers = 2});
 }
 
-TEST(sync_SharedMutexDeathTest, UnlockOfUnlockedIsFatal) {
+TEST(SyncSharedMutexDeathTest, UnlockOfUnlockedIsFatal) {
   gort_test::threadsafe_death_tests();
   EXPECT_EXIT(
       {

@@ -42,7 +42,7 @@ struct primitives {
 }  // namespace
 
 TEST(Teardown, FibersParkedInEveryWaitReasonAreUnwound) {
-  for (unsigned w : gort_test::k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     // Outlives run(): destroyed only after the leftover fibers were unwound.
     auto owner = std::make_unique<primitives>();
     static primitives* pp;
@@ -102,7 +102,7 @@ TEST(Teardown, FibersParkedInEveryWaitReasonAreUnwound) {
     ::close(p.fds[1]);
     p.m.unlock();  // main locked them; destroyed unlocked
     p.rw.unlock();
-  }
+  });
 }
 
 namespace {
@@ -114,7 +114,7 @@ int deep(int n) {
 }  // namespace
 
 TEST(Teardown, ExceptionsThroughDeepFiberStacks) {
-  for (unsigned w : gort_test::k_worker_counts) {
+  gort_test::for_each_worker_count([&](unsigned w) {
     gort::run(
         [] {
           std::vector<gort::task<int>> tasks;
@@ -136,5 +136,5 @@ TEST(Teardown, ExceptionsThroughDeepFiberStacks) {
         },
         {.workers = w});
     EXPECT_EQ(counted::alive.load(), 0);
-  }
+  });
 }

@@ -23,10 +23,12 @@ inline constexpr unsigned k_worker_counts[] = {1, 2, 4};
 
 // The one way a test sweeps worker counts: calls body(workers) for 1, 2 and
 // 4 workers, each under SCOPED_TRACE("workers=N"), stopping at the first
-// count whose body recorded a fatal failure.
+// count whose body recorded a fatal failure. A test that needs fibers running
+// in parallel passes min_workers = 2 (skipping 1), and says why.
 template <class F>
-void for_each_worker_count(F&& body) {
+void for_each_worker_count(F&& body, unsigned min_workers = 1) {
   for (unsigned w : k_worker_counts) {
+    if (w < min_workers) continue;
     SCOPED_TRACE("workers=" + std::to_string(w));
     body(w);
     if (::testing::Test::HasFatalFailure()) return;

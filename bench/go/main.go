@@ -9,10 +9,11 @@
 // timed: runtime start-up and process exit are not. Each workload is defined
 // in the comment above its function: spawn and yield (runtime core), skynet,
 // pingpong, sieve and mpmc (channels), mutex (sync), balance and idle (the
-// suite's own).
+// suite's own), the stall workloads, context.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -57,6 +58,7 @@ var workloads = map[string]func(workers int) result{
 	"stall_block":    stallBlock,
 	"stall_spin":     stallSpin,
 	"stall_pingpong": stallPingpong,
+	"context":  contextCancel,
 }
 
 // spawn: 1,000,000 goroutines (--size) each doing wg.Done(); every 1000th adds its
@@ -377,6 +379,25 @@ func isPowerOf10(v uint64) bool {
 		v /= 10
 	}
 	return v == 1
+}
+
+// context: 1,000,000 times, a child of a long-lived cancellable context is
+// made (WithCancel, which links it into the parent) and cancelled at once
+// with nobody waiting on it (which unlinks it). ops = 1,000,000; check = the
+// children whose Err() was Canceled afterwards, 1000000.
+func contextCancel(int) result {
+	const n = 1000000
+	parent, cancelParent := context.WithCancel(context.Background())
+	canceled := 0
+	for i := 0; i < n; i++ {
+		ctx, cancel := context.WithCancel(parent)
+		cancel()
+		if ctx.Err() == context.Canceled {
+			canceled++
+		}
+	}
+	cancelParent()
+	return result{ops: n, check: strconv.Itoa(canceled)}
 }
 
 func usage() {

@@ -4,9 +4,12 @@
 
 #include "gort/blocking.hpp"
 #include "gort/chan.hpp"
+#include "gort/context.hpp"
+#include "gort/errgroup.hpp"
 #include "gort/net.hpp"
 #include "gort/runtime.hpp"
 #include "gort/select.hpp"
+#include "gort/signal.hpp"
 #include "gort/stats.hpp"
 #include "gort/sync.hpp"
 #include "gort/time.hpp"

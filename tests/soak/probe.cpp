@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <poll.h>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -58,16 +59,16 @@ server_process::server_process(const std::string& exe, unsigned workers) {
     dup2(pipefd[1], STDOUT_FILENO);
     close(pipefd[0]);
     close(pipefd[1]);
-    execl(exe.c_str(), exe.c_str(), "--addr", "127.0.0.1:0", "--workers", w.c_str(),
-          static_cast<char*>(nullptr));
+    execl(exe.c_str(), exe.c_str(), "--addr", "127.0.0.1:0", "--workers", w.c_str(), "--debug-addr",
+          "127.0.0.1:0", static_cast<char*>(nullptr));
     _exit(127);
   }
   close(pipefd[1]);
   out_ = pipefd[0];
-  // "listening on 127.0.0.1:PORT\n"
+  // "listening on 127.0.0.1:PORT\ndebug on http://127.0.0.1:PORT/debug/gort/\n"
   std::string line;
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (line.find('\n') == std::string::npos) {
+  while (std::count(line.begin(), line.end(), '\n') < 2) {
     pollfd p{out_, POLLIN, 0};
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
@@ -81,6 +82,10 @@ server_process::server_process(const std::string& exe, unsigned workers) {
   if (line.rfind(prefix, 0) != 0)
     throw std::runtime_error("soak: unexpected first line from the server: " + line);
   address_ = line.substr(prefix.size(), line.find('\n') - prefix.size());
+  const std::string debug = "\ndebug on http://";
+  const std::size_t at = line.find(debug);
+  if (at == std::string::npos) throw std::runtime_error("soak: no debug address from the server: " + line);
+  debug_address_ = line.substr(at + debug.size(), line.find('/', at + debug.size()) - at - debug.size());
 }
 
 server_process::~server_process() {

@@ -23,8 +23,8 @@ struct proc_sample {
 proc_sample sample_process(pid_t pid);
 
 // The http_server demo, started before gort::run (fork + exec) on
-// 127.0.0.1 with port 0. Throws std::runtime_error if it does not print its
-// address within 10 s.
+// 127.0.0.1 with port 0, serving gort::debug on another port 0. Throws
+// std::runtime_error if it does not print both addresses within 10 s.
 class server_process {
  public:
   server_process(const std::string& exe, unsigned workers);
@@ -34,13 +34,14 @@ class server_process {
 
   pid_t pid() const { return pid_; }
   const std::string& address() const { return address_; }
+  const std::string& debug_address() const { return debug_address_; }  // /debug/gort/...
   // True while it runs; once it exited, `why` says how.
   bool alive(std::string* why);
 
  private:
   pid_t pid_ = -1;
   int out_ = -1;  // its stdout, kept open so that a late write cannot SIGPIPE it
-  std::string address_;
+  std::string address_, debug_address_;
   bool reaped_ = false;
   int status_ = 0;
 };

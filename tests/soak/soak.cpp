@@ -21,8 +21,8 @@
 //   - fiber churn: 100 short fibers spawned and joined every 10 ms.
 // Every second it samples RSS, descriptors and threads of both processes
 // (/proc) and their live fibers (gort::stats() here, the server's
-// /debug/gort/stats), and writes a row of DIR/soak.csv. At the end it prints
-// a markdown table and the verdict.
+// /debug/gort/stats, served by gort::debug on --debug-addr), and writes a row
+// of DIR/soak.csv. At the end it prints a markdown table and the verdict.
 //
 // Bounds, comparing the median of the samples right after the warm-up (the
 // first 10 % of the run, at least 5 s) with the median of the last 10 %: RSS
@@ -211,7 +211,7 @@ std::vector<row> run_workload(const options& o, soak::server_process& server, co
   gort::go([&] { mutex_contention(c, wg); });
 
   std::vector<row> rows;
-  soak::http_client stats(server.address());
+  soak::http_client stats(server.debug_address());
   const auto t0 = steady::now();
   for (int s = 1; s <= int(o.seconds); ++s) {
     gort::sleep_until(t0 + std::chrono::seconds(s));

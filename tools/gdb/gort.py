@@ -32,10 +32,10 @@ def _atomic(v):
 
 
 def _location(loc):
-    impl = loc["_M_impl"]
-    if int(impl) == 0:
+    # gort::location: file_, function_, line_ ("" and 0 when unknown).
+    if int(loc["line_"]) == 0:
         return "?"
-    return "%s:%d" % (impl["_M_file_name"].string(), int(impl["_M_line"]))
+    return "%s:%d" % (loc["file_"].string(), int(loc["line_"]))
 
 
 def _fcontext_layout():

@@ -12,12 +12,12 @@
 #include <cstddef>
 #include <iterator>
 #include <optional>
-#include <source_location>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
 #include "gort/detail/chan_core.hpp"
+#include "gort/location.hpp"
 
 namespace gort {
 
@@ -96,7 +96,7 @@ class chan_iterator {
   using difference_type = std::ptrdiff_t;
   using reference = std::conditional_t<std::is_copy_constructible_v<T>, T&, T&&>;
 
-  chan_iterator(chan_core* c, std::source_location where) : c_(c), where_(where) { next(); }
+  chan_iterator(chan_core* c, location where) : c_(c), where_(where) { next(); }
   reference operator*() const { return static_cast<reference>(*cur_); }
   chan_iterator& operator++() {
     next();
@@ -111,7 +111,7 @@ class chan_iterator {
     chan_recv(c_, &cur_, where_);
   }
   chan_core* c_;
-  std::source_location where_;
+  location where_;
   mutable std::optional<T> cur_;
 };
 
@@ -136,9 +136,7 @@ struct chan_send_ops {
   // Blocks until the value is taken (unbuffered) or buffered ("chan send";
   // "chan send (nil chan)" forever on the nil channel). Throws
   // closed_channel_error if the channel is or becomes closed.
-  void send(T value, std::source_location where = std::source_location::current()) const {
-    chan_send(core(), &value, where);
-  }
+  void send(T value, location where = location::current()) const { chan_send(core(), &value, where); }
   // False if the send would block; `value` is moved from only on true.
   bool try_send(T&& value) const { return chan_try_send(core(), &value); }
   bool try_send(const T& value) const requires std::is_copy_constructible_v<T> {
@@ -156,7 +154,7 @@ template <class D, class T>
 struct chan_recv_ops {
   // Blocks for a value ("chan receive"; "chan receive (nil chan)" forever on
   // the nil channel); std::nullopt once closed and drained.
-  std::optional<T> recv(std::source_location where = std::source_location::current()) const {
+  std::optional<T> recv(location where = location::current()) const {
     std::optional<T> out;
     chan_recv(core(), &out, where);
     return out;
@@ -168,7 +166,7 @@ struct chan_recv_ops {
     return out;
   }
   // for (T v : ch): receives until the channel is closed and drained.
-  chan_iterator<T> begin(std::source_location where = std::source_location::current()) const {
+  chan_iterator<T> begin(location where = location::current()) const {
     return chan_iterator<T>(core(), where);
   }
   std::default_sentinel_t end() const noexcept { return {}; }

@@ -14,18 +14,30 @@
 //
 // Concurrency: one fiber may read while another writes the same conn; two
 // concurrent readers (or writers) of one conn are a usage error (EALREADY).
-// close() may be called from any fiber at any time.
+// close() and the deadline setters may be called from any fiber at any time.
+//
+// gort::net::reader (gort/net_reader.hpp, included below) is Go's
+// bufio.Reader over a conn: read_line, read_until, buffered read.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <source_location>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "gort/location.hpp"
+
+namespace gort {
+class context;  // gort/context.hpp: the context layer, above this one
+}  // namespace gort
+
+namespace gort::net {
+class conn;
+}  // namespace gort::net
 
 namespace gort::detail {
 class netfd;  // net/netfd.hpp
@@ -33,6 +45,11 @@ struct netfd_disposer {
   void operator()(netfd* fd) const noexcept;  // closes; deletes once no operation is inside
 };
 using netfd_ptr = std::unique_ptr<netfd, netfd_disposer>;
+class dial_abort;  // net/dial.hpp
+// dial() with a deadline (steady-clock ns, < 0: none) for the connect, and an
+// optional handle through which another thread may abort it (net/dial.hpp).
+net::conn dial_conn(std::string_view address, std::int64_t deadline_ns, dial_abort* abort,
+                    const location& where);
 }  // namespace gort::detail
 
 namespace gort::net {
@@ -57,14 +74,14 @@ class conn {
   // Returns 0 at end of stream (the peer closed or shut down its writing
   // side), or when buf is empty. Throws std::system_error (ECONNRESET, ...),
   // timeout_error past the deadline.
-  std::size_t read(std::span<std::byte> buf, std::source_location where = std::source_location::current());
-  std::size_t read(std::span<char> buf, std::source_location where = std::source_location::current());
+  std::size_t read(std::span<std::byte> buf, location where = location::current());
+  std::size_t read(std::span<char> buf, location where = location::current());
   // Writes all of `data`, parking whenever the send buffer is full. Throws
   // std::system_error (EPIPE, ECONNRESET, ...), timeout_error past the
   // deadline; then an unknown prefix of `data` may have been sent. Never
   // raises SIGPIPE.
-  void write(std::span<const std::byte> data, std::source_location where = std::source_location::current());
-  void write(std::string_view data, std::source_location where = std::source_location::current());
+  void write(std::span<const std::byte> data, location where = location::current());
+  void write(std::string_view data, location where = location::current());
   // Shuts down the writing side (the peer reads end of stream) while reading
   // stays possible: a half-close. Does not park. Throws std::system_error.
   void close_write();
@@ -72,18 +89,34 @@ class conn {
   // throws EBADF; the descriptor is released when the last such call left.
   // Idempotent; never throws, never parks.
   void close() noexcept;
-  // Later read() and write() calls, and waits that start later, throw
-  // timeout_error once `t` has passed. time_point::max() clears it.
+  // Read and write deadlines (Go's SetReadDeadline, SetWriteDeadline): once
+  // `t` has passed, read() (or write()) throws timeout_error: a later call at
+  // once, and one parked now when `t` comes (a deadline set or changed while
+  // a fiber is parked applies to that wait too). time_point::max() clears
+  // it. Any fiber or thread.
+  void set_read_deadline(std::chrono::steady_clock::time_point t) noexcept;
+  void set_write_deadline(std::chrono::steady_clock::time_point t) noexcept;
+  // Both of the above (Go's SetDeadline).
   void set_deadline(std::chrono::steady_clock::time_point t) noexcept;
+  // The connection's two ends as Go's LocalAddr().String() and
+  // RemoteAddr().String() write them: "127.0.0.1:54321", "[::1]:8080" (an
+  // IPv4 peer of a dual-stack listener shows as IPv4). Taken when the
+  // connection was made, so still there after close(); empty when not
+  // connected.
+  std::string local_address() const { return local_; }
+  std::string remote_address() const { return remote_; }
   // The socket descriptor (-1 when not connected). Still owned by the conn.
   int native_handle() const noexcept;
   explicit operator bool() const noexcept { return fd_ != nullptr; }
 
  private:
   friend class listener;
-  friend conn dial(std::string_view, std::source_location);
-  explicit conn(gort::detail::netfd_ptr fd) noexcept;
+  friend conn gort::detail::dial_conn(std::string_view, std::int64_t, gort::detail::dial_abort*,
+                                      const location&);
+  conn(gort::detail::netfd_ptr fd, std::string local, std::string remote) noexcept;
   gort::detail::netfd_ptr fd_;
+  std::string local_;
+  std::string remote_;
 };
 
 // A listening TCP socket. Move-only; the destructor closes it.
@@ -97,7 +130,7 @@ class listener {
   // Parks until a connection arrives and returns it. Throws EBADF once
   // close() was called (also to a fiber already parked here), other errors
   // (EMFILE, ...) as std::system_error.
-  conn accept(std::source_location where = std::source_location::current());
+  conn accept(location where = location::current());
   // The port it listens on (the one the kernel picked for port 0).
   std::uint16_t port() const noexcept { return port_; }
   // Stops listening; a fiber parked in accept() wakes with EBADF. Idempotent;
@@ -125,6 +158,34 @@ listener listen(std::string_view address);
 // address a name resolves to in turn. Throws std::invalid_argument quoting a
 // malformed address, std::system_error (ECONNREFUSED, ETIMEDOUT, ...)
 // otherwise.
-conn dial(std::string_view address, std::source_location where = std::source_location::current());
+conn dial(std::string_view address, location where = location::current());
+
+// ---- under a context (Go's DialContext, and Go's idiom for reads and writes)
+// Declared here, defined by the context layer (context/net_context.cpp, which
+// sits above net: nothing in net calls them). #include <gort/context.hpp> (or
+// <gort/gort.hpp>) to make a context.
+
+// dial() that gives up when `ctx` is done: a cancel or the deadline aborts a
+// connect in progress, and then dial throws std::system_error whose code()
+// is ctx.err() (context_errc::canceled or ::deadline_exceeded). The
+// deadline also bounds the connect itself. Once connected, the context no
+// longer affects the conn.
+conn dial(const context& ctx, std::string_view address,
+          location where = location::current());
+// c.read() / c.write() that give up when `ctx` is done: as Go code does with
+// `stop := context.AfterFunc(ctx, func() { conn.Close() })`, the cancel or
+// the deadline closes `c`, which wakes the parked call; the call then throws
+// std::system_error whose code() is ctx.err(). A conn closed that way stays
+// closed. A call started after ctx is done throws at once without touching c.
+std::size_t read(const context& ctx, conn& c, std::span<std::byte> buf,
+                 location where = location::current());
+std::size_t read(const context& ctx, conn& c, std::span<char> buf,
+                 location where = location::current());
+void write(const context& ctx, conn& c, std::span<const std::byte> data,
+           location where = location::current());
+void write(const context& ctx, conn& c, std::string_view data,
+           location where = location::current());
 
 }  // namespace gort::net
+
+#include "gort/net_reader.hpp"  // IWYU pragma: export

@@ -19,9 +19,10 @@
 #include <exception>
 #include <functional>
 #include <optional>
-#include <source_location>
 #include <type_traits>
 #include <utility>
+
+#include "gort/location.hpp"
 
 namespace gort {
 
@@ -33,7 +34,7 @@ struct blocking_job {
 // Any thread. From a fiber: hands `job` to the helper pool and parks ("blocking
 // call") until it ran. From a plain thread (or while the runtime unwinds at
 // exit): runs it inline. Returns once job.invoke has returned.
-void run_blocking(blocking_job& job, const std::source_location& where);
+void run_blocking(blocking_job& job, const location& where);
 
 template <class F>
 struct blocking_closure final : blocking_job {
@@ -86,7 +87,7 @@ struct blocking_closure final : blocking_job {
 // While a call is in flight the deadlock check counts its fiber as alive.
 // At exit, run() waits for the calls of fibers it unwinds to finish.
 template <class F>
-std::invoke_result_t<F> blocking(F&& f, std::source_location where = std::source_location::current()) {
+std::invoke_result_t<F> blocking(F&& f, location where = location::current()) {
   detail::blocking_closure<F> job(std::forward<F>(f));
   detail::run_blocking(job, where);
   return job.take();

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -16,6 +15,7 @@
 
 #include "gort/detail/fiber_start.hpp"
 #include "gort/detail/scope_exit.hpp"
+#include "gort/location.hpp"
 
 namespace gort {
 
@@ -48,6 +48,7 @@ namespace detail {
 // The main fiber's callable: invokes the user's function and keeps its result.
 struct main_fn : fiber_fn {
   int result = 0;
+  location where = {};  // run()'s caller: the main fiber's creation site
 };
 template <class F>
 struct main_closure final : main_fn {
@@ -74,45 +75,49 @@ int run_main(main_fn& fn, const config& cfg);
 // must outlive run() (not live on main_fn's stack).
 // Throws std::logic_error when called from a fiber or while another run() is
 // active, std::invalid_argument for a bad worker count, deadlock_error (raise
-// policy), or whatever main_fn threw.
+// policy), or whatever main_fn threw. `where` (the caller) names the main
+// fiber in traces and dumps.
 template <class F>
-int run(F&& main_fn, config cfg = {}) {
+int run(F&& main_fn, config cfg = {}, location where = location::current()) {
   detail::main_closure<std::remove_reference_t<F>> c(main_fn);
+  c.where = where;
   return detail::run_main(c, cfg);
 }
 
-// Runs std::invoke(f, args...) in a new fiber (arguments decay-copied, as
-// std::thread does). From a fiber, or from any thread while run() is active;
-// throws std::logic_error outside run(). An exception escaping f is a panic:
-// the message and the fiber are printed and the process exits with status 2.
-// (Fixed arities so that the call site's location can follow the arguments.)
-template <class F>
-void go(F&& f, std::source_location where = std::source_location::current()) {
-  detail::launch<detail::closure<std::decay_t<F>>>(where, std::forward<F>(f));
+template <class R>
+class task;
+
+namespace detail {
+// The arguments after the callable for which go() and spawn() record the
+// caller's location; beyond, the creation site reads "(unknown ...)".
+inline constexpr std::size_t k_located_args = 16;
+inline constexpr location k_unlocated{"(unknown: more than 16 arguments after the function)", 0};
+
+// Whether go/spawn can decay-copy the callable and every argument, and call
+// the copies (as rvalues, the way the fiber calls them).
+template <class F, class... A>
+inline constexpr bool fiber_args_copyable = std::is_constructible_v<std::decay_t<F>, F&&> &&
+                                            (std::is_constructible_v<std::decay_t<A>, A&&> && ...);
+template <class F, class... A>
+inline constexpr bool fiber_invocable = std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>;
+
+template <class F, class... A>
+void go_at(const location& where, F&& f, A&&... a) {
+  static_assert(
+      fiber_args_copyable<F, A...>,
+      "gort::go: arguments are copied into the new fiber (as by std::thread), and this one can be neither "
+      "copied nor moved: pass &wg or std::ref(wg)");
+  static_assert(
+      !fiber_args_copyable<F, A...> || fiber_invocable<F, A...>,
+      "gort::go: the function is not invocable with these arguments (the fiber calls it with rvalue "
+      "copies of them: a T& parameter needs std::ref(x))");
+  if constexpr (fiber_args_copyable<F, A...> && fiber_invocable<F, A...>)
+    launch<closure<std::decay_t<F>, std::decay_t<A>...>>(where, std::forward<F>(f), std::forward<A>(a)...);
 }
-template <class F, class A1>
-void go(F&& f, A1&& a1, std::source_location where = std::source_location::current()) {
-  detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>>>(where, std::forward<F>(f),
-                                                                     std::forward<A1>(a1));
-}
-template <class F, class A1, class A2>
-void go(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_location::current()) {
-  detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>>>(
-      where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
-}
-template <class F, class A1, class A2, class A3>
-void go(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::source_location::current()) {
-  detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>, std::decay_t<A3>>>(
-      where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3));
-}
-template <class F, class A1, class A2, class A3, class A4>
-void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
-        std::source_location where = std::source_location::current()) {
-  detail::launch<detail::closure<std::decay_t<F>, std::decay_t<A1>, std::decay_t<A2>, std::decay_t<A3>,
-                                 std::decay_t<A4>>>(where, std::forward<F>(f), std::forward<A1>(a1),
-                                                    std::forward<A2>(a2), std::forward<A3>(a3),
-                                                    std::forward<A4>(a4));
-}
+
+template <class G, class... A>
+auto spawn_at(const location& where, G&& g, A&&... a);
+}  // namespace detail
 
 // A handle on a spawn()ed fiber's result. Move-only; destroying it without
 // join() detaches the fiber.
@@ -134,7 +139,7 @@ class task {
 
   // Parks until the fiber returned (wait reason "task join"); returns its
   // result or rethrows its exception. Throws std::logic_error if !joinable().
-  R join(std::source_location where = std::source_location::current()) {
+  R join(location where = location::current()) {
     if (!state_) throw std::logic_error("gort::task::join: task is not joinable");
     detail::task_state<R>* s = std::exchange(state_, nullptr);
     detail::scope_exit release([s] { s->release(); });
@@ -145,43 +150,132 @@ class task {
 
  private:
   template <class G, class... A>
-  friend auto spawn_at(const std::source_location&, G&&, A&&...);
+  friend auto detail::spawn_at(const location&, G&&, A&&...);
   explicit task(detail::task_state<R>* s) noexcept : state_(s) {}
   detail::task_state<R>* state_ = nullptr;
 };
 
+namespace detail {
 template <class G, class... A>
-auto spawn_at(const std::source_location& where, G&& g, A&&... a) {
-  using R = std::invoke_result_t<std::decay_t<G>, std::decay_t<A>...>;
-  auto* s = new detail::task_state<R>();
-  task<R> handle(s);  // owns one reference; the fiber's closure the other
-  try {
-    detail::launch<detail::task_closure<R, std::decay_t<G>, std::decay_t<A>...>>(where, s, std::forward<G>(g),
-                                                                                 std::forward<A>(a)...);
-  } catch (...) {
-    s->release();  // the fiber's reference: it never started
-    throw;
+auto spawn_at(const location& where, G&& g, A&&... a) {
+  static_assert(
+      fiber_args_copyable<G, A...>,
+      "gort::spawn: arguments are copied into the new fiber (as by std::thread), and this one can be "
+      "neither copied nor moved: pass &wg or std::ref(wg)");
+  static_assert(
+      !fiber_args_copyable<G, A...> || fiber_invocable<G, A...>,
+      "gort::spawn: the function is not invocable with these arguments (the fiber calls it with rvalue "
+      "copies of them: a T& parameter needs std::ref(x))");
+  if constexpr (fiber_args_copyable<G, A...> && fiber_invocable<G, A...>) {
+    using R = std::invoke_result_t<std::decay_t<G>, std::decay_t<A>...>;
+    auto* s = new task_state<R>();
+    task<R> handle(s);  // owns one reference; the fiber's closure the other
+    try {
+      launch<task_closure<R, std::decay_t<G>, std::decay_t<A>...>>(where, s, std::forward<G>(g),
+                                                                   std::forward<A>(a)...);
+    } catch (...) {
+      s->release();  // the fiber's reference: it never started
+      throw;
+    }
+    return handle;
+  } else {
+    return task<void>();
   }
-  return handle;
 }
+}  // namespace detail
 
-// go() with a handle: join() returns the result or rethrows the exception.
-template <class F>
-auto spawn(F&& f, std::source_location where = std::source_location::current()) {
-  return spawn_at(where, std::forward<F>(f));
+// go(f, args...): runs std::invoke(f, args...) in a new fiber. The callable
+// and the arguments are decay-copied (as std::thread does; pass std::ref(x)
+// or &x to share one), and the copies are passed as rvalues. From a fiber,
+// or from any thread while run() is active; throws std::logic_error outside
+// run(). An exception escaping f is a panic: the message and the fiber are
+// printed and the process exits with status 2.
+//
+// spawn(f, args...): go() with a handle; join() returns the result or
+// rethrows the exception.
+//
+// Both record the caller's location, as a defaulted parameter after the
+// arguments: since none can follow a parameter pack, each arity up to
+// k_located_args is its own overload (a class template with a deduction
+// guide could take a pack, but would turn `gort::go(f);` into the
+// declaration of a variable f). A wrapper may pass its own caller's location
+// as that last argument.
+#define GORT_DETAIL_TPARAM(i) , class A##i
+#define GORT_DETAIL_PARAM(i) , A##i&& a##i
+#define GORT_DETAIL_FORWARD(i) , std::forward<A##i>(a##i)
+#define GORT_DETAIL_REP0(M)
+#define GORT_DETAIL_REP1(M) M(1)
+#define GORT_DETAIL_REP2(M) GORT_DETAIL_REP1(M) M(2)
+#define GORT_DETAIL_REP3(M) GORT_DETAIL_REP2(M) M(3)
+#define GORT_DETAIL_REP4(M) GORT_DETAIL_REP3(M) M(4)
+#define GORT_DETAIL_REP5(M) GORT_DETAIL_REP4(M) M(5)
+#define GORT_DETAIL_REP6(M) GORT_DETAIL_REP5(M) M(6)
+#define GORT_DETAIL_REP7(M) GORT_DETAIL_REP6(M) M(7)
+#define GORT_DETAIL_REP8(M) GORT_DETAIL_REP7(M) M(8)
+#define GORT_DETAIL_REP9(M) GORT_DETAIL_REP8(M) M(9)
+#define GORT_DETAIL_REP10(M) GORT_DETAIL_REP9(M) M(10)
+#define GORT_DETAIL_REP11(M) GORT_DETAIL_REP10(M) M(11)
+#define GORT_DETAIL_REP12(M) GORT_DETAIL_REP11(M) M(12)
+#define GORT_DETAIL_REP13(M) GORT_DETAIL_REP12(M) M(13)
+#define GORT_DETAIL_REP14(M) GORT_DETAIL_REP13(M) M(14)
+#define GORT_DETAIL_REP15(M) GORT_DETAIL_REP14(M) M(15)
+#define GORT_DETAIL_REP16(M) GORT_DETAIL_REP15(M) M(16)
+#define GORT_DETAIL_GO_SPAWN(n)                                                                   \
+  template <class F GORT_DETAIL_REP##n(GORT_DETAIL_TPARAM)>                                       \
+  void go(F&& f GORT_DETAIL_REP##n(GORT_DETAIL_PARAM), location where = location::current()) {    \
+    detail::go_at(where, std::forward<F>(f) GORT_DETAIL_REP##n(GORT_DETAIL_FORWARD));             \
+  }                                                                                               \
+  template <class F GORT_DETAIL_REP##n(GORT_DETAIL_TPARAM)>                                       \
+  auto spawn(F&& f GORT_DETAIL_REP##n(GORT_DETAIL_PARAM), location where = location::current()) { \
+    return detail::spawn_at(where, std::forward<F>(f) GORT_DETAIL_REP##n(GORT_DETAIL_FORWARD));   \
+  }
+GORT_DETAIL_GO_SPAWN(0)
+GORT_DETAIL_GO_SPAWN(1)
+GORT_DETAIL_GO_SPAWN(2)
+GORT_DETAIL_GO_SPAWN(3)
+GORT_DETAIL_GO_SPAWN(4)
+GORT_DETAIL_GO_SPAWN(5)
+GORT_DETAIL_GO_SPAWN(6)
+GORT_DETAIL_GO_SPAWN(7)
+GORT_DETAIL_GO_SPAWN(8)
+GORT_DETAIL_GO_SPAWN(9)
+GORT_DETAIL_GO_SPAWN(10)
+GORT_DETAIL_GO_SPAWN(11)
+GORT_DETAIL_GO_SPAWN(12)
+GORT_DETAIL_GO_SPAWN(13)
+GORT_DETAIL_GO_SPAWN(14)
+GORT_DETAIL_GO_SPAWN(15)
+GORT_DETAIL_GO_SPAWN(16)
+#undef GORT_DETAIL_GO_SPAWN
+#undef GORT_DETAIL_REP16
+#undef GORT_DETAIL_REP15
+#undef GORT_DETAIL_REP14
+#undef GORT_DETAIL_REP13
+#undef GORT_DETAIL_REP12
+#undef GORT_DETAIL_REP11
+#undef GORT_DETAIL_REP10
+#undef GORT_DETAIL_REP9
+#undef GORT_DETAIL_REP8
+#undef GORT_DETAIL_REP7
+#undef GORT_DETAIL_REP6
+#undef GORT_DETAIL_REP5
+#undef GORT_DETAIL_REP4
+#undef GORT_DETAIL_REP3
+#undef GORT_DETAIL_REP2
+#undef GORT_DETAIL_REP1
+#undef GORT_DETAIL_REP0
+#undef GORT_DETAIL_FORWARD
+#undef GORT_DETAIL_PARAM
+#undef GORT_DETAIL_TPARAM
+
+// More arguments than that: the same, without the caller's location.
+template <class F, class... A>
+requires(sizeof...(A) > detail::k_located_args) void go(F&& f, A&&... a) {
+  detail::go_at(detail::k_unlocated, std::forward<F>(f), std::forward<A>(a)...);
 }
-template <class F, class A1>
-auto spawn(F&& f, A1&& a1, std::source_location where = std::source_location::current()) {
-  return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1));
-}
-template <class F, class A1, class A2>
-auto spawn(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_location::current()) {
-  return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
-}
-template <class F, class A1, class A2, class A3>
-auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::source_location::current()) {
-  return spawn_at(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
-                  std::forward<A3>(a3));
+template <class F, class... A>
+requires(sizeof...(A) > detail::k_located_args) auto spawn(F&& f, A&&... a) {
+  return detail::spawn_at(detail::k_unlocated, std::forward<F>(f), std::forward<A>(a)...);
 }
 
 // runtime.Gosched: lets other runnable fibers run. On a plain thread,
@@ -189,7 +283,7 @@ auto spawn(F&& f, A1&& a1, A2&& a2, A3&& a3, std::source_location where = std::s
 void yield();
 
 namespace detail {
-void sleep_until_ns(std::int64_t steady_ns, const std::source_location& where);
+void sleep_until_ns(std::int64_t steady_ns, const location& where);
 std::int64_t steady_now_ns() noexcept;
 
 // The steady-clock ns `d` from now (rounded up; a non-positive `d`: now),
@@ -207,8 +301,7 @@ std::int64_t deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
 // Parks the calling fiber for `d` (wait reason "sleep"); a zero or negative
 // duration just yields. On a plain thread, sleeps the thread.
 template <class Rep, class Period>
-void sleep_for(std::chrono::duration<Rep, Period> d,
-               std::source_location where = std::source_location::current()) {
+void sleep_for(std::chrono::duration<Rep, Period> d, location where = location::current()) {
   if (d <= d.zero()) {
     yield();
     return;
@@ -216,8 +309,7 @@ void sleep_for(std::chrono::duration<Rep, Period> d,
   detail::sleep_until_ns(detail::deadline_after(d), where);
 }
 template <class Clock, class Dur>
-void sleep_until(std::chrono::time_point<Clock, Dur> t,
-                 std::source_location where = std::source_location::current()) {
+void sleep_until(std::chrono::time_point<Clock, Dur> t, location where = location::current()) {
   sleep_for(t - Clock::now(), where);
 }
 
@@ -229,7 +321,7 @@ namespace detail {
 void thread_started() noexcept;   // a gort::thread registered
 void thread_finished() noexcept;  // ... and ended
 void require_running(const char* what);
-void wait_thread_done(task_state_base& s, const std::source_location& where);
+void wait_thread_done(task_state_base& s, const location& where);
 }  // namespace detail
 
 // A std::jthread the runtime knows about: while one is alive, fibers waiting
@@ -287,7 +379,7 @@ class thread {
 
   bool joinable() const noexcept { return t_.joinable(); }
   // Waits for the thread to finish (a fiber parks: "thread join").
-  void join(std::source_location where = std::source_location::current()) {
+  void join(location where = location::current()) {
     if (!t_.joinable())
       throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                               "gort::thread::join: not joinable");

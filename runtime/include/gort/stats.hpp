@@ -40,6 +40,9 @@ struct sched_stats {
   std::uint64_t switches = 0;
   std::uint64_t steals = 0;
   std::size_t live = 0;      // spawned - exited
+  // Running on an OS thread now: on a worker, or still holding a thread
+  // whose worker moved away (a stuck fiber). The caller of stats() counts.
+  std::size_t running = 0;
   std::size_t runnable = 0;  // queued to run (local queues and the global queue)
   std::size_t blocked = 0;   // parked
   std::size_t global_queue = 0;

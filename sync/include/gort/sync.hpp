@@ -14,13 +14,13 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <source_location>
 #include <utility>
 
 #include "gort/detail/scope_exit.hpp"
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waiter.hpp"
+#include "gort/location.hpp"
 #include "gort/runtime.hpp"
 
 namespace gort {
@@ -52,9 +52,11 @@ class wait_group {
   // add(-1).
   void done() { add(-1); }
   // Any thread. Parks until the counter is zero ("sync.WaitGroup.Wait").
-  void wait(std::source_location where = std::source_location::current());
+  void wait(location where = location::current());
 
  private:
+  void wake_waiters(std::uint32_t w) noexcept;
+
   std::atomic<std::uint64_t> state_{0};
   detail::sema sema_;
 };
@@ -77,9 +79,7 @@ class mutex {
   // Any thread. Acquires the lock: a CAS, a few spins while other workers
   // run, then parks ("sync.Mutex.Lock"). A waiter that waited over 1 ms puts
   // the mutex in starvation mode and gets it handed over directly.
-  void lock(std::source_location where = std::source_location::current()) {
-    lock_as(detail::wait_reason::mutex_lock, where);
-  }
+  void lock(location where = location::current()) { lock_as(detail::wait_reason::mutex_lock, where); }
   // Any thread. Takes the lock if it is free and not being handed over.
   bool try_lock() noexcept {
     std::int32_t old = state_.load(std::memory_order_relaxed);
@@ -106,7 +106,7 @@ class mutex {
   static constexpr std::int32_t k_locked = 1, k_woken = 2, k_starving = 4, k_waiter_shift = 3;
 
   // Any thread. lock() parking with reason `why`.
-  void lock_as(detail::wait_reason why, const std::source_location& where) {
+  void lock_as(detail::wait_reason why, const location& where) {
     std::int32_t expected = 0;
     // Acquire: pairs with the release in unlock().
     if (!state_.compare_exchange_strong(expected, k_locked, std::memory_order_acquire,
@@ -114,7 +114,7 @@ class mutex {
       lock_slow(why, where);
     owner_.store(fiber_id(), std::memory_order_relaxed);
   }
-  void lock_slow(detail::wait_reason why, const std::source_location& where);
+  void lock_slow(detail::wait_reason why, const location& where);
   // unlock(); with `may_yield` false a fiber handing the lock to a starving
   // waiter does not yield to it (shared_mutex: it still has work on itself).
   void unlock_as(bool may_yield) noexcept {
@@ -149,7 +149,7 @@ class shared_mutex {
 
   // Any thread. Exclusive lock; parks ("sync.RWMutex.Lock") behind the other
   // writers and until the active readers left.
-  void lock(std::source_location where = std::source_location::current());
+  void lock(location where = location::current());
   // Any thread. Exclusive lock if free of writers and readers right now.
   bool try_lock() noexcept;
   // Any thread. Releases the exclusive lock and admits the readers that
@@ -157,7 +157,7 @@ class shared_mutex {
   void unlock() noexcept;
   // Any thread. Shared lock; parks ("sync.RWMutex.RLock") while a writer
   // holds the lock or waits for it.
-  void lock_shared(std::source_location where = std::source_location::current());
+  void lock_shared(location where = location::current());
   // Any thread. Shared lock if no writer holds or waits for it.
   bool try_lock_shared() noexcept;
   // Any thread. Releases a shared lock; the last reader lets a waiting writer
@@ -197,38 +197,35 @@ class condition_variable {
   // Any thread holding `lk`. Atomically unlocks and parks ("sync.Cond.Wait")
   // until notified, then relocks. Throws std::system_error
   // (operation_not_permitted) if `lk` does not own its mutex.
-  void wait(std::unique_lock<mutex>& lk, std::source_location where = std::source_location::current()) {
-    wait_ns(lk, -1, where);
-  }
+  void wait(std::unique_lock<mutex>& lk, location where = location::current()) { wait_ns(lk, -1, where); }
   // As wait(), until pred() holds (checked first, with the lock held).
   template <class Pred>
-  void wait(std::unique_lock<mutex>& lk, Pred pred,
-            std::source_location where = std::source_location::current()) {
+  void wait(std::unique_lock<mutex>& lk, Pred pred, location where = location::current()) {
     while (!pred()) wait_ns(lk, -1, where);
   }
   // As wait(), giving up after `d` (needs run() active to time out).
   template <class Rep, class Period>
   std::cv_status wait_for(std::unique_lock<mutex>& lk, const std::chrono::duration<Rep, Period>& d,
-                          std::source_location where = std::source_location::current()) {
+                          location where = location::current()) {
     return wait_ns(lk, detail::deadline_after(d), where) ? std::cv_status::no_timeout
                                                          : std::cv_status::timeout;
   }
   // As wait(lk, pred) giving up after `d`; returns pred() at the end.
   template <class Rep, class Period, class Pred>
   bool wait_for(std::unique_lock<mutex>& lk, const std::chrono::duration<Rep, Period>& d, Pred pred,
-                std::source_location where = std::source_location::current()) {
+                location where = location::current()) {
     return wait_until_ns(lk, detail::deadline_after(d), pred, where);
   }
   // As wait(), giving up at `t`.
   template <class Clock, class Dur>
   std::cv_status wait_until(std::unique_lock<mutex>& lk, const std::chrono::time_point<Clock, Dur>& t,
-                            std::source_location where = std::source_location::current()) {
+                            location where = location::current()) {
     return wait_for(lk, t - Clock::now(), where);
   }
   // As wait(lk, pred), giving up at `t`; returns pred() at the end.
   template <class Clock, class Dur, class Pred>
   bool wait_until(std::unique_lock<mutex>& lk, const std::chrono::time_point<Clock, Dur>& t, Pred pred,
-                  std::source_location where = std::source_location::current()) {
+                  location where = location::current()) {
     return wait_for(lk, t - Clock::now(), std::move(pred), where);
   }
 
@@ -236,8 +233,7 @@ class condition_variable {
   struct wait_record;
 
   template <class Pred>
-  bool wait_until_ns(std::unique_lock<mutex>& lk, std::int64_t deadline, Pred& pred,
-                     const std::source_location& where) {
+  bool wait_until_ns(std::unique_lock<mutex>& lk, std::int64_t deadline, Pred& pred, const location& where) {
     while (!pred()) {
       if (!wait_ns(lk, deadline, where)) return pred();
     }
@@ -245,7 +241,7 @@ class condition_variable {
   }
   // `lk` held. Waits until notified or `deadline_ns` (steady ns; -1: none);
   // false on timeout. Relocks before returning.
-  bool wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns, const std::source_location& where);
+  bool wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns, const location& where);
   static void unlock_step(void* record) noexcept;
   static void timer_fired(detail::timer* t) noexcept;
   // Readies the oldest waiter, or with `all` every waiter.
@@ -260,7 +256,7 @@ class once_flag;
 namespace detail {
 // call_once's slow path. Any thread: true if the caller must run the
 // function; false once it has completed. Parks while another caller runs it.
-bool once_enter(once_flag& f, const std::source_location& where);
+bool once_enter(once_flag& f, const location& where);
 // The runner: marks the flag done (ok) or idle again, and wakes the waiters.
 void once_exit(once_flag& f, bool ok) noexcept;
 }  // namespace detail
@@ -277,7 +273,7 @@ class once_flag {
   once_flag& operator=(const once_flag&) = delete;
 
  private:
-  friend bool detail::once_enter(once_flag&, const std::source_location&);
+  friend bool detail::once_enter(once_flag&, const location&);
   friend void detail::once_exit(once_flag&, bool) noexcept;
   template <class F, class... Args>
   friend void call_once(once_flag&, F&&, Args&&...);
@@ -296,7 +292,7 @@ template <class F, class... Args>
 void call_once(once_flag& flag, F&& f, Args&&... args) {
   // Acquire: pairs with the release store of k_done in once_exit().
   if (flag.state_.load(std::memory_order_acquire) == once_flag::k_done) return;
-  if (!detail::once_enter(flag, std::source_location::current())) return;
+  if (!detail::once_enter(flag, location::current())) return;
   detail::scope_exit failed([&flag] { detail::once_exit(flag, false); });  // f threw: someone may retry
   std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
   failed.release();
@@ -316,7 +312,7 @@ class semaphore {
   // Any thread. Takes n units, parking ("semacquire") until they are free
   // and every earlier acquirer was served. Throws std::invalid_argument if
   // n is negative.
-  void acquire(std::ptrdiff_t n = 1, std::source_location where = std::source_location::current());
+  void acquire(std::ptrdiff_t n = 1, location where = location::current());
   // Any thread. Takes n units if free and nobody waits; never blocks.
   // Throws std::invalid_argument if n is negative.
   bool try_acquire(std::ptrdiff_t n = 1);

@@ -15,9 +15,10 @@
 #include <cstdint>
 #include <new>
 #include <optional>
-#include <source_location>
 #include <type_traits>
 #include <utility>
+
+#include "gort/location.hpp"
 
 namespace gort::detail {
 
@@ -62,9 +63,9 @@ inline void chan_release(chan_core* c) noexcept {
 // Channel operations: any thread (a fiber parks, a plain thread blocks).
 // `c` may be null (the nil channel). `src` points to a T that is moved from
 // only when the value is taken; `dst` points to an empty std::optional<T>.
-void chan_send(chan_core* c, void* src, const std::source_location& where);
+void chan_send(chan_core* c, void* src, const location& where);
 // False when closed and drained (dst left empty).
-bool chan_recv(chan_core* c, void* dst, const std::source_location& where);
+bool chan_recv(chan_core* c, void* dst, const location& where);
 // False if the send would block (nothing moved). Throws on a closed channel.
 bool chan_try_send(chan_core* c, void* src);
 // True if a value was received into dst.
@@ -84,8 +85,8 @@ struct select_case_desc {
 // case that proceeded, or -1 when !block and none was ready. `where` is the
 // caller's location for the wait record. Throws closed_channel_error when the
 // chosen case is a send on a closed channel.
-int select_run(select_case_desc* cases, std::size_t n, bool block, const std::source_location& where);
+int select_run(select_case_desc* cases, std::size_t n, bool block, const location& where);
 // Any thread: blocks forever (select with no cases).
-[[noreturn]] void select_block_forever(const std::source_location& where);
+[[noreturn]] void select_block_forever(const location& where);
 
 }  // namespace gort::detail

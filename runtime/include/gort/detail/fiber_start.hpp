@@ -9,13 +9,13 @@
 #include <functional>
 #include <new>
 #include <optional>
-#include <source_location>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waiter.hpp"
+#include "gort/location.hpp"
 
 namespace gort::detail {
 
@@ -34,7 +34,7 @@ struct fiber_fn {
 // Any thread while run() is active (throws std::logic_error otherwise).
 // Creates a fiber with `size` bytes of `align`-aligned storage for its
 // callable, returned in *storage; `where` is the go/spawn call site.
-fiber* fiber_create(std::size_t size, std::size_t align, void** storage, const std::source_location& where);
+fiber* fiber_create(std::size_t size, std::size_t align, void** storage, const location& where);
 // The creator only, before fiber_start: gives the fiber back (its callable's
 // constructor threw).
 void fiber_discard(fiber* f) noexcept;
@@ -59,7 +59,7 @@ struct closure final : fiber_fn {
 
 // Builds closure C in a new fiber's storage and starts the fiber.
 template <class C, class... X>
-void launch(const std::source_location& where, X&&... x) {
+void launch(const location& where, X&&... x) {
   void* mem = nullptr;
   fiber* fb = fiber_create(sizeof(C), alignof(C), &mem, where);
   C* c;
@@ -89,9 +89,9 @@ class task_state_base {
   void complete() noexcept;
   // The handle's owner: parks until complete() (reason "task join");
   // rethrows the fiber's exception.
-  void wait(const std::source_location& where);
+  void wait(const location& where);
   // Parks until complete(), with the wait reason given as its enum value.
-  void wait_done(int reason, const std::source_location& where);
+  void wait_done(int reason, const location& where);
 
   std::exception_ptr error_;
 

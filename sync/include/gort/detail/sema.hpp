@@ -22,11 +22,11 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
 
 #include "gort/detail/spinlock.hpp"
-#include "gort/detail/waiter.hpp"
 #include "gort/detail/wait_reason.hpp"
+#include "gort/detail/waiter.hpp"
+#include "gort/location.hpp"
 
 namespace gort::detail {
 
@@ -64,7 +64,7 @@ class sema {
   // semacquire with lifo). Throws only fiber_unwind (runtime shutdown): then,
   // if `granted_at_unwind` is null, units granted meanwhile are released
   // again; otherwise *granted_at_unwind says whether the caller now owns them.
-  void acquire(std::int64_t n, wait_reason why, const std::source_location& where, bool lifo = false,
+  void acquire(std::int64_t n, wait_reason why, const location& where, bool lifo = false,
                bool* granted_at_unwind = nullptr);
   // Any thread (also a worker's scheduler stack). Adds n units and grants
   // queued waiters in order while the front one fits. With `handoff` a fiber

@@ -1,0 +1,31 @@
+# A compile-fail test (cmake -P): compiles one case of wrong_use.cpp twice.
+#   with -DGORT_GOOD  the correct form: must compile (so the harness works)
+#   without           the wrong form: must fail, and the first line that says
+#                     "error" must match EXPECT (the message a user sees first)
+# Inputs (-D): CXX, INCLUDES (directories joined by "|"), SOURCE, CASE, EXPECT.
+cmake_minimum_required(VERSION 3.22)
+foreach(v CXX INCLUDES SOURCE CASE EXPECT)
+  if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
+    message(FATAL_ERROR "compile-fail test: -D${v}=... is required")
+  endif()
+endforeach()
+string(REPLACE "|" ";" dirs "${INCLUDES}")
+set(args -std=c++20 -fsyntax-only -DGORT_CASE_${CASE})
+foreach(d IN LISTS dirs)
+  list(APPEND args -I${d})
+endforeach()
+
+execute_process(COMMAND ${CXX} ${args} -DGORT_GOOD ${SOURCE} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "compile-fail test ${CASE}: the correct form does not compile:\n${out}${err}")
+endif()
+execute_process(COMMAND ${CXX} ${args} ${SOURCE} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "compile-fail test ${CASE}: the wrong form compiles")
+endif()
+string(REGEX MATCH "[^\n]*error[^\n]*" first "${err}${out}")
+if(NOT first MATCHES "${EXPECT}")
+  message(FATAL_ERROR "compile-fail test ${CASE}: the first error line is\n  ${first}\nwhich does not match\n  "
+    "${EXPECT}\nfull output:\n${err}${out}")
+endif()
+message(STATUS "compile-fail test ${CASE}: ${first}")
