@@ -27,6 +27,7 @@ bool wait_on_chan(chan_impl* c, waitq& q, void* elem, bool is_send, wait_reason 
   waiter w;
   w.elem = elem;
   w.is_send = is_send;
+  race_publish_self();  // TSan: for the partner that takes `w` (race_partner)
   wait_on(c->lock_, q, w, why, where);
   return w.success;
 }
@@ -138,6 +139,7 @@ void chan_close(chan_core* core) {
     throw_closed("close of closed channel");
   }
   c->closed_ = true;
+  race_release(&c->closed_);  // TSan: for receives that find it closed (the woken: ready())
   // Take every waiter (receivers get nothing, senders will throw), then wake
   // them in the order they blocked once the lock is released.
   waiter* head = nullptr;

@@ -85,11 +85,38 @@ static_assert(offsetof(chan_impl, count_) >= offsetof(chan_impl, lock_) + 64,
 
 inline chan_impl* impl(chan_core* c) noexcept { return static_cast<chan_impl*>(c); }
 
+// ---- race detection (TSan only; gort/detail/race.hpp): Go's chan.go edges.
+// Every operation on buffer slot i (a value moved in or out, by T's move
+// constructor, which TSan checks) acquires the slot before touching it and
+// releases it after: the k-th send happens before the k-th receive completes,
+// and the k-th receive before the (k+cap)-th send completes. A direct handoff
+// to or from a parked partner orders the two both ways (its published edge,
+// then our ready()); on a buffered channel it also counts as an operation on
+// the next slot, as in Go's race mode, so the (k+cap)-th rule holds for it.
+// Close: released on closed_, acquired by a receive that finds the channel
+// closed and drained (the parked ones are woken by the closer's ready()).
+
+// lock_ held: around the accesses to slot i's memory.
+inline void race_slot_acquire(chan_impl* c, std::size_t i) noexcept { race_acquire(c->slot(i)); }
+inline void race_slot_release(chan_impl* c, std::size_t i) noexcept { race_release(c->slot(i)); }
+
+// lock_ held, a buffered channel, empty: a value went straight to a parked
+// receiver. Go's race mode counts it as passing through slot recvx.
+inline void race_handoff_slot(chan_impl* c) noexcept GORT_REQUIRES(c->lock_) {
+  if constexpr (race_enabled) {
+    race_release_acquire(c->slot(c->recvx_));
+    if (++c->recvx_ == c->cap_) c->recvx_ = 0;
+    c->sendx_ = c->recvx_;
+  }
+}
+
 // ---- locked primitives (lock_ held; none blocks, none unlocks) -------------
 
 // A value into the buffer's tail. count() < cap_.
 inline void buf_put(chan_impl* c, void* src) noexcept GORT_REQUIRES(c->lock_) {
+  race_slot_acquire(c, c->sendx_);
   c->ops_->construct(c->slot(c->sendx_), src);
+  race_slot_release(c, c->sendx_);
   if (++c->sendx_ == c->cap_) c->sendx_ = 0;
   c->set_count(c->count() + 1);
 }
@@ -97,8 +124,10 @@ inline void buf_put(chan_impl* c, void* src) noexcept GORT_REQUIRES(c->lock_) {
 // The buffer's head into `dst` (an empty std::optional<T>). count() > 0.
 inline void buf_take(chan_impl* c, void* dst) noexcept GORT_REQUIRES(c->lock_) {
   void* s = c->slot(c->recvx_);
+  race_slot_acquire(c, c->recvx_);
   c->ops_->emplace(dst, s);
   c->ops_->destroy(s);
+  race_slot_release(c, c->recvx_);
   if (++c->recvx_ == c->cap_) c->recvx_ = 0;
   c->set_count(c->count() - 1);
 }
@@ -120,9 +149,11 @@ inline fiber* take_from(chan_impl* c, waiter* s, void* dst) noexcept GORT_REQUIR
     c->ops_->emplace(dst, s->elem);
   } else {
     void* head = c->slot(c->recvx_);
+    race_slot_acquire(c, c->recvx_);
     c->ops_->emplace(dst, head);
     c->ops_->destroy(head);
     c->ops_->construct(head, s->elem);
+    race_slot_release(c, c->recvx_);
     if (++c->recvx_ == c->cap_) c->recvx_ = 0;
     c->sendx_ = c->recvx_;
   }
@@ -145,7 +176,9 @@ enum class attempt : std::uint8_t {
     GORT_REQUIRES(c->lock_) {
   if (c->closed_) return attempt::closed;
   if (waiter* r = c->recvq_.dequeue()) {  // a parked receiver: hand over directly
+    race_take_from(r->who);
     wake = give_to(r, c->ops_, src);
+    if (c->cap_ > 0) race_handoff_slot(c);
     return attempt::done;
   }
   if (c->count() < c->cap_) {
@@ -159,6 +192,7 @@ enum class attempt : std::uint8_t {
 [[gnu::always_inline]] inline attempt recv_locked(chan_impl* c, void* dst, fiber*& wake) noexcept
     GORT_REQUIRES(c->lock_) {
   if (waiter* s = c->sendq_.dequeue()) {  // a parked sender (full or unbuffered)
+    race_take_from(s->who);
     wake = take_from(c, s, dst);
     return attempt::done;
   }
@@ -166,7 +200,9 @@ enum class attempt : std::uint8_t {
     buf_take(c, dst);
     return attempt::done;
   }
-  return c->closed_ ? attempt::closed : attempt::would_block;
+  if (!c->closed_) return attempt::would_block;
+  race_acquire(&c->closed_);
+  return attempt::closed;
 }
 
 // Any thread, no lock held: throws closed_channel_error(what).

@@ -104,6 +104,7 @@ int park_select(select_case_desc* cases, std::size_t n, const std::uint32_t* pol
       }
       ls.unlock();
     });
+    race_publish_self();  // TSan: for the partner that takes a record (race_partner)
     park(&lockset::unlock_fn, &ls, wait_reason::select, where);
   }
   waiter* win = group.winner;  // written by the waker before ready()

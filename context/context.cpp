@@ -8,6 +8,7 @@
 
 #include "context/node.hpp"
 #include "gort/detail/chan_core.hpp"
+#include "gort/detail/race.hpp"
 #include "gort/runtime.hpp"
 #include "runtime/park.hpp"
 
@@ -117,8 +118,11 @@ struct node_ref {
 void deadline_fired(timer* t) {
   timer_node* n = static_cast<timer_node::deadline_timer*>(t)->owner;
   if (!ctx_try_retain(n)) return;  // being destroyed: its destructor waits for us
-  gort::go([ref = node_ref(n)]() mutable {
+  gort::go([ref = node_ref(n), armed = &n->t]() mutable {
     mark_system_fiber();
+    // TSan: started by the runtime, this fiber acts for the context's
+    // creator (Go's timer: released when armed, acquired when it fires).
+    race_acquire(armed);
     ctx_cancel(ref.n, context_errc::deadline_exceeded, true);
   });
 }
@@ -152,6 +156,9 @@ void cancel_one(cancel_node* c, context_errc why, cancel_node*& work) noexcept {
   {
     locked g(c->mu);
     if (c->err.load(std::memory_order_relaxed)) return;
+    // TSan: the canceller's past happens before err() reports it (Go's
+    // context: its mutex), paired with err()'s race_acquire.
+    race_release(&c->err);
     // Release: pairs with the acquire loads in err() and stop_token().
     c->err.store(std::uint8_t(why), std::memory_order_release);
     chan_core* expect = nullptr;
@@ -171,6 +178,7 @@ void cancel_one(cancel_node* c, context_errc why, cancel_node*& work) noexcept {
     }
     c->children = nullptr;
     c->child_count = 0;
+    race_acquire(&c->stop);  // TSan: the fiber that made the source (stop_token())
     stop = c->stop;
   }
   if (c->kind == ctx_kind::timer) static_cast<timer_node*>(c)->t.stop();
@@ -285,7 +293,12 @@ recv_chan<std::monostate> context::done() const {
       detail::chan_release(fresh);
     }
   }
-  if (d == detail::k_done_closed) d = detail::closed_done();
+  if (d == detail::k_done_closed) {
+    // A channel closed long ago by nobody in particular: the edge from the
+    // canceller is stated here (pairs with cancel_one's race_release).
+    detail::race_acquire(&c->err);
+    d = detail::closed_done();
+  }
   detail::chan_retain(d);
   return recv_chan<std::monostate>(detail::chan_handle(d));
 }
@@ -294,7 +307,9 @@ std::error_code context::err() const noexcept {
   cancel_node* c = n_ ? n_->canceller : nullptr;
   // Acquire: pairs with the release store in cancel_one.
   std::uint8_t e = c ? c->err.load(std::memory_order_acquire) : 0;
-  return e ? make_error_code(context_errc(e)) : std::error_code();
+  if (!e) return {};
+  detail::race_acquire(&c->err);  // TSan: pairs with cancel_one
+  return make_error_code(context_errc(e));
 }
 
 std::optional<std::chrono::steady_clock::time_point> context::deadline() const noexcept {
@@ -309,15 +324,20 @@ std::stop_token context::stop_token() const {
   cancel_node* c = n_ ? n_->canceller : nullptr;
   if (!c) return {};
   std::stop_source src{std::nostopstate};
+  // TSan: mu orders the source's maker before its other users (cancel_one
+  // and later calls), stated on &c->stop since mu is not instrumented.
   {
     locked g(c->mu);
+    detail::race_acquire(&c->stop);
     src = c->stop;
   }
   if (!src.stop_possible()) {
     std::stop_source fresh;  // allocates: outside the lock
     locked g(c->mu);
     if (!c->stop.stop_possible()) c->stop = std::move(fresh);
+    detail::race_acquire(&c->stop);
     src = c->stop;
+    detail::race_release(&c->stop);
   }
   // Cancelled before (or while) the source was made: cancel_one found none
   // to stop, so stop it here. Acquire: pairs with cancel_one's release.
@@ -362,6 +382,7 @@ std::pair<context, cancel_func> with_deadline(const context& parent,
   auto* n = new detail::timer_node;
   n->t.fn = &detail::deadline_fired;
   n->t.owner = n;
+  detail::race_release(&n->t);  // TSan: for the fiber deadline_fired starts
   detail::attach(n, ctx_access::node(parent), when);
   detail::ctx_retain(n);  // the cancel_func's
   std::pair<context, cancel_func> out{ctx_access::adopt(n), ctx_access::adopt_cancel(n)};

@@ -11,6 +11,7 @@
 //     that fiber may use it, so close() may close it from any thread.
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <set>
 #include <span>
@@ -113,23 +114,24 @@ void serve_conn(std::shared_ptr<server_state> st, net::conn c) {
   }
 }
 
-bool out_of_resources(const std::system_error& e) {
-  const int v = e.code().value();
-  return v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM;
+void report_accept_error(const std::system_error& e, std::chrono::milliseconds retry_in) {
+  std::fprintf(stderr, "gort::debug: accept error: %s; retrying in %lldms\n", e.what(),
+               static_cast<long long>(retry_in.count()));
 }
 
-// The listener's fiber.
+// The listener's fiber. Out of descriptors or kernel memory, it reports,
+// pauses (5 ms, doubling up to 1 s) and accepts again, as Go's net/http does.
 void accept_loop(std::shared_ptr<server_state> st) {
   gort::detail::mark_system_fiber();
+  net::accept_backoff backoff(&report_accept_error);
   for (;;) {
     net::conn c;
     try {
-      c = st->ln.accept();
+      c = backoff.accept(st->ln);
     } catch (const std::system_error& e) {
-      if (e.code() == std::errc::bad_file_descriptor) return;  // closed
-      // Out of descriptors or memory: back off as Go's Serve does.
-      if (out_of_resources(e)) gort::sleep_for(std::chrono::milliseconds(10));
-      continue;
+      if (e.code() != std::errc::bad_file_descriptor)  // EBADF: closed, the normal end
+        std::fprintf(stderr, "gort::debug: accept: %s; not serving any more\n", e.what());
+      return;
     }
     {
       std::lock_guard g(st->mu);

@@ -14,6 +14,8 @@
 // serves gort::debug's live dashboard, statistics, fiber dump and traces
 // there (/debug/gort/). Prints "listening on HOST:PORT" once it accepts
 // connections, then "debug on http://HOST:PORT/debug/gort/" with --debug-addr.
+// Out of descriptors, it reports "http_server: Accept error: accept: Too many
+// open files; retrying in 5ms" and keeps serving (gort::net::accept_backoff).
 //
 // SIGINT or SIGTERM shuts it down gracefully, as Go's http.Server.Shutdown:
 // stop accepting (new connections are refused), close idle connections, let
@@ -335,15 +337,21 @@ options parse_args(int argc, char** argv) {
 }
 
 // The accept loop's fiber, until the shutdown closes the listener.
+// Out of descriptors (EMFILE) or kernel memory, accept_backoff reports,
+// pauses (5 ms, doubling up to 1 s) and accepts again, as Go's net/http
+// does; the connections served meanwhile free descriptors as they close.
 void accept_loop(gort::net::listener& ln, server& srv) {
+  gort::net::accept_backoff backoff([](const std::system_error& e, std::chrono::milliseconds retry_in) {
+    std::fprintf(stderr, "http_server: Accept error: %s; retrying in %lldms\n", e.what(),
+                 static_cast<long long>(retry_in.count()));
+  });
   for (;;) {
     try {
-      gort::go(serve, ln.accept(), &srv);
+      gort::go(serve, backoff.accept(ln), &srv);
     } catch (const std::system_error& e) {
       if (srv.shutting_down) return;  // the listener was closed
-      // Out of descriptors or memory: back off as Go's Serve does.
-      std::fprintf(stderr, "http_server: accept: %s\n", e.what());
-      gort::sleep_for(std::chrono::milliseconds(10));
+      std::fprintf(stderr, "http_server: accept: %s\n", e.what());  // not a passing error: give up
+      return;
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <system_error>
 
+#include "gort/detail/race.hpp"
 #include "gort/net.hpp"
 #include "scheduler/futex.hpp"
 
@@ -55,14 +56,19 @@ bool netfd::try_enter() noexcept {
 
 // Any fiber or thread (from op's destructor).
 void netfd::leave() noexcept {
+  race_release(this);  // TSan: our use of fd_ happens before its close (release())
   // acq_rel: our use of fd_ happens before release() by whoever sees zero refs.
   std::uint32_t now = state_.fetch_sub(k_ref, std::memory_order_acq_rel) - k_ref;
   if (now & ~(k_closed | k_orphaned)) return;  // others still inside
   if (now & k_closed) release();
-  if (now & k_orphaned) delete this;
+  if (now & k_orphaned) {
+    race_acquire(this);
+    delete this;
+  }
 }
 
 void netfd::dispose() noexcept {
+  race_release(this);  // TSan: as in leave()
   // acq_rel: pairs with leave(), as in close().
   std::uint32_t old = state_.fetch_or(k_closed | k_orphaned, std::memory_order_acq_rel);
   if (old & ~(k_closed | k_orphaned)) {
@@ -70,10 +76,12 @@ void netfd::dispose() noexcept {
     return;
   }
   if (!(old & k_closed)) release();
+  race_acquire(this);
   delete this;
 }
 
 void netfd::close() noexcept {
+  race_release(this);  // TSan: as in leave()
   // acq_rel: pairs with leave(); when no op is inside we release here.
   std::uint32_t old = state_.fetch_or(k_closed, std::memory_order_acq_rel);
   if (old & k_closed) return;
@@ -86,6 +94,7 @@ void netfd::close() noexcept {
 
 // Exactly once (see the invariants).
 void netfd::release() noexcept {
+  race_acquire(this);  // TSan: after every operation that used fd_ (their leave())
   io_unregister(pd_);
   ::close(fd_);
 }

@@ -17,6 +17,9 @@
 //     owner was destroyed (Go's GC gives this for free).
 //   - close() evicts the poll_desc first, so parked operations wake (io_result
 //     ::closed) and leave promptly.
+//   - TSan (gort/detail/race.hpp): leave(), close() and dispose() release on
+//     the netfd and release() acquires it, so the descriptor's close comes
+//     after every operation that used it (state_ orders them, unseen by TSan).
 #pragma once
 
 #include <atomic>

@@ -40,6 +40,9 @@ constexpr auto k_idle_retire = std::chrono::seconds(10);
 // One blocking call of a fiber; lives on that fiber's stack.
 struct call {
   blocking_job* job = nullptr;
+  // TSan: the fiber's acts before the call happen before the job, and the
+  // job before the fiber's acts after it (also when it never parked).
+  race_edge edge;
   spinlock lock;
   bool done GORT_GUARDED_BY(lock) = false;
   fiber* waiter GORT_GUARDED_BY(lock) = nullptr;  // the parked fiber, if any
@@ -75,7 +78,9 @@ pool& the_pool() {
 
 // A helper thread: runs the job, then wakes its fiber.
 void finish(call* c) noexcept {
+  c->edge.take();
   c->job->invoke(c->job);
+  c->edge.publish();
   fiber* w;
   {
     locked g(c->lock);
@@ -129,8 +134,12 @@ void pool::submit(call* c, unsigned max_threads) {
   }
 }
 
-// Helper threads only.
+// Helper threads only. TSan: the pool's lock and condition variable order
+// nothing (they would order every fiber that ever made a blocking call);
+// only finish() acts for a fiber.
 void pool::helper_main() {
+  race_ignore_begin();
+  scope_exit ignored_to_the_end([] { race_ignore_end(); });
   std::unique_lock l(mu_);
   for (;;) {
     if (queue_.empty()) {
@@ -142,7 +151,9 @@ void pool::helper_main() {
     call* c = queue_.front();
     queue_.pop_front();
     l.unlock();
+    race_ignore_end();
     finish(c);
+    race_ignore_begin();
     l.lock();
   }
   auto it = threads_.find(std::this_thread::get_id());
@@ -159,7 +170,10 @@ void wait_unwound(call& c) noexcept {
   for (;;) {
     {
       locked g(c.lock);
-      if (c.done) return;
+      if (c.done) {
+        c.edge.take();
+        return;
+      }
       c.waiter = nullptr;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -177,8 +191,10 @@ void run_blocking(blocking_job& job, const location& where) {
   }
   call c;
   c.job = &job;
+  c.edge.publish();
   g_blocking_inflight.fetch_add(1, std::memory_order_acq_rel);
   try {
+    race_ignored internal;  // TSan: the pool's lock orders nothing (see helper_main)
     the_pool().submit(&c, m->rt().config().max_threads);
   } catch (...) {
     g_blocking_inflight.fetch_sub(1, std::memory_order_acq_rel);
@@ -187,6 +203,7 @@ void run_blocking(blocking_job& job, const location& where) {
   c.lock.lock();
   if (c.done) {
     c.lock.unlock();
+    c.edge.take();
     return;
   }
   c.waiter = self();

@@ -43,6 +43,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -119,6 +120,8 @@ class runtime final : public sched_hooks {
   // registered signal): runs the deadlock check now if every worker is idle.
   void recheck_deadlock() noexcept { sched_.recheck_all_idle(); }
   const run_config& config() const noexcept { return cfg_; }
+  // TSan: what every fiber's exit releases (see race_exits_).
+  const void* race_exits() const noexcept { return &race_exits_; }
 
   // ---- machines (machines.cpp)
   // Any thread: ends the run (shutdown step 1): every worker's scheduler
@@ -240,6 +243,9 @@ class runtime final : public sched_hooks {
   std::atomic<bool> monitor_deep_{false};  // asleep without a deadline (all idle)
   std::atomic<bool> quit_requested_{false};  // SIGQUIT: the monitor writes the dump
   std::vector<std::uint64_t> last_cycle_;  // monitor thread only
+  // TSan: every fiber's exit releases here; fibers unwound at exit and
+  // run()'s return acquire it (gort/detail/race.hpp).
+  char race_exits_ = 0;
 };
 
 // Installs the SIGQUIT dump (once per process, unless the program set its own).
@@ -265,6 +271,7 @@ decltype(auto) with_runtime(F&& fn) {
     runtime_section s(*m);  // the worker m owns (if any) stays m's while fn runs
     return fn(&m->rt(), s.p());
   }
+  race_ignored runtime_work;  // TSan: as a fiber's runtime section (see machine::bind_thread)
   std::shared_lock g(g_runtime_lock);
   return fn(g_runtime.load(std::memory_order_acquire), static_cast<worker*>(nullptr));
 }
@@ -275,6 +282,10 @@ decltype(auto) with_runtime(F&& fn) {
 extern std::atomic<long> g_os_threads;
 void count_os_thread(unsigned limit);
 void uncount_os_thread() noexcept;
+// A thread the runtime needs could not be started (std::thread threw, its
+// pthread_create failed): Go's "failed to create new OS thread" report and
+// "fatal error: newosproc", exit 2.
+[[noreturn]] void thread_start_failed(const std::system_error& e) noexcept;
 
 // Plain OS threads and helpers the deadlock check counts as able to wake a
 // fiber (threads.cpp, blocking.cpp).
@@ -297,6 +308,13 @@ extern std::atomic<long> g_external_wakers;
 // The calling plain thread's stand-in record, and how it blocks in park().
 fiber* thread_self();
 void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const location& where);
+
+// TSan (park.cpp): the calling thread is one of the runtime's own (the
+// monitor): its wake-ups, like g0's, state no happens-before edge.
+void mark_runtime_thread() noexcept;
+// TSan: true when the caller is the user's code (a fiber outside runtime
+// sections, or a plain thread that is not the runtime's).
+bool race_user_context() noexcept;
 
 // run(): the calling thread stops / resumes counting as a plain thread that
 // called into gort (threads.cpp).

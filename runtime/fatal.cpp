@@ -31,6 +31,11 @@ void write_stderr(std::string_view s) noexcept {
   }
 }
 
+void exit_now(int code) noexcept {
+  tsan_switch_to(tsan_create_fiber());
+  _exit(code);
+}
+
 void fatal(std::string_view msg) noexcept {
   std::fflush(stdout);
   std::string out = "fatal error: ";
@@ -38,7 +43,7 @@ void fatal(std::string_view msg) noexcept {
   out.push_back('\n');
   write_stderr(out);
   write_trace_on_crash();
-  _exit(2);
+  exit_now(2);
 }
 
 void fatal_errno(const char* what) noexcept {
@@ -92,7 +97,7 @@ void panic(const fiber& f, std::exception_ptr e, bool at_throw) noexcept {
   }
   write_stderr(out);
   write_trace_on_crash();
-  _exit(2);
+  exit_now(2);
 }
 
 namespace {
@@ -131,7 +136,7 @@ void stack_overflow(const fiber& f) noexcept {
   if (n > 0)
     write_stderr(std::string_view(buf, std::size_t(n) < sizeof buf ? std::size_t(n) : sizeof buf - 1));
   write_trace_on_crash();  // async-signal-safe
-  _exit(2);
+  exit_now(2);
 }
 
 #if GORT_ASAN || GORT_TSAN

@@ -12,6 +12,11 @@ struct fiber;
 
 // Writes all of `s` to stderr (async-signal-safe: plain write(2)).
 void write_stderr(std::string_view s) noexcept;
+// _exit(code). Every fatal path ends here. Under TSan the exit is made from
+// a fresh context: the runtime's own (g0, a runtime section) has its
+// ignores open, and TSan's exit check would turn a fatal error's status 2
+// into its own 66.
+[[noreturn]] void exit_now(int code) noexcept;
 // "fatal error: <msg>" and exit 2.
 [[noreturn]] void fatal(std::string_view msg) noexcept;
 // "fatal error: <what>: <strerror(errno)>" and exit 2.

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "gort/detail/fiber_start.hpp"
+#include "gort/detail/race.hpp"
 #include "gort/detail/wait_reason.hpp"
 #include "gort/location.hpp"
 #include "runtime/stack.hpp"
@@ -101,6 +102,10 @@ struct alignas(64) fiber : sched_node {
 
   void* asan_fake_stack_ = nullptr;  // ASan: this fiber's fake stack while switched out
   void* tsan_fiber_ = nullptr;       // TSan: its context, from its first run to its exit
+  // TSan: the edge from whoever readied or started it (or, for a channel
+  // partner, from the fiber itself as it parks); taken as it resumes. Empty
+  // without TSan.
+  [[no_unique_address]] race_edge race_edge_;
 
   // sleep_for's timer; its callback readies the fiber.
   struct sleep_timer : timer {

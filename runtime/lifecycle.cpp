@@ -29,7 +29,10 @@ fiber* runtime::create_fiber(worker* w, std::size_t size, std::size_t align, voi
     f = table_.take_one();
     id = reserve_ids(1);
   }
-  if (size <= fiber::k_inline_fn && align <= alignof(std::max_align_t)) {
+  // TSan: never inline, where the last fiber's callable was (its accesses,
+  // unordered with ours, would be checked against the new one's): fresh
+  // heap memory is new to TSan.
+  if (!race_enabled && size <= fiber::k_inline_fn && align <= alignof(std::max_align_t)) {
     *storage = f->inline_fn_;
   } else {
     f->heap_fn_ = ::operator new(size, std::align_val_t(std::max(align, alignof(std::max_align_t))));
@@ -112,7 +115,12 @@ void runtime::fiber_exited(worker* w, fiber& f) noexcept {
 
 // Shutdown step 4: a fiber that never ran is dropped without running.
 void runtime::discard_unstarted(worker& w0, fiber& f) noexcept {
+  // TSan: the callable is the user's, made by its creator: destroyed as
+  // the user's code (g0's ignores closed), after the creator's acts.
+  race_ignore_end();
+  f.race_edge_.take();
   f.fn_->destroy(f.fn_);
+  race_ignore_begin();
   free_heap_fn(f);
   f.fn_ = nullptr;
   f.state_.store(fiber_state::free, std::memory_order_relaxed);
@@ -168,6 +176,11 @@ void fiber_discard(fiber* f) noexcept {
 // children just spawned run first; not while the runtime unwinds (a yield
 // while it stops is an ordinary one).
 void fiber_start(fiber* f, fiber_fn* fn) noexcept {
+  // TSan: what the creator did so far (the callable included) happens
+  // before the fiber starts (taken in fiber_entry_).
+  if constexpr (race_enabled) {
+    if (race_user_context()) f->race_edge_.publish();
+  }
   const bool yield = with_runtime([f, fn](runtime* rt, worker* w) {
     if (!rt) return false;
     rt->start_fiber(w, f, fn);

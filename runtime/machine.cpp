@@ -45,6 +45,7 @@ machine::machine(runtime& rt, scheduler& sched, unsigned id) : rt_(rt), sched_(s
 void machine::bind_thread() {
   t_machine = this;
   depth_.store(1, std::memory_order_relaxed);  // g0 is inside a runtime section
+  race_ignore_begin();
   eh_globals_ = abi::__cxa_get_globals();
   tsan_g0_ = tsan_current_fiber();
   has_cpu_clock_ = pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0;
@@ -56,6 +57,7 @@ void machine::bind_thread() {
 void machine::unbind_thread() noexcept {
   leave_signal_stack();
   t_machine = nullptr;
+  race_ignore_end();
 }
 
 std::int64_t machine::cpu_time_ns() const noexcept {
@@ -162,11 +164,17 @@ void run_fiber_body(fiber* f) {
 // The entry point of every fiber's stack. Never returns: the fiber's last act
 // is a jump to g0 asking to be finished.
 void fiber_entry_(void* from_ctx, void* data) {
+  race_ignore_begin();  // TSan: a new context, inside the section that leave_runtime() closes
   auto* m = static_cast<machine*>(data);
   fiber* self = m->current();
   m = machine::arrived(self, bctx::transfer_t{from_ctx, data});
   m->leave_runtime();  // from here on the fiber's own code runs
+  m->race_switched_in();
+  self->race_edge_.take();  // TSan: go() happens before the fiber starts (fiber_start)
   run_fiber_body(self);
+  // TSan: the fiber's life happens before run() returns (and before the
+  // fibers that run() unwinds at exit resume).
+  race_release(machine_of_thread()->rt().race_exits());
   machine::exit_current();
 }
 
@@ -184,6 +192,7 @@ void machine::prepare_first_run(fiber* f) {
   // At most 2 KiB (half a page: half the L1 sets) and a sixteenth of the stack.
   constexpr std::size_t k_line = 64;
   f->stack_ = p_->get_stack();
+  f->stack_.forget_last_use();  // TSan: this fiber is not ordered after the stack's last user
   f->last_worker_ = std::uint16_t(p_->index());  // a first run is no migration
   const std::size_t span = std::min<std::size_t>(2048, f->stack_.size / 16);
   const std::size_t colour = (f->id_ * k_line) % span;
@@ -282,6 +291,10 @@ void machine::parked(fiber* f) noexcept {
   // Release: publishes where and why it parked to reports, dumps and the
   // partial-deadlock monitor, which load the state with acquire.
   f->state_.store(fiber_state::waiting, std::memory_order_release);
+  // TSan: this runs ignored (g0, or the next fiber inside its runtime
+  // section): a parker states the edges of its unlock step itself, before it
+  // switches out (condition_variable::wait_ns). From here on `f` may run
+  // elsewhere, its TSan context included.
   if (f->unlock_fn_) f->unlock_fn_(f->unlock_arg_);
 }
 
@@ -368,9 +381,7 @@ machine* machine::switch_out(machine* m, request r) {
     if (p->handoffs_in_row_ < k_max_handoffs) {
       if (sched_node* n = m->sched_.take_for_handoff(p->index(), /*whole_queue=*/r == request::yield)) {
         ++p->handoffs_in_row_;
-        machine* back = handoff(m, f, static_cast<fiber*>(n), r);
-        back->leave_runtime();
-        return back;
+        return resumed(handoff(m, f, static_cast<fiber*>(n), r));
       }
     }
     // Nothing else could run here: a yield would switch out and back for nothing.
@@ -385,9 +396,25 @@ machine* machine::switch_out(machine* m, request r) {
   tsan_switch_to(m->tsan_g0_);
   bctx::transfer_t t = bctx::jump_fcontext(m->g0_ctx_, nullptr);
   // Resumed, possibly by another machine: it passed itself in the jump.
-  machine* back = arrived(f, t);
+  return resumed(arrived(f, t));
+}
+
+// The fiber that switch_out() switched out is back on machine `back`, whose
+// runtime section it closes.
+machine* machine::resumed(machine* back) noexcept {
   back->leave_runtime();
+  if constexpr (race_enabled) {
+    back->race_switched_in();
+    // TSan: resumed to unwind at exit, it runs after every fiber that exited.
+    if (back->rt_.unwinding()) race_acquire(back->rt_.race_exits());
+  }
   return back;
+}
+
+// TSan: a fiber was just switched in on this machine's thread, in its own
+// context (see tsan_forget_tls()).
+void machine::race_switched_in() noexcept {
+  if constexpr (race_enabled) tsan_forget_tls();
 }
 
 machine* machine::switch_out_park(machine* self) { return switch_out(self, request::park); }

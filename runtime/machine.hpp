@@ -66,7 +66,12 @@ class alignas(64) machine {
   machine& operator=(const machine&) = delete;
 
   // This machine's thread: binds the thread to it (thread_local, exception
-  // globals, signal stack, sanitizer context). Call first.
+  // globals, signal stack, sanitizer context). Call first. TSan: from here
+  // to unbind_thread() the thread's own context (g0) is ignored, as every
+  // fiber's is inside a runtime section: the runtime's work there acts for
+  // nobody, and what it does to memory (through the C library, which TSan
+  // intercepts) must neither be checked nor order anything. The edges the
+  // user's code relies on are stated outside (gort/detail/race.hpp).
   void bind_thread();
   // This machine's thread: undoes bind_thread(). Call last.
   void unbind_thread() noexcept;
@@ -95,6 +100,7 @@ class alignas(64) machine {
     const std::uint32_t d = depth_.load(std::memory_order_relaxed);
     depth_.store(d + 1, k_dekker_order);
     if (d > 0) return p_;  // already inside: the worker cannot be taken meanwhile
+    race_ignore_begin();   // TSan: the runtime's work acts for nobody (see bind_thread)
     std::atomic_signal_fence(std::memory_order_seq_cst);  // the light side of the barrier
     if (retake_.load(k_dekker_order)) [[unlikely]] return retake_seen();
     return p_;
@@ -102,8 +108,14 @@ class alignas(64) machine {
   // This machine's thread: closes the section enter_runtime() opened.
   // Release: pairs with the monitor's acquire load of depth_, so a worker it
   // takes comes with every write this machine made to it.
-  void leave_runtime() noexcept { depth_.store(depth_.load(std::memory_order_relaxed) - 1, std::memory_order_release); }
+  void leave_runtime() noexcept {
+    const std::uint32_t d = depth_.load(std::memory_order_relaxed);
+    depth_.store(d - 1, std::memory_order_release);
+    if (d == 1) race_ignore_end();
+  }
 
+  // This machine's thread: is it inside a runtime section (or on g0) now?
+  bool in_runtime() const noexcept { return depth_.load(std::memory_order_relaxed) != 0; }
   // This machine's thread: the fiber it runs (null on g0).
   fiber* current() const noexcept { return current_; }
   // Any other thread (the monitor, dumps): the same, as published. Acquire:
@@ -156,11 +168,9 @@ class alignas(64) machine {
   // Parks and yields in a row handed straight to a local fiber before one
   // goes through g0 (which runs due timers).
   static constexpr std::uint32_t k_max_handoffs = 16;
-#if defined(__SANITIZE_THREAD__)
-  static constexpr std::memory_order k_dekker_order = std::memory_order_seq_cst;  // TSan has no membarrier
-#else
+  // The fast side of the handshake: no fence (the monitor's membarrier is
+  // the heavy side). TSan builds too: gort's objects are not instrumented.
   static constexpr std::memory_order k_dekker_order = std::memory_order_relaxed;
-#endif
   friend void fiber_entry_(void*, void*);
   worker* retake_seen() noexcept;
   void prepare_first_run(fiber* f);
@@ -175,6 +185,8 @@ class alignas(64) machine {
   [[noreturn]] static void exit_current();
   void finish(fiber* f) noexcept;
   static machine* switch_out(machine* self, request r);
+  static machine* resumed(machine* back) noexcept;
+  void race_switched_in() noexcept;
 
   runtime& rt_;
   scheduler& sched_;

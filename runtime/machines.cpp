@@ -41,6 +41,17 @@ void count_os_thread(unsigned limit) {
 
 void uncount_os_thread() noexcept { g_os_threads.fetch_sub(1, std::memory_order_relaxed); }
 
+// std::thread could not start a thread the runtime needs (a machine, the
+// monitor): Go's newosproc failure, fatal. Counted already (count_os_thread).
+void thread_start_failed(const std::system_error& e) noexcept {
+  std::fflush(stdout);
+  write_stderr("runtime: failed to create new OS thread (have " +
+               std::to_string(g_os_threads.load(std::memory_order_relaxed) - 1) +
+               " already; errno=" + std::to_string(e.code().value()) +
+               ")\nruntime: may need to increase max user processes (ulimit -u)\n");
+  fatal("newosproc");
+}
+
 unsigned runtime::thread_count() const noexcept {
   return unsigned(std::max(0L, g_os_threads.load(std::memory_order_relaxed)));
 }
@@ -65,9 +76,7 @@ machine& runtime::new_machine(worker* p) {
   try {
     m.os_thread() = std::thread([this, &m] { machine_main(m); });
   } catch (const std::system_error& e) {
-    std::fflush(stdout);
-    write_stderr(std::string("runtime: failed to create new OS thread: ") + e.what() + "\n");
-    fatal("thread exhaustion");
+    thread_start_failed(e);
   }
   return m;
 }

@@ -84,14 +84,18 @@ void runtime::start_monitor() {
   if (cfg_.env.schedtrace_ms > 0) schedtrace_line(now_ns());
   heavy_barrier_init();
   g_coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
-  monitor_ = std::thread([this] {
-    // SIGQUIT goes to another thread: this one writes its dump.
-    sigset_t quit;
-    sigemptyset(&quit);
-    sigaddset(&quit, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &quit, nullptr);
-    monitor_loop();
-  });
+  try {
+    monitor_ = std::thread([this] {
+      // SIGQUIT goes to another thread: this one writes its dump.
+      sigset_t quit;
+      sigemptyset(&quit);
+      sigaddset(&quit, SIGQUIT);
+      pthread_sigmask(SIG_BLOCK, &quit, nullptr);
+      monitor_loop();
+    });
+  } catch (const std::system_error& e) {
+    thread_start_failed(e);
+  }
 }
 
 // run(), once the scheduler stopped. The last SCHED line comes from here,
@@ -119,6 +123,10 @@ void runtime::left_idle(unsigned) {
 
 // The monitor thread's body.
 void runtime::monitor_loop() {
+  // TSan: the monitor acts for nobody: its wake-ups order nothing and its
+  // work is ignored, as g0's (see machine::bind_thread).
+  mark_runtime_thread();
+  race_ignored runtime_work;
   monitor_state st;
   st.seen.resize(workers_.size());
   const std::int64_t trace_ns = cfg_.env.schedtrace_ms * 1'000'000;

@@ -80,6 +80,7 @@ void netpoller::init_locked() {
 poll_desc* netpoller::open(int fd) {
   poll_desc* pd;
   {
+    race_ignored internal;  // TSan: mu_ must not order the fibers that open sockets
     std::lock_guard g(mu_);
     if (epfd_ < 0) init_locked();
     if (free_) {
@@ -121,6 +122,7 @@ void netpoller::close(poll_desc* pd) noexcept {
 // still hold its address (a stale edge then causes one spurious wake-up,
 // which callers absorb by retrying their syscall).
 void netpoller::release(poll_desc* pd) noexcept {
+  race_ignored internal;  // TSan: as in open()
   std::lock_guard g(mu_);
   pd->next_free_ = free_;
   free_ = pd;

@@ -23,7 +23,19 @@ constexpr unsigned k_max_unwinds = 100;
 
 shared_rand g_chaos;  // GORT_SCHED_SEED's sequence, seeded per run
 void unlock_spinlock(void* l) GORT_NO_THREAD_SAFETY_ANALYSIS { static_cast<spinlock*>(l)->unlock(); }
+thread_local bool t_runtime_thread = false;  // see mark_runtime_thread()
 }  // namespace
+
+void mark_runtime_thread() noexcept { t_runtime_thread = true; }
+
+// TSan: is the caller the user's code (a fiber outside the runtime's
+// sections, a plain thread), whose wake-ups order what it did before them?
+// g0, a runtime section and the runtime's threads act for nobody: a timer
+// or the poller readying a fiber states no edge (as in Go).
+bool race_user_context() noexcept {
+  if (machine* m = machine_of_thread()) return m->current() && !m->in_runtime();
+  return !t_runtime_thread;
+}
 
 void set_chaos_seed(std::optional<std::uint64_t> seed) noexcept {
   if (seed) g_chaos.seed(*seed);
@@ -117,11 +129,20 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const location& whe
   f->blocked_since_.store(g_coarse_now_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
   f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   m = machine::switch_out_park(m);
+  f->race_edge_.take();  // from whoever readied us (see ready())
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
   if (m->rt().unwinding()) throw_unwind(*f, why, &where);
 }
 
+void race_publish_self_slow() noexcept { self()->race_edge_.publish(); }
+void race_take_from_slow(fiber* f) noexcept { f->race_edge_.take(); }
+
 void ready(fiber* f) noexcept {
+  // TSan: what the waker did so far happens before what `f` does once it
+  // resumes (taken in park() or park_thread()).
+  if constexpr (race_enabled) {
+    if (race_user_context()) f->race_edge_.publish();
+  }
   if (f->is_thread_) {
     f->thread_parker_->notify();
     return;

@@ -27,6 +27,7 @@
 #include <cstdint>
 
 #include "gort/detail/fiber_start.hpp"  // fiber_unwind
+#include "gort/detail/race.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/wait_reason.hpp"
 #include "gort/location.hpp"
@@ -51,6 +52,20 @@ void park(void (*unlock)(void*), void* arg, wait_reason why, const location& whe
 // that worker's runnext slot: it runs next and inherits the time slice (if it
 // last ran on another worker, only when the slot is free; see runtime::ready).
 void ready(fiber* f) noexcept;
+
+// TSan only (no code otherwise; gort/detail/race.hpp): a channel's partners
+// are ordered both ways, as in Go. Before it parks on a channel the caller
+// publishes what it did so far (race_publish_self); the partner that takes
+// its record takes that edge (race_take_from, lock held), and the partner's
+// ready() hands its own acts back.
+void race_publish_self_slow() noexcept;
+void race_take_from_slow(fiber* f) noexcept;
+inline void race_publish_self() noexcept {
+  if constexpr (race_enabled) race_publish_self_slow();
+}
+inline void race_take_from([[maybe_unused]] fiber* f) noexcept {
+  if constexpr (race_enabled) race_take_from_slow(f);
+}
 
 // Any thread, before waiting for a lock: records what the caller is about to
 // wait for, so that deadlock reports can name the holder ("held by goroutine

@@ -34,7 +34,7 @@ std::vector<const fiber*> fibers_in(Table& table, std::initializer_list<fiber_st
   std::fflush(stdout);
   write_stderr(report);
   write_trace_on_crash();  // GORT_TRACE's flight recorder
-  _exit(2);
+  exit_now(2);
 }
 }  // namespace
 

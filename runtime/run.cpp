@@ -86,6 +86,7 @@ run_outcome runtime::run(main_fn& fn) {
   main->fn_ = &fn;
   w0.spawned.add(1);
   main->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  main->race_edge_.publish();  // TSan: what the caller did before run() happens before main
 
   trace_.init(workers_, cfg_.env.trace_path, started_ns_);
   // Machine 0 is this thread, owning worker 0; the others get threads.
@@ -117,6 +118,7 @@ run_outcome runtime::run(main_fn& fn) {
   m0.unbind_thread();
   uncount_os_thread();
   trace_.write_at_exit();
+  race_acquire(race_exits());  // TSan: every fiber's life happens before run() returns
   return std::move(outcome_);
 }
 

@@ -96,7 +96,7 @@ void on_sigquit(int, siginfo_t*, void* uc) {
   write_stderr("SIGQUIT: quit\n\n");
   if (rt) write_raw_dump(*rt);
   write_trace_on_crash();  // GORT_TRACE's flight recorder (async-signal-safe)
-  _exit(2);
+  exit_now(2);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "runtime/stack.hpp"
 
+#include <dlfcn.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <string>
 
 #include "runtime/fatal.hpp"
 #include "runtime/sanitizer.hpp"
@@ -17,6 +20,14 @@
 namespace gort::detail {
 
 namespace {
+// A stack's (or a slab of stacks') mapping failed: fatal, naming the call,
+// its size and the errno ("fatal error: cannot allocate a fiber stack: mmap
+// of 16777216 bytes: Cannot allocate memory").
+[[noreturn]] void fatal_mmap(std::size_t bytes) noexcept {
+  const int e = errno;
+  fatal("cannot allocate a fiber stack: mmap of " + std::to_string(bytes) + " bytes: " + std::strerror(e));
+}
+
 constexpr std::size_t k_canary_bytes = 64;
 
 // Tells valgrind (when the program runs under it) that [base, base+size) is
@@ -53,6 +64,39 @@ bool stack_mem::canary_intact() const noexcept {
   std::uint64_t any = 0;
   for (std::size_t i = 0; i < k_canary_bytes / sizeof(std::uint64_t); ++i) any |= w[i];
   return any == 0;
+}
+
+void tsan_forget_tls() noexcept {
+#if GORT_TSAN
+  // The static TLS block's size (glibc's, as TSan itself reads it); the
+  // block lies below the thread pointer on x86-64, above it on aarch64.
+  static const unsigned long size = [] {
+    std::size_t n = 0, align = 0;
+    auto info = reinterpret_cast<void (*)(std::size_t*, std::size_t*)>(
+        dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info"));
+    if (info) info(&n, &align);
+    return (static_cast<unsigned long>(n) + 7) & ~7ul;
+  }();
+  if (size == 0) return;
+  const auto tp = static_cast<unsigned long>(pthread_self());
+#if defined(__aarch64__)
+  const unsigned long begin = tp;
+#else
+  const unsigned long begin = (tp - size) & ~7ul;
+#endif
+  __tsan_java_free(begin, size);
+  __tsan_java_alloc(begin, size);
+#endif
+}
+
+void stack_mem::forget_last_use() noexcept {
+#if GORT_TSAN
+  // Same protection and flags as the slab or mapping it came from, so the
+  // kernel merges the new mapping back with its neighbours.
+  if (mmap(base, size, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK | MAP_FIXED, -1, 0) == MAP_FAILED)
+    fatal_mmap(size);
+#endif
 }
 
 stack_allocator::stack_allocator(std::size_t size) {
@@ -101,7 +145,7 @@ stack_mem stack_allocator::allocate() {
 stack_mem stack_allocator::map_guarded() {
   void* p = mmap(nullptr, size_ + page_, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (p == MAP_FAILED) fatal_errno("cannot allocate a fiber stack (mmap)");
+  if (p == MAP_FAILED) fatal_mmap(size_ + page_);
   if (mprotect(p, page_, PROT_NONE) != 0) fatal_errno("cannot protect a fiber stack guard page");
   stack_mem s{static_cast<char*>(p) + page_, size_, true};
   register_with_valgrind(s);
@@ -113,7 +157,7 @@ stack_mem stack_allocator::carve_slab() {
   if (slab_left_ == 0) {
     void* p = mmap(nullptr, k_slab_stacks * size_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (p == MAP_FAILED) fatal_errno("cannot allocate fiber stacks (mmap)");
+    if (p == MAP_FAILED) fatal_mmap(k_slab_stacks * size_);
     slabs_.push_back(static_cast<char*>(p));
     slab_next_ = static_cast<char*>(p);
     slab_left_ = k_slab_stacks;

@@ -39,6 +39,11 @@ struct stack_mem {
   explicit operator bool() const noexcept { return base != nullptr; }
   // Slab stacks: false once the fiber wrote below its stack.
   bool canary_intact() const noexcept;
+  // TSan only (a no-op otherwise): the stack goes to a new fiber, which its
+  // last user is not ordered with (a switch orders nothing), so what TSan
+  // remembers of that use is dropped: the pages are mapped afresh (TSan's
+  // mmap interceptor clears their shadow; the contents become zero).
+  void forget_last_use() noexcept;
 };
 
 class stack_allocator {

@@ -52,7 +52,12 @@ thread_local std::unique_ptr<thread_stand_in> t_stand_in;
 }  // namespace
 
 fiber* thread_self() {
-  if (!t_stand_in) t_stand_in = std::make_unique<thread_stand_in>();
+  if (!t_stand_in) {
+    // TSan: the record is the runtime's, which wakers touch (its race
+    // edge) without being ordered after this thread.
+    race_ignored runtime_memory;
+    t_stand_in = std::make_unique<thread_stand_in>();
+  }
   return &t_stand_in->self;
 }
 
@@ -65,6 +70,7 @@ void park_thread(void (*unlock)(void*), void* arg, wait_reason why, const locati
   g_foreign_blocked.fetch_add(1, std::memory_order_acq_rel);
   if (unlock) unlock(arg);
   f->thread_parker_->wait();
+  f->race_edge_.take();  // TSan: from whoever readied us (see ready())
   g_foreign_blocked.fetch_sub(1, std::memory_order_acq_rel);
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
 }

@@ -5,7 +5,8 @@
 #
 #   ./scripts/sanitize.sh asan      the whole suite under AddressSanitizer + UBSan (gcc)
 #   ./scripts/sanitize.sh tsan      the short suite under ThreadSanitizer (clang)
-#   ./scripts/sanitize.sh race      the race demo: TSan must report it, the safe demos must not
+#   ./scripts/sanitize.sh race      the racy demos must be reported, at 1 worker and at 2 (race_condition
+#                                   races, waitgroup_sum's sleep orders nothing), the safe demos must not
 #
 # Left out everywhere: the million-fiber test (hours under a sanitizer), the
 # gdb test (ptrace on an instrumented binary) and the package tests (they
@@ -20,7 +21,7 @@ shift || true
 cd "$GORT_ROOT"
 
 common_exclude='Million|^gdb\.|^package\.|^memcheck\.'
-tsan_exclude="$common_exclude|demo\.race_condition|demo\.skynet|demo\.showcase|ThousandConcurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
+tsan_exclude="$common_exclude|demo\.race_condition|demo\.waitgroup_sum|demo\.skynet|demo\.showcase|ThousandConcurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
 
 case "$mode" in
   asan)
@@ -35,26 +36,46 @@ case "$mode" in
     exec ctest --preset tsan --output-on-failure -j "$GORT_JOBS" --timeout 600 -E "$tsan_exclude" "$@"
     ;;
   race)
-    configure_and_build tsan --target race_condition waitgroup_sum atomic_sum mutex_messages
+    racy="race_condition waitgroup_sum"
+    clean="atomic_sum mutex_messages channels pipeline fan_out_fan_in return_channel buffers read_them"
+    # shellcheck disable=SC2086
+    configure_and_build tsan --target $racy $clean
     bin="$GORT_ROOT/build/tsan/demos"
     export TSAN_OPTIONS="halt_on_error=0"
-    out=$("$bin/race_condition" 2>&1 || true)
-    if ! grep -q "WARNING: ThreadSanitizer: data race" <<<"$out"; then
-      echo "$out"
-      echo "race check: FAILED - TSan did not report the race in race_condition" >&2
-      exit 1
-    fi
-    echo "race check: race_condition reported by TSan, as it should be"
-    for demo in waitgroup_sum atomic_sum mutex_messages; do
-      out=$("$bin/$demo" 2>&1) || { echo "$out"; echo "race check: $demo failed" >&2; exit 1; }
-      if grep -q "ThreadSanitizer" <<<"$out"; then
-        echo "$out"
-        echo "race check: FAILED - TSan reported a race in $demo" >&2
-        exit 1
-      fi
-      echo "race check: $demo clean"
+    checks=0
+    # Go's -race promise: a race is reported whether or not the fibers ran at
+    # the same time, so at 1 worker (fibers taking turns) as at 2.
+    for workers in 1 2; do
+      for demo in $racy; do
+        if [ "$demo" = race_condition ]; then
+          out=$("$bin/$demo" "$workers" 2>&1 || true)
+        else
+          out=$(GORT_MAXPROCS=$workers "$bin/$demo" 2>&1 || true)
+        fi
+        if ! grep -q "WARNING: ThreadSanitizer: data race" <<<"$out"; then
+          echo "$out"
+          echo "race check: FAILED - TSan did not report the race in $demo at $workers worker(s)" >&2
+          exit 1
+        fi
+        echo "race check: $demo reported at $workers worker(s), as it should be"
+        checks=$((checks + 1))
+      done
+      for demo in $clean; do
+        out=$(GORT_MAXPROCS=$workers "$bin/$demo" 2>&1) || {
+          echo "$out"
+          echo "race check: $demo failed at $workers worker(s)" >&2
+          exit 1
+        }
+        if grep -q "ThreadSanitizer" <<<"$out"; then
+          echo "$out"
+          echo "race check: FAILED - TSan reported a race in $demo at $workers worker(s)" >&2
+          exit 1
+        fi
+        echo "race check: $demo clean at $workers worker(s)"
+        checks=$((checks + 1))
+      done
     done
-    echo "1 passed, 0 failed"
+    echo "$checks passed, 0 failed"
     ;;
   *)
     echo "sanitize.sh: unknown mode \"$mode\" (asan, tsan or race)" >&2

@@ -62,6 +62,9 @@ bool condition_variable::wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadl
   r.m = lk.mutex();
   r.deadline = deadline_ns;
   detail::scope_exit stop_timer([&r] { r.stop(); });  // before r leaves the stack, normally or not
+  // TSan: the unlock step releases the user's mutex on the scheduler's side
+  // of the switch, which acts for nobody: state the release edge here.
+  detail::race_release(r.m);
   lock_.lock();
   nwait_.fetch_add(1, std::memory_order_relaxed);
   try {

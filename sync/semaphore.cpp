@@ -18,15 +18,19 @@ void semaphore::acquire(std::ptrdiff_t n, location where) {
   check_units(n, "acquire");
   if (n == 0) return;
   sema_.acquire(n, detail::wait_reason::semacquire, where);
+  detail::race_acquire(this);  // TSan: every release happens before later acquires
 }
 
 bool semaphore::try_acquire(std::ptrdiff_t n) {
   check_units(n, "try_acquire");
-  return n == 0 || sema_.try_acquire(n);
+  if (n != 0 && !sema_.try_acquire(n)) return false;
+  detail::race_acquire(this);
+  return true;
 }
 
 void semaphore::release(std::ptrdiff_t n) {
   check_units(n, "release");
+  detail::race_release(this);
   if (n != 0) sema_.release(n);
 }
 

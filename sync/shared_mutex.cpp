@@ -13,6 +13,9 @@
 //     return, unlock and destroy the object before w_.unlock(). unlocking_
 //     covers that window; every way to take the lock waits for it before
 //     returning (found by sync_Lifetime.SharedMutexFreedAsSoonAsLockReturns).
+//   - TSan (Go's rwmutex.go edges): a writer's unlock releases on
+//     reader_sem_ and a reader's unlock on writer_sem_; a reader acquires
+//     reader_sem_, a writer both. Readers are not ordered among themselves.
 #include <cstdint>
 
 #include "gort/sync.hpp"
@@ -29,6 +32,7 @@ void shared_mutex::lock_shared(location where) {
     reader_sem_.acquire(1, detail::wait_reason::rwmutex_rlock, where);
   }
   unlocking_.wait();
+  detail::race_acquire(&reader_sem_);
 }
 
 bool shared_mutex::try_lock_shared() noexcept {
@@ -37,6 +41,7 @@ bool shared_mutex::try_lock_shared() noexcept {
     // Acquire: pairs with the release in unlock().
     if (reader_count_.compare_exchange_weak(c, c + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
       unlocking_.wait();
+      detail::race_acquire(&reader_sem_);
       return true;
     }
   }
@@ -44,6 +49,7 @@ bool shared_mutex::try_lock_shared() noexcept {
 }
 
 void shared_mutex::unlock_shared() noexcept {
+  detail::race_release(&writer_sem_);
   // Release: pairs with the acquire in lock()/try_lock() of a later writer.
   std::int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
   if (r >= 0) return;
@@ -62,6 +68,8 @@ void shared_mutex::lock(location where) {
   if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0)
     writer_sem_.acquire(1, detail::wait_reason::rwmutex_lock, where);
   unlocking_.wait();
+  detail::race_acquire(&reader_sem_);
+  detail::race_acquire(&writer_sem_);
 }
 
 bool shared_mutex::try_lock() noexcept {
@@ -74,10 +82,13 @@ bool shared_mutex::try_lock() noexcept {
     return false;
   }
   unlocking_.wait();
+  detail::race_acquire(&reader_sem_);
+  detail::race_acquire(&writer_sem_);
   return true;
 }
 
 void shared_mutex::unlock() noexcept {
+  detail::race_release(&reader_sem_);
   unlocking_.begin();  // published by the release below
   // Release: pairs with the acquire in lock_shared()/try_lock_shared().
   std::int32_t r = reader_count_.fetch_add(k_max_readers, std::memory_order_release) + k_max_readers;

@@ -17,6 +17,9 @@ void wait_group::add(std::ptrdiff_t n) {
   if (n > INT32_MAX || n < -std::ptrdiff_t(INT32_MAX))
     throw std::invalid_argument("sync: WaitGroup.add(" + std::to_string(n) + ") is out of range");
   detail::sched_point();  // GORT_SCHED_SEED may yield here
+  // TSan: every done() happens before the wait() that it lets return (Go's
+  // race.ReleaseMerge / race.Acquire on the wait group).
+  if (n < 0) detail::race_release(this);
   const std::uint64_t delta = std::uint64_t(std::int64_t(n)) << k_counter_shift;
   // acq_rel: the add that reaches zero sees every earlier done()'s writes
   // (release sequence) and passes them on through the sema to the waiters.
@@ -47,11 +50,15 @@ void wait_group::wait(location where) {
   detail::sched_point();
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
-    if (counter_of(s) == 0) return;
+    if (counter_of(s) == 0) {
+      detail::race_acquire(this);
+      return;
+    }
     // acq_rel: registering as a waiter pairs with the add() that reaches zero.
     if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
   }
   sema_.acquire(1, detail::wait_reason::wait_group_wait, where);
+  detail::race_acquire(this);
 }
 
 }  // namespace gort

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -292,6 +293,54 @@ TEST(HttpServer, OversizedHeadersGet431) {
         EXPECT_EQ(r.status, 431);
         EXPECT_TRUE(big.closed_by_server());
         EXPECT_EQ(good.get("/").body, "hello world, visit 1\n");
+      },
+      gort_test::cfg(2));
+}
+
+// Out of descriptors, the server reports the accept error, pauses (5 ms,
+// doubling) and keeps serving: each connection that waited in the kernel's
+// queue is accepted and answered once others close (Go's net/http). Real
+// EMFILE: the server runs with a low descriptor limit.
+TEST(HttpServer, KeepsServingWhenOutOfDescriptors) {
+  if (!std::filesystem::exists(server_path())) GTEST_SKIP() << "no " << server_path();
+  // Room for what the server opens to start and about a dozen connections.
+  // The limit is inherited by the spawned server; this process keeps its own.
+  constexpr rlim_t k_limit = 20;
+  constexpr int k_clients = 30;
+  rlimit mine{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &mine), 0);
+  rlimit low = mine;
+  low.rlim_cur = k_limit;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::optional<server_process> srv;
+  try {
+    srv.emplace(std::vector<std::string>{"--addr", "127.0.0.1:0", "--workers", "2"});
+  } catch (...) {
+    setrlimit(RLIMIT_NOFILE, &mine);
+    throw;
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &mine), 0);
+  const std::string addr = srv->address();
+  ASSERT_NE(addr, "") << srv->read_until("\n");
+  std::string out;
+  gort::run(
+      [&] {
+        std::vector<client> clients;
+        for (int i = 0; i < k_clients; ++i) clients.emplace_back(addr);  // queued by the kernel
+        out = gort::blocking([&] { return srv->read_until("retrying in 10ms"); });
+        ASSERT_NE(out.find("http_server: Accept error: accept: Too many open files; retrying in 5ms\n"),
+                  std::string::npos)
+            << out;
+        // One at a time, in the order they connected: each answer needs the
+        // server to accept it, which takes the descriptor the last one freed.
+        int served = 0;
+        for (client& c : clients) {
+          client mine_now = std::move(c);
+          if (mine_now.get("/").status == 200) ++served;
+        }
+        EXPECT_EQ(served, k_clients);
+        client late(addr);
+        EXPECT_EQ(late.get("/").status, 200);
       },
       gort_test::cfg(2));
 }

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -143,6 +144,45 @@ class listener {
   listener(gort::detail::netfd_ptr fd, std::uint16_t port) noexcept;
   gort::detail::netfd_ptr fd_;
   std::uint16_t port_ = 0;
+};
+
+// Go's net/http accept loop (Server.Serve) for any server built on a
+// listener: accept() rides out the errors that pass by themselves, running
+// out of descriptors (EMFILE, ENFILE) or of kernel memory (ENOBUFS, ENOMEM),
+// by reporting each one and retrying after a pause that starts at 5 ms and
+// doubles up to 1 s, as Go's server does; the pause starts again at 5 ms
+// once a connection is accepted. Meanwhile the fiber sleeps (its worker runs
+// the connections already accepted, whose closes free descriptors).
+//
+//   gort::net::accept_backoff backoff;      // reports to stderr
+//   for (;;) gort::go(serve, backoff.accept(ln));   // ends when ln is closed (EBADF)
+//
+// One per accepting fiber; not shared.
+class accept_backoff {
+ public:
+  // Called before each pause with the accept error and the pause.
+  using report_fn = std::function<void(const std::system_error& error, std::chrono::milliseconds retry_in)>;
+
+  // Reports "gort::net: accept error: accept: Too many open files; retrying
+  // in 5ms" on stderr.
+  accept_backoff();
+  // Reports through `report` (empty: not at all).
+  explicit accept_backoff(report_fn report);
+
+  // l.accept(), retrying the errors above. Throws what listener::accept
+  // throws otherwise: EBADF once `l` is closed (also during a pause), other
+  // errors as std::system_error.
+  conn accept(listener& l, location where = location::current());
+
+  // The pause after `previous` (zero: the first error): 5 ms, then twice the
+  // previous, at most 1 s.
+  static std::chrono::milliseconds next_pause(std::chrono::milliseconds previous) noexcept;
+  // Whether accept() retries after `err`.
+  static bool temporary(int err) noexcept;
+
+ private:
+  report_fn report_;
+  std::chrono::milliseconds pause_{0};
 };
 
 // Listens on `address`: "127.0.0.1:8080", "[::1]:0", ":8080" (every

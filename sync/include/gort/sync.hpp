@@ -16,6 +16,7 @@
 #include <mutex>
 #include <utility>
 
+#include "gort/detail/race.hpp"
 #include "gort/detail/scope_exit.hpp"
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
@@ -88,6 +89,7 @@ class mutex {
     if (!state_.compare_exchange_strong(old, old | k_locked, std::memory_order_acquire,
                                         std::memory_order_relaxed))
       return false;
+    detail::race_acquire(this);  // TSan: as lock()
     owner_.store(fiber_id(), std::memory_order_relaxed);
     return true;
   }
@@ -112,12 +114,17 @@ class mutex {
     if (!state_.compare_exchange_strong(expected, k_locked, std::memory_order_acquire,
                                         std::memory_order_relaxed))
       lock_slow(why, where);
+    // TSan: every unlock happens before the next lock (Go's race.Acquire;
+    // stated because gort's own code, which may run this copy, is not
+    // instrumented).
+    detail::race_acquire(this);
     owner_.store(fiber_id(), std::memory_order_relaxed);
   }
   void lock_slow(detail::wait_reason why, const location& where);
   // unlock(); with `may_yield` false a fiber handing the lock to a starving
   // waiter does not yield to it (shared_mutex: it still has work on itself).
   void unlock_as(bool may_yield) noexcept {
+    detail::race_release(this);  // TSan: pairs with lock_as()
     owner_.store(0, std::memory_order_relaxed);
     // Release: pairs with the acquiring CAS in lock()/try_lock()/lock_slow().
     std::int32_t now = state_.fetch_sub(k_locked, std::memory_order_release) - k_locked;
@@ -291,7 +298,10 @@ class once_flag {
 template <class F, class... Args>
 void call_once(once_flag& flag, F&& f, Args&&... args) {
   // Acquire: pairs with the release store of k_done in once_exit().
-  if (flag.state_.load(std::memory_order_acquire) == once_flag::k_done) return;
+  if (flag.state_.load(std::memory_order_acquire) == once_flag::k_done) {
+    detail::race_acquire(&flag);  // TSan: pairs with once_exit()
+    return;
+  }
   if (!detail::once_enter(flag, location::current())) return;
   detail::scope_exit failed([&flag] { detail::once_exit(flag, false); });  // f threw: someone may retry
   std::invoke(std::forward<F>(f), std::forward<Args>(args)...);

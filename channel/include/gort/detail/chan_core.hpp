@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "gort/detail/race.hpp"
 #include "gort/location.hpp"
 
 namespace gort::detail {
@@ -57,7 +58,11 @@ inline void chan_retain(chan_core* c) noexcept { c->refs_.fetch_add(1, std::memo
 // Any thread holding a reference, once per reference. acq_rel: the last
 // releaser sees every other holder's writes before destroying.
 inline void chan_release(chan_core* c) noexcept {
-  if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) chan_destroy(c);
+  race_release(&c->refs_);  // stated to TSan too (the copy it runs may not be instrumented)
+  if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    race_acquire(&c->refs_);
+    chan_destroy(c);
+  }
 }
 
 // Channel operations: any thread (a fiber parks, a plain thread blocks).

@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "gort/detail/race.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waiter.hpp"
 #include "gort/location.hpp"
@@ -82,8 +83,13 @@ class task_state_base {
   virtual ~task_state_base() = default;
   // The handle or the fiber, once each.
   void release() noexcept {
-    // acq_rel: the last releaser sees every write of the other side.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    // acq_rel: the last releaser sees every write of the other side (stated
+    // to TSan too: this copy of release() may be one it does not instrument).
+    race_release(&refs_);
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      race_acquire(&refs_);
+      delete this;
+    }
   }
   // The fiber only, after storing its result or error: wakes the joiner.
   void complete() noexcept;
