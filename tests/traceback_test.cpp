@@ -313,6 +313,113 @@ TEST(Traceback, DumpOfAFiberThatMigrated) {
       {.workers = 2});
 }
 
+// ---- running fibers, sampled on their own threads ----------------------------
+namespace {
+// Computes, never switching, until `stop` is set (each check is a call, so
+// the loop keeps this frame).
+__attribute__((noinline)) void spin_in_named_function(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_acquire)) {
+  }
+  asm volatile("");
+}
+
+// Computes until `stop` is set, yielding between rounds: running or runnable
+// when a dump looks, and switching while one samples it.
+__attribute__((noinline)) void compute_and_yield(const std::atomic<bool>& stop, std::atomic<std::uint64_t>& sink) {
+  for (std::uint64_t r = 0; !stop.load(std::memory_order_acquire); ++r) {
+    volatile std::uint64_t x = r;
+    for (int k = 0; k < 2000; ++k) x = x * 31 + std::uint64_t(k);
+    sink.fetch_add(x, std::memory_order_relaxed);
+    gort::yield();
+  }
+  asm volatile("");
+}
+}  // namespace
+
+// A stall report samples the stuck fiber on its thread: the function it is
+// stuck in is named, with its line.
+TEST(TracebackDeathTest, StallReportShowsTheStuckFunction) {
+  threadsafe_death_tests();
+  EXPECT_EXIT(
+      {
+        std::atomic<bool> stop{false};
+        gort::run(
+            [&] {
+              gort::go([&] { spin_in_named_function(stop); });
+              gort::sleep_for(300ms);
+              stop.store(true, std::memory_order_release);
+            },
+            {.workers = 2, .stall_report = 40ms});
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0),
+      "gort: stall: goroutine 2 has run [0-9]+ ms without switching[^\n]*\ngoroutine 2 \\[running[^\n]*\\]:\n"
+      "[^\n]*spin_in_named_function\\(std::atomic<bool> const&\\)\n\t[^\n]*traceback_test.cpp:[0-9]+\n");
+}
+
+// dump_fibers from a fiber: another fiber computing on another worker is
+// sampled there (a signal to its thread), and named where it computes.
+TEST(Traceback, DumpSamplesAFiberRunningElsewhere) {
+  for (unsigned w : {2u, 4u}) {
+    SCOPED_TRACE("workers=" + std::to_string(w));
+    gort::run(
+        [] {
+          std::atomic<bool> stop{false};
+          gort::go([&] { spin_in_named_function(stop); });
+          std::string d;
+          // Until the spinner is running (it may not have started yet).
+          for (int i = 0; i < 2000 && d.find("spin_in_named_function") == std::string::npos; ++i) {
+            std::ostringstream os;
+            gort::dump_fibers(os);
+            d = os.str();
+            if (d.find("spin_in_named_function") == std::string::npos) gort::sleep_for(1ms);
+          }
+          stop.store(true, std::memory_order_release);
+          EXPECT_TRUE(contains_re(d, "goroutine 2 \\[running[^\n]*\\]:\n[^\n]*spin_in_named_function\\(std::atomic<bool> "
+                                     "const&\\)\n\t[^\n]*traceback_test.cpp:[0-9]+\n"))
+              << d;
+          // The dumping fiber itself, taken in place: gort::dump_fibers' caller.
+          EXPECT_TRUE(contains_re(d, "goroutine 1 \\[running[^\n]*\\]:\n[^\n]*TestBody[^\n]*\n\t[^\n]*traceback_test.cpp:"))
+              << d;
+        },
+        {.workers = w});
+  }
+}
+
+// ---- deep stacks -------------------------------------------------------------
+namespace {
+__attribute__((noinline)) int recurse_then_park(int depth, gort::chan<int>& c) {
+  if (depth == 0) return c.recv().value_or(0);
+  const int r = recurse_then_park(depth - 1, c);
+  asm volatile("");
+  return r + 1;
+}
+}  // namespace
+
+// Past 100 frames a stack is cut as Go cuts it.
+TEST(Traceback, DeepStacksAreCutAtAHundredFrames) {
+  gort::run(
+      [] {
+        gort::chan<int> never;
+        gort::go([&] { recurse_then_park(150, never); });
+        gort_test::wait_blocked("chan receive", 1);
+        std::ostringstream os;
+        gort::dump_fibers(os);
+        never.close();
+        const std::string d = os.str();
+        const std::size_t at = d.find("goroutine 2 [chan receive]:\n");
+        ASSERT_NE(at, std::string::npos) << d;
+        const std::string block = d.substr(at, d.find("\n\n", at) - at);
+        std::size_t frames = 0;
+        for (std::size_t p = 0; (p = block.find("recurse_then_park(int, gort::chan<int>&)\n\t", p)) != std::string::npos; ++p)
+          ++frames;
+        EXPECT_EQ(frames, 100u) << block;
+        EXPECT_NE(block.find("\n...additional frames elided...\n"), std::string::npos) << block;
+        EXPECT_NE(block.find("\ncreated by goroutine 1 at "), std::string::npos) << block;
+      },
+      {.workers = 2});
+}
+
 // ---- many fibers with one stack --------------------------------------------------
 namespace {
 // Every goroutine id a report names: in its own block or in a folded list.
@@ -425,16 +532,29 @@ TEST(TracebackStress, DumpsWhileFibersParkAndWake) {
         done.done();
       });
     }
+    // Fibers computing meanwhile: a dump samples them on their threads while
+    // they run, and some switch out while being sampled.
+    constexpr int k_spinners = 4;
+    std::atomic<bool> spin_stop{false};
+    std::atomic<std::uint64_t> sink{0};
+    gort::wait_group spinners;
+    spinners.add(k_spinners);
+    for (int i = 0; i < k_spinners; ++i)
+      gort::go([&] {
+        compute_and_yield(spin_stop, sink);
+        spinners.done();
+      });
     std::atomic<int> dumps{0};
-    std::atomic<bool> stop{false};
+    std::atomic<bool> stop{false}, sampled{false};
     std::string bad;
     gort::thread dumper([&] {
       while (!stop.load()) {
         std::ostringstream os;
         gort::dump_fibers(os);
-        std::multiset<std::uint64_t> ids = ids_named(os.str());
-        if (std::set<std::uint64_t>(ids.begin(), ids.end()).size() != ids.size() && bad.empty())
-          bad = os.str();
+        const std::string d = os.str();
+        std::multiset<std::uint64_t> ids = ids_named(d);
+        if (std::set<std::uint64_t>(ids.begin(), ids.end()).size() != ids.size() && bad.empty()) bad = d;
+        if (contains_re(d, "\\[running[^\n]*\\]:\n[^\n]*compute_and_yield\\(")) sampled.store(true);
         dumps.fetch_add(1);
       }
     });
@@ -449,8 +569,14 @@ TEST(TracebackStress, DumpsWhileFibersParkAndWake) {
     }
     done.wait();
     while (dumps.load() < 2) gort::sleep_for(1ms);  // at least one dump overlapped the churn's end
+    // Until a dump caught a computing fiber running (bounded: a loaded
+    // machine may keep missing them).
+    for (int i = 0; i < 10000 && !sampled.load(); ++i) gort::sleep_for(1ms);
     stop.store(true);
     dumper.join();
+    spin_stop.store(true, std::memory_order_release);
+    spinners.wait();
+    EXPECT_TRUE(sampled.load()) << "no dump showed a computing fiber's stack";
     EXPECT_EQ(out_of_order.load(), 0);
     for (int i = 0; i < k_fibers; ++i) ASSERT_EQ(got[i], k_rounds) << "fiber " << i;
     EXPECT_TRUE(bad.empty()) << "a dump named a fiber twice:\n" << bad.substr(0, 4000);
