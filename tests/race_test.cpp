@@ -92,18 +92,23 @@ TEST(RaceDeathTest, DifferentChannelsOrderNothing) {
 
 // Two sends into a buffered channel, with no receive between: not ordered
 // (each is ordered only with the receive of its slot).
+// The first sender stays alive (parked on `hold`) until the second has written:
+// both accesses are then by live fibers, whose history TSan keeps.
 TEST(RaceDeathTest, BufferedSendersAreNotOrdered) {
   expect_race_reported([] {
     g_racy = 0;
     gort::chan<int> c(2);
+    gort::chan<int> hold;
     gort::go([&] {
       g_racy = 1;
       c.send(1);
+      hold.recv();
     });
     gort::go([&] {
-      yield_until_fibers(2);
+      while (c.size() < 1) gort::yield();  // a snapshot: it orders nothing
       c.send(2);
       g_racy = 2;
+      hold.close();
     });
     yield_until_fibers(1);
   });
