@@ -8,6 +8,7 @@
 // race and exits with its status 66. A synchronised one runs in this process,
 // where a report fails the test (TSan's halt_on_error in scripts/sanitize.sh,
 // or the status 66 it gives at exit).
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -34,18 +35,38 @@ constexpr int k_tsan_exit = 66;  // TSan's exit status once it reported
 int g_racy = 0;
 
 // Runs body() in a child for 1, 2 and 4 workers, each expected to be
-// reported as a data race on g_racy.
+// reported as a data race on g_racy. TSan keeps a bounded history of each
+// memory word and of fibers that exited, so now and then it misses a race
+// that did happen (about one run in ten of this file lost one at 4 workers):
+// each worker count gets up to k_race_attempts children, and fails only if
+// none of them reported the race.
+constexpr int k_race_attempts = 3;
+
 template <class F>
 void expect_race_reported(F body) {
   gort_test::threadsafe_death_tests();
   gort_test::for_each_worker_count([&](unsigned w) {
-    EXPECT_EXIT(
-        {
-          gort::run([&] { body(); }, {.workers = w});
-          std::exit(0);
-        },
-        testing::ExitedWithCode(k_tsan_exit),
-        "WARNING: ThreadSanitizer: data race(.|\n)*Location is global '[^']*g_racy'");
+    for (int attempt = 1;; ++attempt) {
+      testing::TestPartResultArray failures;
+      {
+        testing::ScopedFakeTestPartResultReporter intercept(
+            testing::ScopedFakeTestPartResultReporter::INTERCEPT_ALL_THREADS, &failures);
+        EXPECT_EXIT(
+            {
+              gort::run([&] { body(); }, {.workers = w});
+              std::exit(0);
+            },
+            testing::ExitedWithCode(k_tsan_exit),
+            "WARNING: ThreadSanitizer: data race(.|\n)*Location is global '[^']*g_racy'");
+      }
+      if (failures.size() == 0) return;
+      if (attempt == k_race_attempts) {
+        for (int i = 0; i < failures.size(); ++i)
+          ADD_FAILURE() << "attempt " << attempt << " of " << k_race_attempts << ": "
+                        << failures.GetTestPartResult(i).message();
+        return;
+      }
+    }
   });
 }
 
@@ -77,23 +98,31 @@ TEST(RaceDeathTest, DifferentChannelsOrderNothing) {
   expect_race_reported([] {
     g_racy = 0;
     gort::chan<int> a(1), b(1);
+    gort::chan<int> hold;  // keeps the writer alive (parked) while the reader reads: see below
     gort::go([&] {
       g_racy = 1;
       a.send(1);
+      hold.recv();
     });
     gort::go([&] {
-      yield_until_fibers(2);  // the writer is done
+      while (a.size() < 1) gort::yield();  // the writer is done (a snapshot: it orders nothing)
       b.send(1);
       EXPECT_EQ(g_racy, 1);
+      hold.close();
     });
     yield_until_fibers(1);
+    // Drained, so each buffered value is ordered before the channels go (the
+    // fiber count above orders nothing).
+    a.recv();
+    b.recv();
   });
 }
 
 // Two sends into a buffered channel, with no receive between: not ordered
 // (each is ordered only with the receive of its slot).
-// The first sender stays alive (parked on `hold`) until the second has written:
-// both accesses are then by live fibers, whose history TSan keeps.
+// In these tests the first fiber stays alive (parked on `hold`) until the
+// second has made its access: TSan missed about one race in eight at 4
+// workers when the first fiber had already exited.
 TEST(RaceDeathTest, BufferedSendersAreNotOrdered) {
   expect_race_reported([] {
     g_racy = 0;
@@ -111,6 +140,8 @@ TEST(RaceDeathTest, BufferedSendersAreNotOrdered) {
       hold.close();
     });
     yield_until_fibers(1);
+    c.recv();  // drained, as above
+    c.recv();
   });
 }
 
