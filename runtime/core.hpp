@@ -62,6 +62,9 @@
 
 namespace gort::detail {
 
+struct block_info;
+class traceback_session;
+
 // What run() was asked for, resolved against the environment.
 struct run_config {
   unsigned workers = 1;
@@ -149,6 +152,16 @@ class runtime final : public sched_hooks {
   // How long the running fiber `f` has run without switching, as far as the
   // monitor saw (0: not known to be stuck).
   std::int64_t running_for(const fiber& f);
+  // The machine running `f` now, or null.
+  machine* machine_running(const fiber& f);
+  // Not a signal handler (traceback.cpp): the block of `f` with its call
+  // stack; a running fiber's is sampled on its thread if `sample_running`.
+  block_info block_of(const fiber& f, traceback_session& ts, bool sample_running);
+  // The same for `fibers` (ordered by id), formatted, grouped (traceback.hpp).
+  std::string fiber_blocks(const std::vector<const fiber*>& fibers, bool sample_running);
+  // A signal handler (signals.cpp): asks the monitor for the SIGQUIT dump,
+  // which it writes before it exits the process; false if it cannot.
+  bool request_quit_dump() noexcept;
   // Signal handlers only: every fiber object, without taking a lock.
   template <class F>
   void for_each_fiber_unlocked(F&& fn) const {
@@ -187,7 +200,8 @@ class runtime final : public sched_hooks {
   void watch_stuck(monitor_state& st, std::int64_t now);
   bool work_waiting(unsigned w, std::int64_t now);
   bool hand_off(worker& p, machine& from, std::int64_t now);
-  void report_stall(const fiber& f, std::int64_t ran_ns, bool handed_off);
+  void report_stall(machine& m, const fiber& f, std::int64_t ran_ns, bool handed_off);
+  [[noreturn]] void quit_dump();
   void schedtrace_line(std::int64_t now);
   // run.cpp, lifecycle.cpp
   void unwind_leftovers(machine& m0);
@@ -227,6 +241,7 @@ class runtime final : public sched_hooks {
   parker monitor_park_;                    // where it sleeps
   std::atomic<bool> monitor_stop_{false};
   std::atomic<bool> monitor_deep_{false};  // asleep without a deadline (all idle)
+  std::atomic<bool> quit_requested_{false};  // SIGQUIT: the monitor writes the dump
   std::vector<std::uint64_t> last_cycle_;  // monitor thread only
   // TSan: every fiber's exit releases here; fibers unwound at exit and
   // run()'s return acquire it (gort/detail/race.hpp).
@@ -249,6 +264,11 @@ void install_sigquit_handler() noexcept;
 
 extern std::shared_mutex g_runtime_lock;
 extern std::atomic<runtime*> g_runtime;
+// A coarse now_ns() for "blocked since" stamps (monitor.cpp): the monitor
+// stores it at each look (every 10 ms at most while any worker is busy), and
+// a worker that wakes the deep-sleeping monitor stores it first, so a park
+// reads a value at most one monitor period old. 0 before the first run.
+extern std::atomic<std::int64_t> g_coarse_now_ns;
 
 // Any thread: returns fn(rt, w) for the running runtime `rt` (null when no
 // run() is active) and the worker `w` the calling machine owns (null on a

@@ -7,13 +7,16 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 
+#include "runtime/core.hpp"
 #include "runtime/fiber.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/trace.hpp"
+#include "runtime/traceback.hpp"
 
 namespace gort::detail {
 
@@ -51,14 +54,6 @@ void fatal_errno(const char* what) noexcept {
   fatal(msg);
 }
 
-namespace {
-void append_location(std::string& out, const location& loc) {
-  out += loc.file_name();
-  out += ':';
-  out += std::to_string(loc.line());
-}
-}  // namespace
-
 std::uint64_t wait_holder_of(const fiber& f) noexcept {
   // Acquire: pairs with the release store in set_wait_target(), so the
   // holder function written before it is seen.
@@ -82,38 +77,7 @@ std::string duration_text(std::int64_t ns) {
   return std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
 }
 
-void append_fiber_block(std::string& out, const fiber& f, std::string_view state, std::string_view detail) {
-  out += "goroutine ";
-  out += std::to_string(f.id_);
-  out += " [";
-  if (state.empty()) state = wait_reason_text(f.reason_.load(std::memory_order_relaxed));
-  out += state;
-  if (!detail.empty()) {
-    out += ", ";
-    out += detail;
-  }
-  if (f.system_) out += ", system";
-  out += "]:\n";
-  if (state != "running" || f.reason_.load(std::memory_order_relaxed) != wait_reason::none) {
-    out += '\t';
-    append_location(out, f.blocked_at_);
-    out += '\n';
-    if (std::uint64_t holder = wait_holder_of(f)) {
-      out += "\theld by goroutine ";
-      out += std::to_string(holder);
-      out += '\n';
-    }
-  }
-  if (!f.is_main_) {
-    out += "created by goroutine ";
-    out += std::to_string(f.creator_id_);
-    out += " at ";
-    append_location(out, f.created_at_);
-    out += '\n';
-  }
-}
-
-void panic(const fiber& f, std::exception_ptr e) noexcept {
+void panic(const fiber& f, std::exception_ptr e, bool at_throw) noexcept {
   std::string what = "unknown exception";
   try {
     std::rethrow_exception(e);
@@ -122,11 +86,46 @@ void panic(const fiber& f, std::exception_ptr e) noexcept {
   } catch (...) {}
   std::fflush(stdout);
   std::string out = "panic: " + what + "\n\n";
-  append_fiber_block(out, f, "running");
+  {
+    traceback_session ts;
+    block_info b;
+    b.f = &f;
+    b.state = "running";
+    if (at_throw) b.stack = ts.here(f);
+    machine* m = machine_of_thread();
+    append_block(out, b, ts, m && m->rt().config().env.traceback_system);
+  }
   write_stderr(out);
   write_trace_on_crash();
   exit_now(2);
 }
+
+namespace {
+std::terminate_handler g_previous_terminate = nullptr;
+
+// std::terminate's handler. An exception that escapes a go() fiber finds no
+// handler on that fiber's stack (run_fiber_body catches only fiber_unwind),
+// so __cxa_throw calls std::terminate before unwinding anything: the stack
+// here still holds the throw site, which panic() prints. (A noexcept
+// boundary would not do: the C++ runtime unwinds up to it first.) Anything
+// else goes to the handler that was there before.
+[[noreturn]] void on_terminate() {
+  machine* m = machine_of_thread();
+  fiber* f = m ? m->current() : nullptr;
+  if (f && !f->is_main_) {
+    if (std::exception_ptr e = std::current_exception()) panic(*f, e, true);
+  }
+  if (g_previous_terminate) g_previous_terminate();
+  std::abort();
+}
+}  // namespace
+
+void install_terminate_handler() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] { g_previous_terminate = std::set_terminate(&on_terminate); });
+}
+
+bool panics_at_throw() noexcept { return std::get_terminate() == &on_terminate; }
 
 void stack_overflow(const fiber& f) noexcept {
   // Called from a signal handler: no allocation.

@@ -1,7 +1,9 @@
 // Go-shaped fatal errors: one message to stderr, exit status 2, no unwinding.
 #pragma once
 
+#include <cstdint>
 #include <exception>
+#include <string>
 #include <string_view>
 
 namespace gort::detail {
@@ -20,20 +22,21 @@ void write_stderr(std::string_view s) noexcept;
 // "fatal error: <what>: <strerror(errno)>" and exit 2.
 [[noreturn]] void fatal_errno(const char* what) noexcept;
 // An exception escaped a go() fiber: "panic: <what()>" plus the fiber's block,
-// exit 2 (Go's unrecovered panic).
-[[noreturn]] void panic(const fiber& f, std::exception_ptr e) noexcept;
+// exit 2 (Go's unrecovered panic). `at_throw`: called where it was thrown
+// (std::terminate's handler), so the block shows the stack there.
+[[noreturn]] void panic(const fiber& f, std::exception_ptr e, bool at_throw) noexcept;
+// Makes an exception escaping a go() fiber call panic() from std::terminate,
+// where the throw site is still on the stack (once per process; chains the
+// handler that was there). True while that handler is std::terminate's:
+// run_fiber_body then lets such exceptions escape instead of catching them.
+void install_terminate_handler() noexcept;
+bool panics_at_throw() noexcept;
 // Stack overflow in `f` (from the SIGSEGV handler or the canary check).
 [[noreturn]] void stack_overflow(const fiber& f) noexcept;
 
 // The fiber id holding the lock `f` waits for, or 0.
 std::uint64_t wait_holder_of(const fiber& f) noexcept;
 
-// The "goroutine N [reason]:\n\tfile:line\ncreated by ..." block of one fiber
-// (docs/api.md, "Deadlock reports and fatal errors"). `state` overrides the
-// wait reason ("running", "runnable"); `detail` is added inside the brackets
-// ("running, 250 ms without switching").
-void append_fiber_block(std::string& out, const fiber& f, std::string_view state = {},
-                        std::string_view detail = {});
 // "250 ms", "12 s", "3 minutes": how long a fiber has run or waited.
 std::string duration_text(std::int64_t ns);
 

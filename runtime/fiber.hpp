@@ -64,6 +64,16 @@ struct alignas(64) fiber : sched_node {
 
   // ---- warm: first run, exit, reports ----
   stack_mem stack_;  // empty until the first run
+  // Bumped by the fiber itself at every park and yield, before it switches
+  // out, and never reset when the object is reused. A reader of the saved
+  // context (runtime/unwind.cpp) copies the stack between two loads of it and
+  // keeps the copy only if it did not change (a seqlock whose write side is
+  // the fiber running). Relaxed loads and stores: one increment.
+  std::atomic<std::uint32_t> switch_gen_{0};
+  // When the fiber last parked, on the monitor's coarse clock (g_coarse_now_ns:
+  // now_ns() give or take its period; 0: unknown). Written by park(), read by
+  // reports ("[chan receive, 3 minutes]").
+  std::atomic<std::int64_t> blocked_since_{0};
   fiber_fn* fn_ = nullptr;
   void* heap_fn_ = nullptr;  // storage for a callable too big for inline_fn_
 

@@ -138,6 +138,18 @@ namespace {
 // Runs the fiber's callable and disposes of it. Its locals (the exception)
 // must be destroyed before the fiber's final jump, which never returns.
 void run_fiber_body(fiber* f) {
+  if (!f->is_main_ && panics_at_throw()) {
+    // Nothing on this stack catches what escapes a go() fiber but the
+    // shutdown's unwind: __cxa_throw then calls std::terminate with the
+    // throw site still on the stack, and its handler panics (fatal.cpp).
+    try {
+      f->fn_->invoke(f->fn_);
+    } catch (const fiber_unwind&) {
+      // Shutdown unwound this fiber: nothing to report.
+    }
+    f->fn_->destroy(f->fn_);
+    return;
+  }
   std::exception_ptr error;
   try {
     f->fn_->invoke(f->fn_);
@@ -148,7 +160,9 @@ void run_fiber_body(fiber* f) {
   }
   f->fn_->destroy(f->fn_);
   if (error) {
-    if (!f->is_main_) panic(*f, error);
+    // The main fiber's exception leaves run(); another's is a panic (here
+    // only when the program replaced std::terminate's handler: no stack).
+    if (!f->is_main_) panic(*f, error, false);
     machine_of_thread()->rt().set_main_error(std::move(error));
   }
 }
@@ -296,7 +310,9 @@ void machine::execute(fiber* f) {
 // tail of the local queue (and may be stolen from there at once), or to the
 // global queue from a machine without a worker.
 [[gnu::always_inline]] inline void machine::yielded(fiber* f) noexcept {
-  f->state_.store(fiber_state::runnable, std::memory_order_relaxed);
+  // Release (a plain store on x86): the saved context above is seen with it
+  // by a stack reader (runtime/unwind.cpp), which loads the state with acquire.
+  f->state_.store(fiber_state::runnable, std::memory_order_release);
   if (p_)
     sched_.push_local(p_->index(), f, place::tail);
   else
@@ -426,15 +442,25 @@ void machine::park_current(machine* m, fiber* f, void (*unlock)(void*), void* ar
   f->blocked_at_ = where;
   m->unlock_fn_ = unlock;
   m->unlock_arg_ = arg;
+  // For reports: since when (one load of a clock the monitor keeps), and a
+  // new generation of its saved context (see fiber::switch_gen_).
+  f->blocked_since_.store(g_coarse_now_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   m = switch_out(m, request::park);
   f->race_edge_.take();  // TSan: from whoever readied us (see ready())
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
   if (m->rt().unwinding()) throw_unwind(*f, why, &where);
 }
-machine* machine::switch_out_yield(machine* self) { return switch_out(self, request::yield); }
+machine* machine::switch_out_yield(machine* self) {
+  fiber* f = self->current();  // a new generation of its saved context (fiber::switch_gen_)
+  f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return switch_out(self, request::yield);
+}
 
 void machine::yield_current(machine* m, fiber* f) {
   if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(*f, wait_reason::none, nullptr);
+  // A new generation of its saved context (see fiber::switch_gen_).
+  f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   m = switch_out(m, request::yield);  // returns at once when nothing else could run
   if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(*f, wait_reason::none, nullptr);
 }

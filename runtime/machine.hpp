@@ -50,6 +50,7 @@
 #include <boost/context/detail/fcontext.hpp>
 
 #include "runtime/fiber.hpp"
+#include "runtime/sampler.hpp"
 #include "runtime/worker.hpp"
 #include "scheduler/futex.hpp"
 
@@ -162,6 +163,16 @@ class alignas(64) machine {
   void give_worker(worker* p) noexcept { p_ = p; }
   std::thread& os_thread() noexcept { return thread_; }
 
+  // ---- call stacks (runtime/sampler.cpp)
+  // Any thread: the kernel's id of this machine's thread, 0 before it is known.
+  int tid() const noexcept { return identified_.load(std::memory_order_acquire) ? tid_ : 0; }
+  // Reports under the traceback lock, and this machine's signal handler.
+  stack_sample& sample_slot() noexcept { return sample_; }
+  // This machine's SIGQUIT handler, while it waits for the dump: the context
+  // it interrupted (its fiber's), for a sample taken meanwhile. Null otherwise.
+  void* quit_context() const noexcept { return quit_context_.load(std::memory_order_acquire); }
+  void set_quit_context(void* uc) noexcept { quit_context_.store(uc, std::memory_order_release); }
+
  private:
   enum class request : std::uint8_t { none, park, yield, exit };
   // Parks and yields in a row handed straight to a local fiber before one
@@ -221,6 +232,8 @@ class alignas(64) machine {
   parker spare_park_;   // where it sleeps as a spare
   std::atomic<const fiber*> stall_fiber_{nullptr};  // the monitor's last stall note
   std::atomic<std::int64_t> stall_since_{0};
+  stack_sample sample_;                    // see runtime/sampler.hpp
+  std::atomic<void*> quit_context_{nullptr};
   std::thread thread_;  // empty for machine 0 (the thread that called run)
 };
 

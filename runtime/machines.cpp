@@ -162,6 +162,14 @@ std::int64_t runtime::running_for(const fiber& f) {
   return 0;
 }
 
+machine* runtime::machine_running(const fiber& f) {
+  std::lock_guard g(machines_mu_);
+  for (auto& m : machines_) {
+    if (m->current() == &f) return m.get();
+  }
+  return nullptr;
+}
+
 // run(), after machine 0 left its loop: joins every other machine's thread.
 // A machine that became a spare after stop() notified the spares sees
 // stopping() before it sleeps (wait_as_spare), so none sleeps through it.

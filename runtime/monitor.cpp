@@ -22,14 +22,21 @@
 //     handed off; it is raised before the worker goes to its new machine and
 //     lowered by the old machine on g0 (worker_lost), so it never goes below
 //     zero.
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/traceback.hpp"
 #include "scheduler/barrier.hpp"
 
 namespace gort::detail {
+
+std::atomic<std::int64_t> g_coarse_now_ns{0};
 
 namespace {
 constexpr std::int64_t k_min_delay_ns = 20'000;        // Go's sysmon: 20 us
@@ -76,8 +83,16 @@ struct runtime::monitor_state {
 void runtime::start_monitor() {
   if (cfg_.env.schedtrace_ms > 0) schedtrace_line(now_ns());
   heavy_barrier_init();
+  g_coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
   try {
-    monitor_ = std::thread([this] { monitor_loop(); });
+    monitor_ = std::thread([this] {
+      // SIGQUIT goes to another thread: this one writes its dump.
+      sigset_t quit;
+      sigemptyset(&quit);
+      sigaddset(&quit, SIGQUIT);
+      pthread_sigmask(SIG_BLOCK, &quit, nullptr);
+      monitor_loop();
+    });
   } catch (const std::system_error& e) {
     thread_start_failed(e);
   }
@@ -94,10 +109,16 @@ void runtime::stop_monitor() {
 }
 
 // A worker left idle (sched_hooks): wake the monitor if it sleeps without a
-// deadline. seq_cst: pairs with the monitor's store of monitor_deep_ and its
-// re-check of the idle count (one of the two sees the other).
+// deadline, bringing the coarse clock up to date first (the monitor has not
+// kept it while every worker slept, and this worker's fibers may park before
+// the monitor looks). seq_cst: pairs with the monitor's store of
+// monitor_deep_ and its re-check of the idle count (one of the two sees the
+// other; if the monitor does, it is still looking at least every 10 ms).
 void runtime::left_idle(unsigned) {
-  if (monitor_deep_.load(std::memory_order_seq_cst)) monitor_park_.notify();
+  if (monitor_deep_.load(std::memory_order_seq_cst)) {
+    g_coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
+    monitor_park_.notify();
+  }
 }
 
 // The monitor thread's body.
@@ -128,7 +149,9 @@ void runtime::monitor_loop() {
     }
     monitor_park_.wait(std::min({now_ns() + delay, next_trace, next_partial, st.suspect_timer}));
     if (monitor_stop_.load(std::memory_order_acquire)) break;
+    if (quit_requested_.load(std::memory_order_acquire)) quit_dump();
     const std::int64_t now = now_ns();
+    g_coarse_now_ns.store(now, std::memory_order_relaxed);
     bool suspect = false, acted = false;
     watch_workers(st, now, suspect, acted);
     watch_stuck(st, now);
@@ -186,7 +209,7 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
     const bool computed = (cpu >= 0 && cpu - s.cpu0 + k_blocked_ns >= k_running_ns) || ran >= k_held_ns;
     s.cpu = cpu;
     if (cfg_.stall_report_ns > 0 && !s.reported && ran >= cfg_.stall_report_ns) {
-      report_stall(*f, ran, false);
+      report_stall(*m, *f, ran, false);
       s.reported = true;
     }
     if ((blocked || computed) && work_waiting(i, now) && hand_off(p, *m, now)) {
@@ -206,7 +229,7 @@ void runtime::watch_stuck(monitor_state& st, std::int64_t now) {
       continue;
     }
     if (cfg_.stall_report_ns > 0 && !it->reported && now - it->since >= cfg_.stall_report_ns) {
-      report_stall(*it->f, now - it->since, true);
+      report_stall(*it->m, *it->f, now - it->since, true);
       it->reported = true;
     }
     ++it;
@@ -241,15 +264,48 @@ bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
   return true;
 }
 
-// The monitor: one report per stall, while the fiber is still stuck.
-void runtime::report_stall(const fiber& f, std::int64_t ran_ns, bool handed_off) {
+// The monitor: one report per stall, while the fiber is still stuck on
+// machine `m`; its stack is sampled there.
+void runtime::report_stall(machine& m, const fiber& f, std::int64_t ran_ns, bool handed_off) {
   std::string out = "gort: stall: goroutine " + std::to_string(f.id_) + " has run " +
                     std::to_string(ran_ns / 1'000'000) + " ms without switching; " +
                     (handed_off ? "its worker's queue moved to another thread"
                                 : "nothing else is waiting for its worker") +
                     "\n";
-  append_fiber_block(out, f, "running");
+  {
+    traceback_session ts;
+    block_info b;
+    b.f = &f;
+    b.state = "running";
+    b.stack = ts.running(m, f, stacks_.stack_size());
+    append_block(out, b, ts, cfg_.env.traceback_system);
+  }
   write_stderr(out);
+}
+
+// A signal handler: SIGQUIT asks the monitor for the dump (see signals.cpp).
+bool runtime::request_quit_dump() noexcept {
+  if (monitor_stop_.load(std::memory_order_acquire)) return false;
+  quit_requested_.store(true, std::memory_order_release);  // pairs with the monitor's acquire
+  monitor_park_.notify();
+  return true;
+}
+
+// The monitor, asked by SIGQUIT: every live fiber with its stack, then exit 2.
+// The fiber table is walked without its lock: the thread that took SIGQUIT
+// may hold it, and its chunks are never freed during a run.
+void runtime::quit_dump() {
+  std::vector<const fiber*> live;
+  table_.for_each_unlocked([&](const fiber& f) {
+    fiber_state st = f.state_.load(std::memory_order_acquire);
+    if (st == fiber_state::runnable || st == fiber_state::running || st == fiber_state::waiting) live.push_back(&f);
+  });
+  std::sort(live.begin(), live.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
+  std::string out = "SIGQUIT: quit\n\n" + fiber_blocks(live, true);
+  std::fflush(stdout);
+  write_stderr(out);
+  write_trace_on_crash();  // GORT_TRACE's flight recorder
+  _exit(2);
 }
 
 // The monitor thread: one line in the manner of Go's schedtrace.

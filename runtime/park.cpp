@@ -7,6 +7,7 @@
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/traceback.hpp"
 #include "scheduler/random.hpp"
 
 namespace gort::detail {
@@ -82,8 +83,16 @@ void throw_unwind(fiber& f, wait_reason why, const location* where) {
     std::string msg = "goroutine " + std::to_string(f.id_) +
                       " caught the exception that unwinds it at exit " + std::to_string(k_max_unwinds) +
                       " times without rethrowing it (catch (...) without throw;)\n\n";
-    // As it was blocking again (a yield: running, with no location).
-    append_fiber_block(msg, f, where ? wait_reason_text(why) : "running");
+    {  // As it was blocking again (a yield: running, with no location).
+      traceback_session ts;
+      block_info b;
+      b.f = &f;
+      b.state = where ? std::string(wait_reason_text(why)) : std::string("running");
+      b.blocked = where != nullptr;
+      b.stack = ts.here(f);
+      machine* m = machine_of_thread();
+      append_block(msg, b, ts, m && m->rt().config().env.traceback_system);
+    }
     msg.pop_back();  // fatal() ends the line
     fatal(msg);
   }

@@ -30,15 +30,6 @@ std::vector<const fiber*> fibers_in(Table& table, std::initializer_list<fiber_st
   return out;
 }
 
-// The report's blocks, one per fiber, after `header`.
-std::string blocks(std::string out, const std::vector<const fiber*>& fs) {
-  for (const fiber* f : fs) {
-    out += '\n';
-    append_fiber_block(out, *f);
-  }
-  return out;
-}
-
 [[noreturn]] void print_and_exit(const std::string& report) {
   std::fflush(stdout);
   write_stderr(report);
@@ -91,8 +82,8 @@ void runtime::act_on_deadlock(std::string report) {
 }
 
 std::string runtime::deadlock_report() {
-  return blocks("fatal error: all goroutines are asleep - deadlock!\n",
-                fibers_in(table_, {fiber_state::waiting, fiber_state::runnable, fiber_state::running}));
+  return "fatal error: all goroutines are asleep - deadlock!\n\n" +
+         fiber_blocks(fibers_in(table_, {fiber_state::waiting, fiber_state::runnable, fiber_state::running}), false);
 }
 
 // GORT_LEAKCHECK=1: after the main fiber returned and the workers stopped,
@@ -101,7 +92,8 @@ void runtime::report_leaks() {
   std::vector<const fiber*> blocked = fibers_in(table_, {fiber_state::waiting});
   if (blocked.empty()) return;
   std::fflush(stdout);
-  write_stderr(blocks("gort: " + std::to_string(blocked.size()) + " fibers still blocked at exit\n", blocked));
+  write_stderr("gort: " + std::to_string(blocked.size()) + " fibers still blocked at exit\n\n" +
+               fiber_blocks(blocked, false));
 }
 
 // GORT_DEADLOCK=partial, on the monitor thread: finds a cycle of fibers each
@@ -139,11 +131,11 @@ void runtime::check_partial_deadlock() {
   }
   std::string header = "fatal error: deadlock cycle: ";
   for (std::uint64_t id : cycle) header += "goroutine " + std::to_string(id) + " -> ";
-  header += "goroutine " + std::to_string(cycle.front()) + "\n";
+  header += "goroutine " + std::to_string(cycle.front()) + "\n\n";
   std::vector<const fiber*> members;
   for (std::uint64_t id : cycle) members.push_back(waiting[id]);
   std::sort(members.begin(), members.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
-  act_on_deadlock(blocks(header, members));
+  act_on_deadlock(header + fiber_blocks(members, false));
 }
 
 }  // namespace gort::detail

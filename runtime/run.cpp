@@ -75,6 +75,7 @@ runtime::~runtime() = default;
 run_outcome runtime::run(main_fn& fn) {
   install_overflow_handler();
   install_sigquit_handler();
+  install_terminate_handler();
   // The main fiber: id 1, queued for worker 0.
   worker& w0 = *workers_[0];
   fiber* main = table_.allocate_chunk(1);

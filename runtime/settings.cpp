@@ -77,6 +77,12 @@ bool parse_stallreport(std::string_view s, settings& out) {
   return true;
 }
 
+bool parse_traceback(std::string_view s, settings& out) {
+  if (s != "all" && s != "system") return false;
+  out.traceback_system = s == "system";
+  return true;
+}
+
 constexpr setting k_table[] = {
     {"GORT_MAXPROCS", "a positive number up to 1024", "the number of CPUs",
      "worker threads when config::workers is 0 (Go's GOMAXPROCS)", &parse_maxprocs},
@@ -101,6 +107,9 @@ constexpr setting k_table[] = {
     {"GORT_STALLREPORT", "a positive number of milliseconds", "off",
      "report each fiber that holds its thread longer than MS milliseconds (when config::stall_report is 0)",
      &parse_stallreport},
+    {"GORT_TRACEBACK", "all or system", "all",
+     "system: call stacks in reports also show gort's own and the C++ library's frames (Go's GOTRACEBACK)",
+     &parse_traceback},
 };
 
 }  // namespace

@@ -31,6 +31,7 @@ struct settings {
   std::optional<std::uint64_t> sched_seed;        // GORT_SCHED_SEED
   unsigned maxthreads = 0;                        // GORT_MAXTHREADS; 0: unset
   long stallreport_ms = 0;                        // GORT_STALLREPORT; 0: unset
+  bool traceback_system = false;                  // GORT_TRACEBACK=system
 };
 
 // One row of the table.

@@ -65,6 +65,8 @@ class stack_allocator {
   // Any worker, about to sleep: gives back the pages of warm stacks past the
   // bound. Cheap (one relaxed load) when there is nothing to give back.
   void trim_excess() noexcept;
+  // Any thread: the usable bytes of every stack.
+  std::size_t stack_size() const noexcept { return size_; }
   // Any thread; a snapshot: stacks kept warm (pages resident) now.
   std::size_t warm_size() const noexcept { return warm_count_.load(std::memory_order_relaxed); }
 

@@ -102,23 +102,14 @@ void detail::runtime::dump(std::string& out) {
   // A listed fiber may exit and its object be reused for a new fiber while we sort and
   // print: ids, locations and states are a snapshot read while fibers run on.
   const tsan_racy_snapshot racy;
-  std::vector<fiber*> live;
+  std::vector<const fiber*> live;
   table_.for_each([&](fiber& f) {
     fiber_state st = f.state_.load(std::memory_order_acquire);
     if (st == fiber_state::runnable || st == fiber_state::running || st == fiber_state::waiting)
       live.push_back(&f);
   });
   std::sort(live.begin(), live.end(), [](const fiber* a, const fiber* b) { return a->id_ < b->id_; });
-  for (fiber* f : live) {
-    fiber_state st = f->state_.load(std::memory_order_acquire);
-    std::string_view state = st == fiber_state::runnable  ? "runnable"
-                             : st == fiber_state::running ? "running"
-                                                          : std::string_view{};
-    // A fiber the monitor saw hold its thread: for how long, so far.
-    const std::int64_t ran = st == fiber_state::running ? running_for(*f) : 0;
-    append_fiber_block(out, *f, state, ran >= 1'000'000 ? duration_text(ran) + " without switching" : std::string());
-    out += '\n';
-  }
+  out += fiber_blocks(live, true);
 }
 
 sched_stats stats() {

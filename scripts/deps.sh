@@ -14,7 +14,7 @@ set -euo pipefail
 
 build_pkgs=(
   cmake ninja-build g++ make pkg-config git ccache
-  libboost-context-dev libfmt-dev
+  libboost-context-dev libfmt-dev libdw-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhttp-parser-dev nlohmann-json3-dev
   python3 gdb valgrind time procps curl

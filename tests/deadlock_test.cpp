@@ -41,7 +41,7 @@ TEST(DeadlockDeathTest, SeedExampleUnbufferedSendInMain) {
               }),
               testing::ExitedWithCode(2),
               "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 \\[chan "
-              "send\\]:\n\t.*deadlock_test.cpp:[0-9]+\n");
+              "send\\]:\n[^\t\n]+\n\t[^\n]*deadlock_test.cpp:[0-9]+\n");
 }
 
 TEST(DeadlockDeathTest, ReceiveOnNilChannel) {
@@ -77,7 +77,7 @@ TEST(DeadlockDeathTest, MutexRelockNamesTheHolder) {
                 m.lock();
               }),
               testing::ExitedWithCode(2),
-              "goroutine 1 \\[sync.Mutex.Lock\\]:\n\t.*\n\theld by goroutine 1\n");
+              "goroutine 1 \\[sync.Mutex.Lock\\]:\n[^\t\n]+\n\t[^\n]*deadlock_test.cpp:[0-9]+\n\theld by goroutine 1\n");
 }
 
 TEST(DeadlockDeathTest, JoinOfBlockedTask) {
@@ -88,8 +88,8 @@ TEST(DeadlockDeathTest, JoinOfBlockedTask) {
                 t.join();
               }),
               testing::ExitedWithCode(2),
-              "goroutine 1 \\[task join\\]:\n\t.*deadlock_test.cpp:[0-9]+\n\ngoroutine [0-9]+ \\[chan "
-              "receive\\]:\n\t.*\n"
+              "goroutine 1 \\[task join\\]:\n[^\t\n]+\n\t[^\n]*deadlock_test.cpp:[0-9]+\n\ngoroutine [0-9]+ \\[chan "
+              "receive\\]:\n.*\n"
               "created by goroutine 1 at .*deadlock_test.cpp:[0-9]+");
 }
 
@@ -241,7 +241,7 @@ TEST(DeadlockDeathTest, PartialCycleOfMutexesIsReported) {
       testing::ExitedWithCode(2),
       "fatal error: deadlock cycle: goroutine [0-9]+ -> goroutine [0-9]+ -> goroutine [0-9]+\n\ngoroutine "
       "[0-9]+ "
-      "\\[sync.Mutex.Lock\\]:\n\t.*\n\theld by goroutine [0-9]+\ncreated by goroutine 1 at");
+      "\\[sync.Mutex.Lock\\]:\n.*\n\theld by goroutine [0-9]+\ncreated by goroutine 1 at");
 }
 
 TEST(Deadlock, PartialCheckReportsNoCycleWhenLockOrderResolves) {

@@ -99,10 +99,24 @@ class Checks:
             self.failed.append(what)
 
 
+def expand_ids(ranges):
+    """"10-12, 15" -> [10, 11, 12, 15]"""
+    ids = []
+    for r in ranges.split(", "):
+        a, _, b = r.partition("-")
+        ids.extend(range(int(a), int(b or a) + 1))
+    return ids
+
+
 def parse_dump(text):
-    """{id: (state, created at)} of the server's dump."""
+    """{id: (state, created at)} of the server's dump, folded fibers included."""
     fibers = {}
     for block in re.split(r"\n\s*\n", text):
+        more = re.match(r"\d+ more goroutines \[[^\]]*\] with the same stack as goroutine (\d+): (.*)", block)
+        if more and int(more.group(1)) in fibers:
+            for i in expand_ids(more.group(2).strip()):
+                fibers[i] = fibers[int(more.group(1))]
+            continue
         m = re.match(r"goroutine (\d+) \[([^\]]*)\]:", block)
         if m:
             c = re.search(r"^created by goroutine \d+ at (.*)$", block, re.M)

@@ -40,7 +40,7 @@ __attribute__((noinline)) int recurse(volatile char* prev, int depth) {
 TEST(FatalDeathTest, PanicInGoFiberPrintsWhatAndFiberThenExits2) {
   threadsafe_death_tests();
   EXPECT_EXIT(spawn_and_throw(), testing::ExitedWithCode(2),
-              "panic: something broke\n\ngoroutine [0-9]+ \\[running\\]:\ncreated by goroutine 1 at "
+              "panic: something broke\n\ngoroutine [0-9]+ \\[running\\]:\n.*created by goroutine 1 at "
               ".*fatal_death_test.cpp:[0-9]+");
 }
 
@@ -77,7 +77,7 @@ TEST(FatalDeathTest, DeadlockOfMainAloneIsReported) {
                   {.workers = 2}),
               testing::ExitedWithCode(2),
               "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 "
-              "\\[sync.WaitGroup.Wait\\]:\n\t.*fatal_death_test.cpp:[0-9]+");
+              "\\[sync.WaitGroup.Wait\\]:\n[^\t\n]+\n\t[^\n]*fatal_death_test.cpp:[0-9]+");
 }
 
 TEST(FatalDeathTest, DeadlockAfterLastSleeperWakes) {

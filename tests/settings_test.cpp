@@ -20,7 +20,7 @@ namespace {
 const std::map<std::string, std::string> k_bad = {
     {"GORT_MAXPROCS", "0"},      {"GORT_SCHEDTRACE", "often"}, {"GORT_TRACE", ""},
     {"GORT_DEADLOCK", "bogus"},  {"GORT_LEAKCHECK", "yes"},    {"GORT_SCHED_SEED", "x9"},
-    {"GORT_MAXTHREADS", "0"},    {"GORT_STALLREPORT", "-5"},
+    {"GORT_MAXTHREADS", "0"},    {"GORT_STALLREPORT", "-5"},   {"GORT_TRACEBACK", "crash"},
 };
 
 std::string readme() {

@@ -204,8 +204,8 @@ TEST(Dump, ListsBlockedFibersWithReasonsAndCreators) {
         gort::dump_fibers(os);
         std::string d = os.str();
         EXPECT_NE(d.find("goroutine 1 [running"), std::string::npos) << d;
-        EXPECT_NE(d.find("[sync.WaitGroup.Wait]:\n\t"), std::string::npos) << d;
-        EXPECT_NE(d.find("[sleep]:\n\t"), std::string::npos) << d;
+        EXPECT_NE(d.find("[sync.WaitGroup.Wait]:\n"), std::string::npos) << d;
+        EXPECT_NE(d.find("[sleep]:\n"), std::string::npos) << d;
         EXPECT_NE(d.find("created by goroutine 1 at"), std::string::npos) << d;
         EXPECT_NE(d.find("stats_test.cpp:"), std::string::npos) << d;
         blocked.release();

@@ -199,11 +199,29 @@
 
   // ---- fibers ---------------------------------------------------------------
 
-  // The dump's blocks ("goroutine N [state, for, system]:", where, who made it).
+  // "10-12, 15" -> [10, 11, 12, 15]
+  function expandIds(ranges) {
+    const ids = [];
+    for (const r of ranges.split(', ')) {
+      const [a, b] = r.split('-').map(Number);
+      for (let id = a; id <= (b || a); ++id) ids.push(id);
+    }
+    return ids;
+  }
+
+  // The dump's blocks ("goroutine N [state, for, system]:", its call stack, who
+  // made it), and the lines that fold fibers with the same stack as one shown
+  // ("N more goroutines [state] with the same stack as goroutine K: ids").
   function parseDump(text) {
     const fibers = [];
     for (const block of text.split(/\n\s*\n/)) {
       const lines = block.split('\n').filter((l) => l.length);
+      const more = lines.length && /^\d+ more goroutines \[[^\]]*\] with the same stack as goroutine (\d+): (.*)$/.exec(lines[0]);
+      if (more) {
+        const like = fibers.find((x) => x.id === Number(more[1]));
+        if (like) for (const id of expandIds(more[2])) fibers.push({...like, id, for: '', text: lines[0]});
+        continue;
+      }
       const m = lines.length && /^goroutine (\d+) \[([^\]]*)\]:$/.exec(lines[0]);
       if (!m) continue;
       const parts = m[2].split(', ');

@@ -38,6 +38,21 @@ def _location(loc):
     return "%s:%d" % (loc["file_"].string(), int(loc["line_"]))
 
 
+def _fcontext_layout():
+    """The registers Boost.Context's jump_fcontext saves, as offsets into the
+    frame a parked fiber's ctx_ points to, and the frame's size: read from the
+    program's debug information (gort::detail::fcontext_frame), the same
+    description gort's own unwinder uses."""
+    try:
+        t = gdb.lookup_type("gort::detail::fcontext_frame")
+    except gdb.error:
+        raise gdb.GdbError("gort: no gort::detail::fcontext_frame in the debug information (x86-64, built with -g)")
+    fields = {f.name: f.bitpos // 8 for f in t.fields()}
+    layout = {r: fields[r] for r in ("rbx", "rbp", "r12", "r13", "r14", "r15")}
+    layout["rip"] = fields["rip"]
+    return layout, t.sizeof
+
+
 def _runtime():
     rt = _atomic(gdb.parse_and_eval("gort::detail::g_runtime"))
     if int(rt) == 0:
@@ -105,18 +120,19 @@ class GortBacktrace(gdb.Command):
         if ctx == 0:
             print("goroutine %d has not started yet (created at %s)" % (fid, _location(f["created_at_"])))
             return
-        # Boost.Context x86-64 fcontext: saved rbp at +0x30, return address at
-        # +0x38; the stack pointer after the jump returns is ctx + 0x40.
+        # The frame jump_fcontext left at the saved context, as gort's own
+        # type describes it (runtime/fcontext_frame.hpp): the callee-saved
+        # registers and the return address; the stack pointer resumes past it.
         ptr = gdb.lookup_type("unsigned long").pointer()
-        rbp = int(gdb.Value(ctx + 0x30).cast(ptr).dereference())
-        rip = int(gdb.Value(ctx + 0x38).cast(ptr).dereference())
+        layout, size = _fcontext_layout()
+        regs = {name: int(gdb.Value(ctx + off).cast(ptr).dereference()) for name, off in layout.items()}
+        regs["rsp"] = ctx + size
         frame = gdb.selected_frame()
-        saved = {r: int(frame.read_register(r)) for r in ("rsp", "rip", "rbp")}
+        saved = {r: int(frame.read_register(r)) for r in regs}
         gdb.execute("select-frame 0", to_string=True)
         try:
-            gdb.execute("set $rsp = %d" % (ctx + 0x40))
-            gdb.execute("set $rbp = %d" % rbp)
-            gdb.execute("set $rip = %d" % rip)
+            for r, v in regs.items():
+                gdb.execute("set $%s = %d" % (r, v))
             print("goroutine %d:" % fid)
             gdb.execute("bt")
         finally:
