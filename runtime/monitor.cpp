@@ -305,7 +305,7 @@ void runtime::quit_dump() {
   std::fflush(stdout);
   write_stderr(out);
   write_trace_on_crash();  // GORT_TRACE's flight recorder
-  _exit(2);
+  exit_now(2);
 }
 
 // The monitor thread: one line in the manner of Go's schedtrace.

@@ -99,7 +99,8 @@ bool install_sampler() {
   return g_sampler_installed;
 }
 
-// Copies the calling thread's stack, from the registers in `c`, up to `top`.
+// Copies a stack, from the registers in `c` (the calling thread's, or a
+// thread's held in its SIGQUIT handler), up to `top`.
 void copy_own_stack(stack_copy& c, std::uintptr_t base, std::uintptr_t top) {
   const std::uintptr_t sp = c.regs.r[stack_regs::k_sp];
   c.lo = std::max(base, sp - k_red_zone);
@@ -125,6 +126,21 @@ void regs_from_ucontext(const void* uc, stack_regs& out) noexcept {
 
 call_stack traceback_session::running(machine& m, const fiber& f, std::size_t stack_size) {
   call_stack cs;
+  if (const void* uc = m.quit_context()) {
+    // Its thread waits in its SIGQUIT handler for this dump, and never
+    // returns from there: the context SIGQUIT interrupted stays as it is.
+    stack_copy c;
+    regs_from_ucontext(uc, c.regs);
+    const auto base = reinterpret_cast<std::uintptr_t>(f.stack_.base);
+    const std::uintptr_t sp = c.regs.r[stack_regs::k_sp];
+    if (m.current() != &f || sp <= base || sp >= base + f.stack_.size) {
+      cs.missing = "call stack not taken: SIGQUIT did not interrupt the fiber on its stack";
+      return cs;
+    }
+    copy_own_stack(c, base, base + f.stack_.size);
+    unwind_copy(c, cs);
+    return cs;
+  }
   if (!install_sampler()) {
     cs.missing = "call stack not taken: the program handles SIGURG itself";
     return cs;

@@ -15,6 +15,7 @@
 // in the background by a shell (`./server &`, nohup) inherits SIGQUIT as
 // ignored and still dumps.
 #include <signal.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -84,6 +85,13 @@ void write_raw_dump(const runtime& rt) {
 void on_sigquit(int, siginfo_t*, void* uc) {
   // This thread's fiber, if any, is sampled from the context SIGQUIT
   // interrupted (runtime/sampler.cpp) while the monitor dumps.
+#if GORT_TSAN
+  // TSan runs handlers late, from its own frames, with a stale context:
+  // take the registers here, on the interrupted fiber's stack (TSan calls
+  // the handler there, not on the signal stack).
+  ucontext_t here;
+  if (getcontext(&here) == 0) uc = &here;
+#endif
   if (machine* m = machine_of_thread()) m->set_quit_context(uc);
   if (g_quit_taken.exchange(true, std::memory_order_acq_rel)) {
     for (;;) pause();  // another thread's handler dumps and exits

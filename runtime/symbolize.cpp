@@ -26,6 +26,7 @@
 #include <memory>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "runtime/traceback.hpp"
 
@@ -166,30 +167,78 @@ bool call_site(Dwarf_Die* inlined, Dwarf_Die* cu, std::string& file, int& line) 
   return true;
 }
 
-// Frames from DWARF: the inlined calls at `pc`, then their function.
+// The compile unit holding `pc`, and the bias of the module's addresses.
+// libdw finds it through .debug_aranges, which clang does not emit by
+// default: without them, each unit's own address ranges are searched.
+Dwarf_Die* unit_at(Dwfl_Module* mod, std::uintptr_t pc, Dwarf_Addr& bias) {
+  if (Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias)) return cu;
+  for (Dwarf_Die* cu = nullptr; (cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr;)
+    if (dwarf_haspc(cu, pc - bias) > 0) return cu;
+  return nullptr;
+}
+
+// The DIEs around `pc` below `parent`, outermost first: the function, the
+// blocks and inlined calls inside it. Searched through namespaces and
+// classes too, where clang puts function definitions (libdw's
+// dwarf_getscopes only finds those GCC puts at the unit's top level).
+bool scopes_at(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& chain, int depth = 0) {
+  Dwarf_Die child;
+  if (depth > 64 || dwarf_child(parent, &child) != 0) return false;
+  do {
+    switch (dwarf_tag(&child)) {
+      case DW_TAG_namespace:
+      case DW_TAG_class_type:
+      case DW_TAG_structure_type:
+      case DW_TAG_union_type:
+        if (scopes_at(&child, pc, chain, depth + 1)) return true;
+        break;
+      case DW_TAG_subprogram:
+      case DW_TAG_inlined_subroutine:
+      case DW_TAG_lexical_block:
+        if (dwarf_haspc(&child, pc) > 0) {
+          chain.push_back(child);
+          scopes_at(&child, pc, chain, depth + 1);
+          return true;
+        }
+        break;
+      default: break;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return false;
+}
+
+// Frames from DWARF: the inlined calls at `pc`, then their function. Where
+// the unit's DIEs do not say which function holds `pc`, one frame: the
+// symbol table's name with the line table's file:line.
 void dwarf_frames(Dwfl_Module* mod, std::uintptr_t pc, const char* symbol, bool sys_module,
                   std::vector<frame_text>& out) {
   Dwarf_Addr bias = 0;
-  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
-  Dwfl_Line* line = dwfl_module_getsrc(mod, pc);
+  Dwarf_Die* cu = unit_at(mod, pc, bias);
+  Dwarf_Line* line = cu ? dwarf_getsrc_die(cu, pc - bias) : nullptr;
   int lineno = 0;
-  const char* src = line ? dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr) : nullptr;
-  if (!cu || !src) return;
+  const char* src = line ? dwarf_linesrc(line, nullptr, nullptr) : nullptr;
+  if (!src || dwarf_lineno(line, &lineno) != 0) return;
   std::string file = src;
   // The innermost scope at pc, then the DIEs physically around it (an
   // inlined call inside the caller it was inlined into, up to the function).
-  // dwarf_getscopes alone would follow an inlined call's abstract origin.
+  // dwarf_getscopes_die alone would follow an inlined call's abstract origin.
+  std::vector<Dwarf_Die> chain;
   Dwarf_Die* at_pc = nullptr;
-  if (dwarf_getscopes(cu, pc - bias, &at_pc) <= 0) return;
-  Dwarf_Die innermost = at_pc[0];
-  std::free(at_pc);
-  Dwarf_Die* scopes = nullptr;
-  const int n = dwarf_getscopes_die(&innermost, &scopes);
-  for (int i = 0; i < n; ++i) {
-    const int tag = dwarf_tag(&scopes[i]);
+  if (dwarf_getscopes(cu, pc - bias, &at_pc) > 0) {
+    Dwarf_Die innermost = at_pc[0];
+    std::free(at_pc);
+    Dwarf_Die* scopes = nullptr;
+    const int n = dwarf_getscopes_die(&innermost, &scopes);
+    for (int i = n - 1; i >= 0; --i) chain.push_back(scopes[i]);
+    std::free(scopes);
+  } else {
+    scopes_at(cu, pc - bias, chain);
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const int tag = dwarf_tag(&*it);
     if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
     frame_text fr;
-    auto [name, sys] = die_name(&scopes[i]);
+    auto [name, sys] = die_name(&*it);
     if (tag == DW_TAG_subprogram && symbol) {  // the symbol table's name is complete
       name = demangle(symbol);
       sys = system_name(symbol);
@@ -199,9 +248,11 @@ void dwarf_frames(Dwfl_Module* mod, std::uintptr_t pc, const char* symbol, bool 
     fr.system = sys || sys_module || system_file(file);
     fr.has_line = true;
     out.push_back(std::move(fr));
-    if (tag == DW_TAG_subprogram || !call_site(&scopes[i], cu, file, lineno)) break;
+    if (tag == DW_TAG_subprogram || !call_site(&*it, cu, file, lineno)) break;
   }
-  std::free(scopes);
+  if (out.empty() && symbol)
+    out.push_back({demangle(symbol), file + ":" + std::to_string(lineno),
+                   sys_module || system_name(symbol) || system_file(file), true});
 }
 
 const std::vector<frame_text>& symbolize(std::uintptr_t pc) {
