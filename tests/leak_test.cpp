@@ -32,7 +32,7 @@ TEST(LeakCheckDeathTest, ListsFibersStillBlockedWhenMainReturns) {
       },
       testing::ExitedWithCode(0),
       "gort: 2 fibers still blocked at exit\n\ngoroutine [0-9]+ "
-      "\\[sync.WaitGroup.Wait\\]:\n.*operator\\(\\)\n\t.*leak_test.cpp:[0-9]+\n"
+      "\\[sync.WaitGroup.Wait\\]:\n.*operator\\(\\).*\n\t.*leak_test.cpp:[0-9]+\n"
       "created by goroutine 1 at .*leak_test.cpp:[0-9]+\n\ngoroutine [0-9]+ \\[sleep\\]:");
 }
 
@@ -70,6 +70,6 @@ TEST(SigquitDeathTest, DumpsEveryFiberAndExits2) {
                   {.workers = 2}),
               testing::ExitedWithCode(2),
               "SIGQUIT: quit\n(.|\n)*goroutine [0-9]+ "
-              "\\[sync.WaitGroup.Wait\\]:\n.*operator\\(\\)\n\t.*leak_test.cpp:[0-9]+\ncreated by "
+              "\\[sync.WaitGroup.Wait\\]:\n.*operator\\(\\).*\n\t.*leak_test.cpp:[0-9]+\ncreated by "
               "goroutine 1 at");
 }

@@ -157,7 +157,7 @@ TEST(UnwindSwallowDeathTest, SwallowingInALoopIsFatalNotAHang) {
         testing::ExitedWithCode(2),
         "fatal error: goroutine [0-9]+ caught the exception that unwinds it at exit 100 times without "
         "rethrowing it \\(catch \\(\\.\\.\\.\\) without throw;\\)\n\ngoroutine [0-9]+ \\[chan receive\\]:\n"
-        ".*operator\\(\\)\n\t.*unwind_swallow_test.cpp:[0-9]+\ncreated by goroutine 1 at .*unwind_swallow_test.cpp:[0-9]+");
+        ".*operator\\(\\).*\n\t.*unwind_swallow_test.cpp:[0-9]+\ncreated by goroutine 1 at .*unwind_swallow_test.cpp:[0-9]+");
   }
 }
 
