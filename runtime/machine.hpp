@@ -172,6 +172,12 @@ class alignas(64) machine {
   // it interrupted (its fiber's), for a sample taken meanwhile. Null otherwise.
   void* quit_context() const noexcept { return quit_context_.load(std::memory_order_acquire); }
   void set_quit_context(void* uc) noexcept { quit_context_.store(uc, std::memory_order_release); }
+  // This machine's thread: its fiber waits for the traceback lock (another
+  // report holds it). Reports read it under that lock and leave such a fiber
+  // unsampled: under TSan its thread, blocked in an intercepted lock, would
+  // not answer the sample signal until the report ends.
+  void set_awaiting_traceback(bool on) noexcept { awaiting_traceback_.store(on, std::memory_order_relaxed); }
+  bool awaiting_traceback() const noexcept { return awaiting_traceback_.load(std::memory_order_relaxed); }
 
  private:
   enum class request : std::uint8_t { none, park, yield, exit };
@@ -234,6 +240,7 @@ class alignas(64) machine {
   std::atomic<std::int64_t> stall_since_{0};
   stack_sample sample_;                    // see runtime/sampler.hpp
   std::atomic<void*> quit_context_{nullptr};
+  std::atomic<bool> awaiting_traceback_{false};
   std::thread thread_;  // empty for machine 0 (the thread that called run)
 };
 

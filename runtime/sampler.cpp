@@ -141,6 +141,10 @@ call_stack traceback_session::running(machine& m, const fiber& f, std::size_t st
     unwind_copy(c, cs);
     return cs;
   }
+  if (m.awaiting_traceback()) {
+    cs.missing = "call stack not taken: it waits for another report to finish";
+    return cs;
+  }
   if (!install_sampler()) {
     cs.missing = "call stack not taken: the program handles SIGURG itself";
     return cs;

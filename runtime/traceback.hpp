@@ -73,7 +73,7 @@ struct call_stack {
 // but a signal handler; never a fiber's hot path.
 class traceback_session {
  public:
-  traceback_session() : lock_(mutex()) {}
+  traceback_session();
 
   // A parked or runnable fiber of the active run (kept alive by the caller).
   call_stack parked(const fiber& f);

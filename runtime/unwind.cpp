@@ -24,6 +24,7 @@
 
 #include "runtime/fcontext_frame.hpp"
 #include "runtime/fiber.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/sanitizer.hpp"
 #include "runtime/traceback.hpp"
 
@@ -111,6 +112,16 @@ Dwfl* traceback_dwfl(bool refresh) {
 std::mutex& traceback_session::mutex() {
   static std::mutex mu;
   return mu;
+}
+
+// A fiber that waits here is announced (see machine::awaiting_traceback):
+// the report holding the lock does not wait for its sample.
+traceback_session::traceback_session() : lock_(mutex(), std::try_to_lock) {
+  if (lock_.owns_lock()) return;
+  machine* m = machine_of_thread();
+  if (m) m->set_awaiting_traceback(true);
+  lock_.lock();
+  if (m) m->set_awaiting_traceback(false);
 }
 
 __attribute__((no_sanitize("address", "thread"))) void copy_stack_bytes(char* dst, std::uintptr_t src,
