@@ -29,12 +29,12 @@ patterns=(
   'shared/api\.md'
   'design\.md'
   'api\.md,? *(section|§)'               # citations by section number of the old contract
-  '\bissues? *#?[0-9]+'                  # issue 12, issue #12, Issue 3's, issues 3 and 10
+  '\bissues? *#?[0-9]+'                  # the word issue(s), then a number, with or without #
   '\bissues? *[:"]'                      # (issue: deadlock detection), issue "runtime core"
   '\bissues?-[0-9]+'                     # issue-7
   "\\bissues'"                           # the issues' definitions
-  '\bsessions? *#?[0-9]+'                # session 3, session 3's
-  '\brounds? *#?[0-9]+\b'                # round 2
+  '\bsessions? *#?[0-9]+'                # the word session(s), then a number
+  '\brounds? *#?[0-9]+\b'                # the word round(s), then a number
   '\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|[0-9]+(st|nd|rd|th)) +(work +)?(sessions?|rounds? of work|review rounds?)\b'
   '\b(second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|[0-9]+(st|nd|rd|th)) +rounds?\b'
 )
