@@ -426,6 +426,16 @@ void machine::race_switched_in() noexcept {
 }
 
 
+namespace {
+// The running fiber `f`, about to switch out (park or yield): its saved
+// context gets a new generation, which tells a report copying its stack that
+// the copy raced with a switch (see fiber::switch_gen_). Only f's thread
+// writes it: a relaxed load and store, no locked instruction.
+[[gnu::always_inline]] inline void next_context_generation(fiber& f) noexcept {
+  f.switch_gen_.store(f.switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+}  // namespace
+
 // One frame for the whole park: switch_out is inlined here.
 void machine::park_current(machine* m, fiber* f, void (*unlock)(void*), void* arg, wait_reason why,
                            const location& where) {
@@ -442,25 +452,23 @@ void machine::park_current(machine* m, fiber* f, void (*unlock)(void*), void* ar
   f->blocked_at_ = where;
   m->unlock_fn_ = unlock;
   m->unlock_arg_ = arg;
-  // For reports: since when (one load of a clock the monitor keeps), and a
-  // new generation of its saved context (see fiber::switch_gen_).
+  // For reports: since when (one load of a clock the monitor keeps).
   f->blocked_since_.store(g_coarse_now_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  next_context_generation(*f);
   m = switch_out(m, request::park);
   f->race_edge_.take();  // TSan: from whoever readied us (see ready())
   f->reason_.store(wait_reason::none, std::memory_order_relaxed);
   if (m->rt().unwinding()) throw_unwind(*f, why, &where);
 }
 machine* machine::switch_out_yield(machine* self) {
-  fiber* f = self->current();  // a new generation of its saved context (fiber::switch_gen_)
-  f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  fiber* f = self->current();
+  next_context_generation(*f);
   return switch_out(self, request::yield);
 }
 
 void machine::yield_current(machine* m, fiber* f) {
   if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(*f, wait_reason::none, nullptr);
-  // A new generation of its saved context (see fiber::switch_gen_).
-  f->switch_gen_.store(f->switch_gen_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  next_context_generation(*f);
   m = switch_out(m, request::yield);  // returns at once when nothing else could run
   if (m->rt().unwinding() && std::uncaught_exceptions() == 0) throw_unwind(*f, wait_reason::none, nullptr);
 }
