@@ -359,6 +359,10 @@ void machine::finish(fiber* f) noexcept {
   return arrived(f, t);
 }
 
+void machine::switch_in_section() noexcept {
+  fatal("gort: a fiber switched out on the runtime's side of a switch (inside a runtime section)");
+}
+
 // `self` has just been resumed by the jump that returned `t`: from g0, or
 // from a fiber that parked and handed the machine over. In the second case
 // the previous fiber's context is in `t` and its park is finished here.
@@ -379,7 +383,7 @@ void machine::finish(fiber* f) noexcept {
 // it), then switches out.
 [[gnu::always_inline]] inline machine* machine::switch_out(machine* m, request r) {
   fiber* f = m->current();
-  worker* p = m->enter_runtime();
+  worker* p = m->enter_runtime_to_switch();
   if (p && r != request::exit) {
     // Hand over to the next local fiber (a park: the one in runnext, usually
     // just woken; a yield: the next in the local queue) when the scheduler

@@ -110,11 +110,25 @@ class alignas(64) machine {
     const std::uint32_t d = depth_.load(std::memory_order_relaxed);
     depth_.store(d + 1, k_dekker_order);
     if (d > 0) return p_;  // already inside: the worker cannot be taken meanwhile
-    race_ignore_begin();   // TSan: the runtime's work acts for nobody (see bind_thread)
+    return entered_runtime();
+  }
+  // The running fiber's own code, about to switch out: the same, for a
+  // section that must be the outermost. A switch from inside one (a park's
+  // unlock step that yields, say) would leave the section depths of both
+  // machines wrong for good: a fatal error.
+  worker* enter_runtime_to_switch() noexcept {
+    if (depth_.load(std::memory_order_relaxed) != 0) [[unlikely]] switch_in_section();
+    depth_.store(1, k_dekker_order);
+    return entered_runtime();
+  }
+  // This machine's thread, having just opened the outermost section.
+  worker* entered_runtime() noexcept {
+    race_ignore_begin();  // TSan: the runtime's work acts for nobody (see bind_thread)
     std::atomic_signal_fence(std::memory_order_seq_cst);  // the light side of the barrier
     if (retake_.load(k_dekker_order)) [[unlikely]] return retake_seen();
     return p_;
   }
+  [[noreturn]] static void switch_in_section() noexcept;
   // This machine's thread: closes the section enter_runtime() opened.
   // Release: pairs with the monitor's acquire load of depth_, so a worker it
   // takes comes with every write this machine made to it.

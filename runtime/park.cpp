@@ -58,7 +58,7 @@ fiber* self() noexcept {
 
 bool in_fiber() noexcept {
   machine* m = machine_of_thread();
-  return m && m->current();
+  return m && m->current() && !m->in_runtime();
 }
 
 void mark_system_fiber() noexcept {

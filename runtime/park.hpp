@@ -86,7 +86,10 @@ inline void sched_point() {
     chaos_yield();
 }
 
-// Any thread: true when the caller is a fiber (not a plain OS thread).
+// Any thread: true when the caller is a fiber's own code, which may switch
+// out. False on a plain OS thread and on the runtime's side of a switch: g0,
+// and a park's unlock step, which runs in the context of the fiber the
+// machine was handed to (see machine::arrived()) and must never switch.
 bool in_fiber() noexcept;
 
 // The calling fiber only (a no-op elsewhere): marks it as one of the

@@ -26,12 +26,7 @@ common_exclude='Million|^gdb\.|^package\.|^memcheck\.'
 # with no descriptor left cannot open, so it reports the std::system_error that
 # accept threw as having an invalid vptr. It runs in the other suites.
 asan_exclude="$common_exclude|HttpServer\.KeepsServingWhenOutOfDescriptors"
-# Errgroup.LimitHoldsUnderStress is left out of the TSan suite for now: under it
-# TSan aborts on its own ignore bookkeeping (CHECK "ignore_sync > 0" as a new
-# fiber leaves its first runtime section), which the errgroup's limit pattern
-# (fibers started from a woken waiter, 2+ workers) triggers; it runs in the
-# ci and asan suites.
-tsan_exclude="$common_exclude|Errgroup\.LimitHoldsUnderStress|demo\.race_condition|demo\.waitgroup_sum|demo\.skynet|demo\.showcase|ThousandConcurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
+tsan_exclude="$common_exclude|demo\.race_condition|demo\.waitgroup_sum|demo\.skynet|demo\.showcase|ThousandConcurrent|ChanStress|SelectStress|ManyFibersAcrossWorkers|IdsAreNeverReused|demo\.stats"
 
 case "$mode" in
   asan)

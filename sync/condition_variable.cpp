@@ -36,7 +36,7 @@ void condition_variable::unlock_step(void* p) noexcept GORT_NO_THREAD_SAFETY_ANA
   condition_variable* cv = r->cv;
   // The callback takes lock_ (held) before it looks at the record.
   if (r->deadline >= 0) r->start(r->deadline);
-  r->m->unlock();  // never yields here: not in a fiber
+  r->m->unlock();  // never yields here: in_fiber() is false on this side of a switch
   cv->lock_.unlock();
 }
 

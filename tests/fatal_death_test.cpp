@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "gort/gort.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/sanitizer.hpp"
 #include "test_util.hpp"
 
@@ -42,6 +43,20 @@ TEST(FatalDeathTest, PanicInGoFiberPrintsWhatAndFiberThenExits2) {
   EXPECT_EXIT(spawn_and_throw(), testing::ExitedWithCode(2),
               "panic: something broke\n\ngoroutine [0-9]+ \\[running\\]:\n.*created by goroutine 1 at "
               ".*fatal_death_test.cpp:[0-9]+");
+}
+
+// The runtime's own invariant: nothing switches out from inside a runtime
+// section (the scheduler's side of a switch, such as a park's unlock step).
+TEST(FatalDeathTest, SwitchInsideRuntimeSection) {
+  threadsafe_death_tests();
+  EXPECT_EXIT(gort::run(
+                  [] {
+                    gort::detail::runtime_section s(*gort::detail::machine_of_thread());
+                    gort::yield();
+                  },
+                  {.workers = 1}),
+              testing::ExitedWithCode(2),
+              "fatal error: gort: a fiber switched out on the runtime's side of a switch");
 }
 
 TEST(FatalDeathTest, PanicWithNonStdException) {

@@ -308,3 +308,43 @@ TEST(SyncCond, PlainThreadWaits) {
       },
       {.workers = 2});
 }
+
+// A wait's unlock step that releases a mutex in starvation mode hands it to
+// the front waiter. The step runs on the scheduler's side of the switch, here
+// in the context of a fiber starting on the machine the waiter handed over:
+// handing the mutex on must not switch out from there (it would leave the
+// machines' runtime sections unbalanced: a fatal error).
+TEST(SyncCond, WaitHandsStarvingMutexOnWithoutSwitching) {
+  gort_test::for_each_worker_count([&](unsigned w) {
+    gort::run(
+        [] {
+          gort::mutex mu;
+          gort::condition_variable cv;
+          bool b_done = false, c_done = false;
+          gort::wait_group wg;
+          std::unique_lock lk(mu);
+          wg.add(2);
+          gort::go([&] {  // B: waits for the lock past the starvation threshold
+            std::lock_guard g(mu);
+            b_done = true;
+            wg.done();
+          });
+          gort::sleep_for(3ms);
+          lk.unlock();    // wakes B...
+          lk.lock();      // ...and takes the lock back before B runs
+          gort::yield();  // B finds it held again: starvation mode
+          gort::go([&] {  // C: its first run finishes our park
+            std::lock_guard g(mu);
+            c_done = true;
+            cv.notify_one();
+            wg.done();
+          });
+          cv.wait(lk, [&] { return c_done; });
+          // Starvation mode hands the lock on in FIFO order: B before C.
+          EXPECT_TRUE(b_done);
+          lk.unlock();
+          wg.wait();
+        },
+        {.workers = w});
+  });
+}
