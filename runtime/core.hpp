@@ -199,7 +199,8 @@ class runtime final : public sched_hooks {
   void watch_workers(monitor_state& st, std::int64_t now, bool& suspect, bool& acted);
   void watch_stuck(monitor_state& st, std::int64_t now);
   bool work_waiting(unsigned w, std::int64_t now);
-  bool hand_off(worker& p, machine& from, std::int64_t now);
+  bool oversubscribed(const monitor_state& st) const;
+  bool hand_off(worker& p, machine& from, std::int64_t now, bool computing);
   void report_stall(machine& m, const fiber& f, std::int64_t ran_ns, bool handed_off);
   [[noreturn]] void quit_dump();
   void schedtrace_line(std::int64_t now);

@@ -57,6 +57,7 @@ void machine::bind_thread() {
   tsan_g0_ = tsan_current_fiber();
   has_cpu_clock_ = pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0;
   tid_ = int(gettid());
+  note_base_priority();
   identified_.store(true, std::memory_order_release);
   enter_signal_stack();
 }

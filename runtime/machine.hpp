@@ -39,6 +39,11 @@
 //     machine found its worker taken.
 //   - A fiber resumed by a jump learns its machine from the jump's data,
 //     never from a cached thread_local: it may resume on another thread.
+//   - lowered_ is written by the monitor only while it holds this machine's
+//     worker as k_retaking (the machine cannot leave retake_seen() then), and
+//     afterwards only by this machine's thread on g0: the worker's new owner,
+//     stored with release and loaded with acquire, orders the two. While it
+//     is set the thread runs at nice base_nice_ + k_stuck_nice.
 #pragma once
 
 #include <pthread.h>
@@ -176,6 +181,20 @@ class alignas(64) machine {
   }
   void give_worker(worker* p) noexcept { p_ = p; }
   std::thread& os_thread() noexcept { return thread_; }
+  // The monitor, holding this machine's worker as k_retaking after
+  // retake_refused() returned false, the fiber having computed past the
+  // limit: lowers the thread's scheduling priority (nice + k_stuck_nice),
+  // so that on an oversubscribed machine the kernel runs the queues' threads
+  // first, as Go's preemption would. Only where restore_priority() can undo
+  // it (see nice_restorable()). The machine cannot reach restore_priority()
+  // before the worker has a new owner, which the monitor publishes after
+  // this (release; the machine's retake_seen() acquires).
+  void lower_priority() noexcept;
+  // This machine's thread, on g0 after its stuck fiber switched out: undoes
+  // lower_priority(), before it runs anything else.
+  void restore_priority() noexcept;
+  // This machine's thread, as it binds: remembers its nice value.
+  void note_base_priority() noexcept;
 
   // ---- call stacks (runtime/sampler.cpp)
   // Any thread: the kernel's id of this machine's thread, 0 before it is known.
@@ -255,6 +274,10 @@ class alignas(64) machine {
   stack_sample sample_;                    // see runtime/sampler.hpp
   std::atomic<void*> quit_context_{nullptr};
   std::atomic<bool> awaiting_traceback_{false};
+  // The thread's nice value when it was bound, and whether lower_priority()
+  // changed it (written by the monitor, read by this thread as above).
+  int base_nice_ = 0;
+  bool lowered_ = false;
   std::thread thread_;  // empty for machine 0 (the thread that called run)
 };
 
@@ -297,5 +320,9 @@ class runtime_section {
   machine& m_;
   worker* p_;
 };
+
+// Can a thread of this process raise its priority back to nice `base`
+// after lowering it (CAP_SYS_NICE, or RLIMIT_NICE allows it)? Any thread.
+bool nice_restorable(int base) noexcept;
 
 }  // namespace gort::detail

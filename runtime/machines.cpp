@@ -13,6 +13,12 @@
 //   - g_os_threads counts the OS threads that run or may run fibers or
 //     blocking calls (machines, blocking() helpers), process-wide; starting
 //     one more than max_threads is a fatal error, as in Go.
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <string>
 #include <system_error>
@@ -144,8 +150,50 @@ void runtime::give_to_spare(worker& p) {
 // `m`, on g0: its fiber, stuck when the monitor took its worker, switched
 // out. The machine becomes a spare; if that was the last stuck fiber and
 // every worker is idle, nothing may be left to wake anyone: check.
-void runtime::worker_lost(machine&) noexcept {
+void runtime::worker_lost(machine& m) noexcept {
+  m.restore_priority();
   if (stuck_machines_.fetch_sub(1, std::memory_order_acq_rel) == 1) sched_.recheck_all_idle();
+}
+
+namespace {
+// How much nicer a thread whose stuck fiber computes is made.
+constexpr int k_stuck_nice = 10;
+
+// The calling thread's nice value (Linux: PRIO_PROCESS with 0 is the thread).
+int thread_nice() noexcept {
+  errno = 0;
+  int n = getpriority(PRIO_PROCESS, 0);
+  return errno == 0 ? n : 0;
+}
+}  // namespace
+
+// An unprivileged thread may only lower its priority, unless RLIMIT_NICE
+// allows more.
+bool nice_restorable(int base) noexcept {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NICE, &rl) == 0 &&
+      (rl.rlim_cur == RLIM_INFINITY || 20 - long(rl.rlim_cur) <= long(base)))
+    return true;
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return (data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32))) != 0;
+}
+
+void machine::note_base_priority() noexcept { base_nice_ = thread_nice(); }
+
+void machine::lower_priority() noexcept {
+  const int t = tid();
+  if (t == 0 || base_nice_ >= 19 || !nice_restorable(base_nice_)) return;
+  lowered_ = setpriority(PRIO_PROCESS, id_t(t), std::min(19, base_nice_ + k_stuck_nice)) == 0;
+}
+
+void machine::restore_priority() noexcept {
+  if (!lowered_) return;
+  lowered_ = false;
+  // Checked by nice_restorable(); should it fail anyway (the limit changed
+  // meanwhile), the thread carries on at the lower priority.
+  (void)setpriority(PRIO_PROCESS, 0, base_nice_);
 }
 
 void runtime::stop() noexcept {

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
@@ -76,6 +77,8 @@ struct runtime::monitor_state {
   // The earliest timer of a worker that looks stuck (INT64_MAX: none): the
   // monitor wakes then, so that the timer's handoff is not a period late.
   std::int64_t suspect_timer = INT64_MAX;
+  // The CPUs the machine has (see oversubscribed()).
+  unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
 };
 
 // run(), before the main fiber is queued. The first SCHED line ("0ms", as
@@ -212,7 +215,11 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
       report_stall(*m, *f, ran, false);
       s.reported = true;
     }
-    if ((blocked || computed) && work_waiting(i, now) && hand_off(p, *m, now)) {
+    // A fiber that computes is also moved off its worker when nothing waits
+    // for it but the CPUs are oversubscribed by stuck threads: its thread
+    // then runs at a lower priority and leaves the CPUs to the queues.
+    const bool crowded = computed && !blocked && oversubscribed(st);
+    if ((blocked || computed) && (work_waiting(i, now) || crowded) && hand_off(p, *m, now, !blocked)) {
       st.stuck_fibers.push_back({m, f, s.since, s.reported});
       s = {};
       acted = true;
@@ -236,6 +243,14 @@ void runtime::watch_stuck(monitor_state& st, std::int64_t now) {
   }
 }
 
+// The monitor: do more threads want a CPU than there are, because fibers
+// are stuck? Each worker that is not idle has a thread running, and each
+// stuck fiber holds one more.
+bool runtime::oversubscribed(const monitor_state& st) const {
+  const unsigned stuck = unsigned(std::max(0L, stuck_machines_.load(std::memory_order_relaxed)));
+  return stuck > 0 && worker_count() - sched_.idle_count() + stuck > st.cpus;
+}
+
 // The monitor: does work wait that worker `w` would run if its fiber let it?
 // Its own queue or a due timer of its heap; or, with no idle worker to take
 // it, the global queue.
@@ -246,9 +261,10 @@ bool runtime::work_waiting(unsigned w, std::int64_t now) {
 }
 
 // The monitor: takes worker `p` from machine `from` (whose fiber has held it
-// too long) and hands it to a spare, unless `from` is inside a runtime
-// section (the handshake of machine.hpp). True if it was handed off.
-bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
+// too long, computing if `computing`) and hands it to a spare, unless `from`
+// is inside a runtime section (the handshake of machine.hpp). True if it was
+// handed off.
+bool runtime::hand_off(worker& p, machine& from, std::int64_t now, bool computing) {
   if (cfg_.env.sched_seed || stopping()) return false;
   machine* expect = &from;
   if (!p.owner_.compare_exchange_strong(expect, worker::k_retaking, std::memory_order_acq_rel)) return false;
@@ -260,6 +276,9 @@ bool runtime::hand_off(worker& p, machine& from, std::int64_t now) {
     tr->instant("handoff", f ? f->id_ : 0, now);
   }
   stuck_machines_.fetch_add(1, std::memory_order_acq_rel);
+  // Before the worker has its new owner: `from` cannot leave its fiber's
+  // section (retake_seen) until then, and so cannot restore meanwhile.
+  if (computing) from.lower_priority();
   give_to_spare(p);
   return true;
 }

@@ -7,11 +7,15 @@
 // Bounds on delays are generous (the machine is noisy; the stall benchmark
 // in gort-bench measures the real figures), and every clock starts before
 // the fibers that could hold the program up are started.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <fstream>
 #include <chrono>
 #include <random>
 #include <sstream>
@@ -21,6 +25,7 @@
 
 #include "gort/gort.hpp"
 #include "net_util.hpp"
+#include "runtime/machine.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -48,6 +53,34 @@ std::chrono::nanoseconds process_cpu() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+// The calling thread's nice value.
+int own_nice() {
+  errno = 0;
+  int n = getpriority(PRIO_PROCESS, 0);
+  return errno == 0 ? n : 0;
+}
+
+// The nice value of every thread of the process (/proc/self/task/*/stat,
+// field 19; the fields after the command name start at field 3).
+std::vector<int> thread_nices() {
+  std::vector<int> out;
+  DIR* d = opendir("/proc/self/task");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(std::string("/proc/self/task/") + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;  // the thread just exited
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    std::string f;
+    for (int i = 3; i <= 19 && fields >> f; ++i) {
+      if (i == 19) out.push_back(std::stoi(f));
+    }
+  }
+  closedir(d);
+  return out;
 }
 
 }  // namespace
@@ -98,6 +131,83 @@ TEST(Stall, TimerFiresWhileEveryWorkerComputes) {
     EXPECT_GE(slept, 20ms);
     EXPECT_LE(slept, k_bound) << "main woke after "
                               << std::chrono::duration_cast<std::chrono::milliseconds>(slept).count() << " ms";
+  });
+}
+
+// A fiber that computes gives its worker and its thread's priority up: one
+// spinning fiber per worker, and main ping-pongs with a partner behind
+// them. A spinner whose worker is handed off (work waits behind it) runs at
+// nice + 10 where the process may raise it back (root or RLIMIT_NICE;
+// otherwise its priority stays); when the spinners and the ping-pong's
+// thread together want more CPUs than there are, every spinner's worker is
+// handed off, waiting work or not. Once they stop, every thread is back at
+// its priority.
+TEST(Stall, ComputingFibersGiveTheirPriorityUpUntilTheySwitch) {
+  const int base = own_nice();
+  const bool lowers = base < 19 && gort::detail::nice_restorable(base);
+  const int lowered = lowers ? std::min(19, base + 10) : base;
+  const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  gort_test::for_each_worker_count([&](unsigned w) {
+    // Oversubscribed: every spinner; otherwise at least the one in front of main.
+    const unsigned want = !lowers ? 0 : w + 1 > cpus ? w : 1;
+    std::atomic<bool> stop{false};
+    std::vector<std::atomic<int>> seen(w);
+    for (auto& n : seen) n.store(base);
+    std::uint64_t handoffs = 0;
+    unsigned at_lowered = 0, elsewhere = 0;
+    std::vector<int> after;
+    gort::run(
+        [&] {
+          gort::wait_group spinners;
+          for (unsigned i = 0; i < w; ++i) {
+            spinners.add(1);
+            gort::go([&, i] {
+              while (!stop.load(std::memory_order_acquire)) seen[i].store(own_nice(), std::memory_order_relaxed);
+              spinners.done();
+            });
+          }
+          gort::chan<int> ping, pong;
+          gort::go([&] {
+            while (auto v = ping.recv()) pong.send(*v);
+          });
+          auto count = [&] {
+            handoffs = gort::stats().handoffs;
+            at_lowered = elsewhere = 0;
+            for (auto& n : seen) {
+              if (n.load() == lowered)
+                ++at_lowered;
+              else if (n.load() != base)
+                ++elsewhere;
+            }
+            return handoffs >= 1 && at_lowered >= want;
+          };
+          const auto give_up = clk::now() + 20s;
+          for (int i = 0; !(i % 100 == 0 && count()) && clk::now() < give_up; ++i) {
+            ping.send(i);
+            (void)pong.recv();
+          }
+          ping.close();
+          stop.store(true, std::memory_order_release);
+          spinners.wait();
+          // A spinner's thread restores its priority on its scheduler
+          // stack, just after the spinner's exit (which follows its done()).
+          const auto restored_by = clk::now() + 20s;
+          do {
+            after = thread_nices();
+            if (std::all_of(after.begin(), after.end(), [&](int n) { return n == base; })) break;
+            gort::sleep_for(1ms);
+          } while (clk::now() < restored_by);
+        },
+        cfg(w));
+    if (lowers) {
+      EXPECT_GE(at_lowered, want) << "spinners at nice " << lowered << ", " << w << " workers, " << cpus << " CPUs";
+    } else {
+      EXPECT_EQ(at_lowered, w);  // lowered == base: nobody's priority changed
+    }
+    EXPECT_EQ(elsewhere, 0u);
+    EXPECT_GE(handoffs, 1u);
+    for (int n : after) EXPECT_EQ(n, base) << "a thread kept a lowered priority";
+    EXPECT_EQ(own_nice(), base);
   });
 }
 
