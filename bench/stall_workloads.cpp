@@ -84,7 +84,12 @@ gort_bench::result stall_spin(unsigned workers) {
 
 gort_bench::result stall_pingpong(unsigned workers) {
   const int n = int(gort_bench::size_or(1'000'000));
-  std::atomic<bool> done{false};
+  // On a cache line of its own: the spinners read it all the time, and a
+  // line shared with main's stack would be written on every round trip.
+  struct alignas(64) flag {
+    std::atomic<bool> v{false};
+  } done_line;
+  std::atomic<bool>& done = done_line.v;
   gort::wait_group spinners;
   for (unsigned i = 0; i < workers; ++i) {
     spinners.add(1);
