@@ -1,10 +1,11 @@
-// Benchmark-suite workloads: balance and idle.
+// Benchmark-suite workloads: balance, idle and dump.
 // Definitions mirror bench/go/main.go exactly (same tasks, same check values).
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <sstream>
 #include <string>
 
 #include "bench.hpp"
@@ -87,7 +88,54 @@ gort_bench::result idle(unsigned workers) {
   return {1, std::to_string(ms)};
 }
 
+// dump's fibers park here, two calls below their entry, so that each stack
+// has frames of the program's own to symbolize.
+[[gnu::noinline]] void dump_wait(gort::chan<int>& gate, gort::wait_group& started) {
+  started.done();
+  (void)gate.recv();
+  asm volatile("");  // not a tail call: this frame stays on the stack
+}
+[[gnu::noinline]] void dump_fiber(gort::chan<int>& gate, gort::wait_group& started) {
+  dump_wait(gate, started);
+  asm volatile("");
+}
+
+// dump: 10,000 fibers (--size) parked on a channel; one dump of every
+// fiber's call stack into memory (gort::dump_fibers; Go: runtime.Stack with
+// all=true), the first of the process, symbolization included. ops = 1;
+// ns_per_op = the dump's wall time; check = the fibers parked, 10000.
+// Prints its own BENCH line, as idle does.
+gort_bench::result dump(unsigned workers) {
+  const int n = int(gort_bench::size_or(10'000));
+  gort::chan<int> gate;
+  gort::wait_group started, finished;
+  started.add(n);
+  finished.add(n);
+  for (int i = 0; i < n; ++i) {
+    gort::go([&] {
+      dump_fiber(gate, started);
+      finished.done();
+    });
+  }
+  started.wait();
+  std::ostringstream out;
+  auto t0 = std::chrono::steady_clock::now();
+  gort::dump_fibers(out);
+  double ns = double(std::chrono::nanoseconds(std::chrono::steady_clock::now() - t0).count());
+  gate.close();
+  finished.wait();
+  if (out.str().find("dump_wait") == std::string::npos) {
+    std::fprintf(stderr, "dump: the dump names no parked fiber's frame\n");
+    std::abort();
+  }
+  std::printf("BENCH name=dump workers=%u ops=1 ns_per_op=%.2f check=%d\n", workers, ns, n);
+  std::fflush(stdout);
+  if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+  return {1, std::to_string(n)};
+}
+
 GORT_BENCH_WORKLOAD("balance", balance);
 GORT_BENCH_WORKLOAD("idle", idle);
+GORT_BENCH_WORKLOAD("dump", dump);
 
 }  // namespace

@@ -29,7 +29,7 @@ import tempfile
 import time
 
 WORKLOADS = ["spawn", "yield", "skynet", "pingpong", "sieve", "mpmc", "mutex", "balance", "idle",
-             "stall_block", "stall_spin", "stall_pingpong", "context"]
+             "stall_block", "stall_spin", "stall_pingpong", "context", "dump"]
 WORKERS = [1, 2]
 # What each workload must compute (bench/go/main.go's definitions). balance: the
 # total busy work in us of 100,000 tasks drawn from splitmix64 seeded 42.
@@ -37,7 +37,7 @@ EXPECTED_CHECK = {
     "spawn": "499500000", "yield": "2000000", "skynet": "499999500000", "pingpong": "1000000",
     "sieve": "7919", "mpmc": "12500005000000", "mutex": "10000000", "balance": "1053836",
     "idle": "1000", "stall_block": "10", "stall_spin": "20", "stall_pingpong": "1000000",
-    "context": "1000000",
+    "context": "1000000", "dump": "10000",
 }
 # gort / Go ns-per-op targets, at 1 and 2 workers.
 TARGET_VS_GO = {"spawn": 0.5, "skynet": 0.7, "pingpong": 0.5, "sieve": 0.7, "mpmc": 1.0,
@@ -47,6 +47,7 @@ TARGET_VS_GO = {"spawn": 0.5, "skynet": 0.7, "pingpong": 0.5, "sieve": 0.7, "mpm
 VERIFY_SIZE = {
     "spawn": 10000, "yield": 1000, "skynet": 1000, "pingpong": 1000, "sieve": 100, "mpmc": 1000,
     "mutex": 100, "balance": 1000, "idle": 20, "stall_block": 20, "stall_spin": 20, "stall_pingpong": 500,
+    "dump": 100,
 }
 BENCH_RE = re.compile(r"^BENCH name=(\S+) workers=(\d+) ops=(\d+) ns_per_op=([0-9.eE+-]+) check=(\S*)$")
 BEGIN, END = "<!-- bench.py: begin -->", "<!-- bench.py: end -->"
@@ -179,7 +180,7 @@ def chart_svg(bars, peer_labels):
             o.append(f'<text x="{(b + 3) if r >= 1 else (a - 3):.1f}" y="{y + bar_h - 1}" '
                      f'text-anchor="{"start" if r >= 1 else "end"}" font-size="9">{r:.2f}</text>')
     o.append(f'<text x="{left}" y="{height - 8}" fill="#555">balance: ns per task; idle: CPU ns '
-             'while idle (a ratio of 0.01 or less is drawn at 0.01)</text>')
+             'while idle; dump: ns per dump of 10,000 stacks (a ratio of 0.01 or less is drawn at 0.01)</text>')
     o.append("</svg>\n")
     return "\n".join(o)
 
@@ -287,7 +288,8 @@ def main():
                "ns per operation as each program reports it (only the workload is timed), peak RSS "
                "and CPU time (user + system) of the whole process from `/usr/bin/time`. "
                "Ratios are gort ÷ peer: below 1 means gort is faster. `idle` reports CPU "
-               "nanoseconds used while idling 1 s instead of ns per op.\n")
+               "nanoseconds used while idling 1 s instead of ns per op; `dump` the ns of one dump "
+               "of 10,000 parked fibers' call stacks.\n")
     head = ["workload", "workers"] + [f"{s.label} ns/op" for s in systems]
     head += [f"gort/{p.label}" for p in peers]
     head += [f"{s.label} RSS MiB" for s in systems] + [f"{s.label} CPU s" for s in systems]

@@ -9,7 +9,7 @@
 // timed: runtime start-up and process exit are not. Each workload is defined
 // in the comment above its function: spawn and yield (runtime core), skynet,
 // pingpong, sieve and mpmc (channels), mutex (sync), balance and idle (the
-// suite's own), the stall workloads, context.
+// suite's own), the stall workloads, context, dump.
 package main
 
 import (
@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -59,6 +60,7 @@ var workloads = map[string]func(workers int) result{
 	"stall_spin":     stallSpin,
 	"stall_pingpong": stallPingpong,
 	"context":  contextCancel,
+	"dump":     dump,
 }
 
 // spawn: 1,000,000 goroutines (--size) each doing wg.Done(); every 1000th adds its
@@ -464,4 +466,46 @@ func main() {
 		perOp = *r.nsOverride / float64(r.ops)
 	}
 	fmt.Printf("BENCH name=%s workers=%d ops=%d ns_per_op=%.2f check=%s\n", name, workers, r.ops, perOp, r.check)
+}
+
+// dumpWait is where dump's goroutines park, two calls below their entry.
+//
+//go:noinline
+func dumpWait(gate chan struct{}, started *sync.WaitGroup) {
+	started.Done()
+	<-gate
+}
+
+//go:noinline
+func dumpGoroutine(gate chan struct{}, started *sync.WaitGroup) {
+	dumpWait(gate, started)
+}
+
+// dump: 10,000 goroutines (--size) parked on a channel; one dump of every
+// goroutine's stack into memory (runtime.Stack with all=true), the first of
+// the process. ops = 1; ns_per_op = the dump's wall time; check = the
+// goroutines parked, 10000.
+func dump(int) result {
+	n := int(sizeOr(10000))
+	gate := make(chan struct{})
+	var started, finished sync.WaitGroup
+	started.Add(n)
+	finished.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			dumpGoroutine(gate, &started)
+			finished.Done()
+		}()
+	}
+	started.Wait()
+	buf := make([]byte, 256<<20)
+	t0 := time.Now()
+	k := runtime.Stack(buf, true)
+	ns := float64(time.Since(t0).Nanoseconds())
+	close(gate)
+	finished.Wait()
+	if k == len(buf) || !strings.Contains(string(buf[:k]), "dumpWait") {
+		panic("dump: the dump is cut or names no parked goroutine's frame")
+	}
+	return result{ops: 1, check: strconv.Itoa(n), nsOverride: &ns}
 }
