@@ -48,7 +48,9 @@ struct alignas(64) fiber : sched_node {
   // The C++ runtime's per-thread exception state, kept per fiber across
   // switches (so a fiber may block inside a catch block and migrate).
   void* eh_caught_ = nullptr;
-  unsigned eh_uncaught_ = 0;
+  // std::uncaught_exceptions() of the fiber (the runtime keeps an unsigned;
+  // 16 bits hold any count a stack can nest).
+  std::uint16_t eh_uncaught_ = 0;
   // The worker that last switched the fiber in (meaningless before its first
   // run). Written by that worker in enter(); read by a waker in ready(), after
   // the park's unlock step (the park protocol orders the two).
@@ -59,21 +61,21 @@ struct alignas(64) fiber : sched_node {
   // Its stack has no guard page: each switch-out tests the canary (set at
   // the first run from stack_.guarded, so the switch need not read stack_).
   bool check_canary_ = false;
-  // Where the current/last park was called. Written by the parking fiber.
-  location blocked_at_;
-
-  // ---- warm: first run, exit, reports ----
-  stack_mem stack_;  // empty until the first run
   // Bumped by the fiber itself at every park and yield, before it switches
   // out, and never reset when the object is reused. A reader of the saved
   // context (runtime/unwind.cpp) copies the stack between two loads of it and
   // keeps the copy only if it did not change (a seqlock whose write side is
   // the fiber running). Relaxed loads and stores: one increment.
   std::atomic<std::uint32_t> switch_gen_{0};
-  // When the fiber last parked, on the monitor's coarse clock (g_coarse_now_ns:
-  // now_ns() give or take its period; 0: unknown). Written by park(), read by
-  // reports ("[chan receive, 3 minutes]").
-  std::atomic<std::int64_t> blocked_since_{0};
+  // When the fiber last parked, in coarse seconds (g_coarse_now_s: the
+  // monitor's clock, give or take its period; 0: unknown). Written by
+  // park(), read by reports ("[chan receive, 3 minutes]").
+  std::atomic<std::uint32_t> blocked_since_{0};
+  // Where the current/last park was called. Written by the parking fiber.
+  location blocked_at_;
+
+  // ---- warm: first run, exit, reports ----
+  stack_mem stack_;  // empty until the first run
   fiber_fn* fn_ = nullptr;
   void* heap_fn_ = nullptr;  // storage for a callable too big for inline_fn_
 

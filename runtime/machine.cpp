@@ -233,7 +233,7 @@ inline void machine::enter(fiber* n) {
 inline void machine::save_eh(fiber* f) noexcept {
   auto* eh = static_cast<eh_globals*>(eh_globals_);
   f->eh_caught_ = eh->caught;
-  f->eh_uncaught_ = eh->uncaught;
+  f->eh_uncaught_ = std::uint16_t(eh->uncaught);
 }
 
 // `f` has switched out with request `r` and its registers are in `ctx`;
@@ -458,7 +458,7 @@ void machine::park_current(machine* m, fiber* f, void (*unlock)(void*), void* ar
   m->unlock_fn_ = unlock;
   m->unlock_arg_ = arg;
   // For reports: since when (one load of a clock the monitor keeps).
-  f->blocked_since_.store(g_coarse_now_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  f->blocked_since_.store(g_coarse_now_s.load(std::memory_order_relaxed), std::memory_order_relaxed);
   next_context_generation(*f);
   m = switch_out(m, request::park);
   f->race_edge_.take();  // TSan: from whoever readied us (see ready())

@@ -37,7 +37,7 @@
 
 namespace gort::detail {
 
-std::atomic<std::int64_t> g_coarse_now_ns{0};
+std::atomic<std::uint32_t> g_coarse_now_s{0};
 
 namespace {
 constexpr std::int64_t k_min_delay_ns = 20'000;        // Go's sysmon: 20 us
@@ -86,7 +86,7 @@ struct runtime::monitor_state {
 void runtime::start_monitor() {
   if (cfg_.env.schedtrace_ms > 0) schedtrace_line(now_ns());
   heavy_barrier_init();
-  g_coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
+  g_coarse_now_s.store(coarse_seconds(now_ns()), std::memory_order_relaxed);
   try {
     monitor_ = std::thread([this] {
       // SIGQUIT goes to another thread: this one writes its dump.
@@ -119,7 +119,7 @@ void runtime::stop_monitor() {
 // other; if the monitor does, it is still looking at least every 10 ms).
 void runtime::left_idle(unsigned) {
   if (monitor_deep_.load(std::memory_order_seq_cst)) {
-    g_coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
+    g_coarse_now_s.store(coarse_seconds(now_ns()), std::memory_order_relaxed);
     monitor_park_.notify();
   }
 }
@@ -154,7 +154,7 @@ void runtime::monitor_loop() {
     if (monitor_stop_.load(std::memory_order_acquire)) break;
     if (quit_requested_.load(std::memory_order_acquire)) quit_dump();
     const std::int64_t now = now_ns();
-    g_coarse_now_ns.store(now, std::memory_order_relaxed);
+    g_coarse_now_s.store(coarse_seconds(now), std::memory_order_relaxed);
     bool suspect = false, acted = false;
     watch_workers(st, now, suspect, acted);
     watch_stuck(st, now);

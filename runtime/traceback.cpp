@@ -167,8 +167,8 @@ block_info runtime::block_of(const fiber& f, traceback_session& ts, bool sample_
   } else {
     b.state = wait_reason_text(f.reason_.load(std::memory_order_relaxed));
     b.blocked = true;
-    const std::int64_t since = f.blocked_since_.load(std::memory_order_relaxed);
-    if (since > 0) b.detail = wait_duration_text(now_ns() - since);
+    const std::uint32_t since = f.blocked_since_.load(std::memory_order_relaxed);
+    if (since > 0) b.detail = wait_duration_text(std::int64_t(coarse_seconds(now_ns()) - since) * 1'000'000'000);
     b.holder = wait_holder_of(f);
   }
   b.stack = ts.parked(f);
