@@ -21,8 +21,8 @@ using gort_test::cfg;
 
 namespace {
 
-class net_deadline : public ::testing::TestWithParam<unsigned> {};
-INSTANTIATE_TEST_SUITE_P(workers, net_deadline, ::testing::ValuesIn(gort_test::k_worker_counts));
+class NetDeadline : public ::testing::TestWithParam<unsigned> {};
+INSTANTIATE_TEST_SUITE_P(workers, NetDeadline, ::testing::ValuesIn(gort_test::k_worker_counts));
 
 struct pair {
   gort::net::listener ln = gort::net::listen("127.0.0.1:0");
@@ -57,7 +57,7 @@ std::string outcome(F&& op) {
   }
 }
 
-TEST_P(net_deadline, read_and_write_deadlines_are_independent) {
+TEST_P(NetDeadline, ReadAndWriteDeadlinesAreIndependent) {
   gort::run(
       [] {
         pair p;
@@ -83,7 +83,7 @@ TEST_P(net_deadline, read_and_write_deadlines_are_independent) {
       cfg(GetParam()));
 }
 
-TEST_P(net_deadline, deadline_set_while_parked_in_read_applies) {
+TEST_P(NetDeadline, DeadlineSetWhileParkedInReadApplies) {
   gort::run(
       [] {
         pair p;
@@ -110,7 +110,7 @@ TEST_P(net_deadline, deadline_set_while_parked_in_read_applies) {
       cfg(GetParam()));
 }
 
-TEST_P(net_deadline, deadline_extended_while_parked_does_not_fire) {
+TEST_P(NetDeadline, DeadlineExtendedWhileParkedDoesNotFire) {
   gort::run(
       [] {
         pair p;
@@ -147,7 +147,7 @@ TEST_P(net_deadline, deadline_extended_while_parked_does_not_fire) {
       cfg(GetParam()));
 }
 
-TEST_P(net_deadline, write_deadline_set_while_parked_in_write_applies) {
+TEST_P(NetDeadline, WriteDeadlineSetWhileParkedInWriteApplies) {
   gort::run(
       [] {
         pair p;
@@ -176,7 +176,7 @@ TEST_P(net_deadline, write_deadline_set_while_parked_in_write_applies) {
 // (past or a few hundred microseconds ahead) must end that round's read with
 // exactly one timeout, and no byte may be lost. A deadline that missed a
 // parked reader would leave it waiting: the round then fails after 10 s.
-TEST_P(net_deadline, stress_deadlines_set_around_the_park) {
+TEST_P(NetDeadline, StressDeadlinesSetAroundThePark) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   constexpr int k_rounds = 300;
@@ -230,7 +230,7 @@ TEST_P(net_deadline, stress_deadlines_set_around_the_park) {
       cfg(GetParam()));
 }
 
-TEST_P(net_deadline, addresses_ipv4) {
+TEST_P(NetDeadline, AddressesIpv4) {
   gort::run(
       [] {
         pair p;
@@ -251,7 +251,7 @@ TEST_P(net_deadline, addresses_ipv4) {
       cfg(GetParam()));
 }
 
-TEST_P(net_deadline, addresses_ipv6_and_dual_stack) {
+TEST_P(NetDeadline, AddressesIpv6AndDualStack) {
   gort::run(
       [] {
         // An IPv4 client of a dual-stack listener shows as IPv4, as in Go.

@@ -19,8 +19,8 @@ using gort_test::cfg;
 
 namespace {
 
-class net_reader : public ::testing::TestWithParam<unsigned> {};
-INSTANTIATE_TEST_SUITE_P(workers, net_reader, ::testing::ValuesIn(gort_test::k_worker_counts));
+class NetReader : public ::testing::TestWithParam<unsigned> {};
+INSTANTIATE_TEST_SUITE_P(workers, NetReader, ::testing::ValuesIn(gort_test::k_worker_counts));
 
 // A connected pair: `client` dialled `server`.
 struct pair {
@@ -42,7 +42,7 @@ void write_in_pieces(gort::net::conn& c, const std::string& data, std::size_t ma
   c.close_write();
 }
 
-TEST_P(net_reader, lines_split_across_buffers_and_segments) {
+TEST_P(NetReader, LinesSplitAcrossBuffersAndSegments) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   // Lines of 0..40 characters, some with CRLF; the buffer is 7 bytes, so
@@ -70,7 +70,7 @@ TEST_P(net_reader, lines_split_across_buffers_and_segments) {
       cfg(GetParam()));
 }
 
-TEST_P(net_reader, crlf_and_lone_cr) {
+TEST_P(NetReader, CrlfAndLoneCr) {
   gort::run(
       [] {
         pair p;
@@ -95,7 +95,7 @@ TEST_P(net_reader, crlf_and_lone_cr) {
       cfg(GetParam()));
 }
 
-TEST_P(net_reader, line_longer_than_the_buffer) {
+TEST_P(NetReader, LineLongerThanTheBuffer) {
   gort::run(
       [] {
         pair p;
@@ -120,7 +120,7 @@ TEST_P(net_reader, line_longer_than_the_buffer) {
       cfg(GetParam()));
 }
 
-TEST_P(net_reader, end_of_stream) {
+TEST_P(NetReader, EndOfStream) {
   gort::run(
       [] {
         {
@@ -153,7 +153,7 @@ TEST_P(net_reader, end_of_stream) {
       cfg(GetParam()));
 }
 
-TEST_P(net_reader, read_until_keeps_the_delimiter) {
+TEST_P(NetReader, ReadUntilKeepsTheDelimiter) {
   gort::run(
       [] {
         pair p;
@@ -169,7 +169,7 @@ TEST_P(net_reader, read_until_keeps_the_delimiter) {
       cfg(GetParam()));
 }
 
-TEST_P(net_reader, buffered_read_mixes_with_lines) {
+TEST_P(NetReader, BufferedReadMixesWithLines) {
   gort::run(
       [] {
         pair p;
@@ -199,7 +199,7 @@ TEST_P(net_reader, buffered_read_mixes_with_lines) {
       cfg(GetParam()));
 }
 
-TEST_P(net_reader, data_buffered_before_a_deadline_is_kept) {
+TEST_P(NetReader, DataBufferedBeforeADeadlineIsKept) {
   gort::run(
       [] {
         pair p;
@@ -228,7 +228,7 @@ TEST_P(net_reader, data_buffered_before_a_deadline_is_kept) {
       cfg(GetParam()));
 }
 
-TEST_P(net_reader, a_failed_read_keeps_the_buffered_line_start) {
+TEST_P(NetReader, AFailedReadKeepsTheBufferedLineStart) {
   gort::run(
       [] {
         pair p;
@@ -255,7 +255,7 @@ TEST_P(net_reader, a_failed_read_keeps_the_buffered_line_start) {
       cfg(GetParam()));
 }
 
-TEST(net_reader_args, zero_buffer_is_rejected) {
+TEST(NetReaderArgs, ZeroBufferIsRejected) {
   gort::run(
       [] {
         pair p;
@@ -269,7 +269,7 @@ TEST(net_reader_args, zero_buffer_is_rejected) {
       cfg(1));
 }
 
-TEST(net_reader_args, moved_from_reader_reads_nothing) {
+TEST(NetReaderArgs, MovedFromReaderReadsNothing) {
   gort::run(
       [] {
         pair p;
