@@ -123,7 +123,10 @@ void pool::submit(call* c, unsigned max_threads) {
   }
   count_os_thread(max_threads);
   try {
-    std::thread t([this] { helper_main(); });
+    std::thread t([this, nice = thread_start_nice()] {
+      thread_enter_nice(nice);
+      helper_main();
+    });
     auto id = t.get_id();
     threads_.emplace(id, std::move(t));
   } catch (...) {

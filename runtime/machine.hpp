@@ -195,6 +195,8 @@ class alignas(64) machine {
   void restore_priority() noexcept;
   // This machine's thread, as it binds: remembers its nice value.
   void note_base_priority() noexcept;
+  // This machine's thread: that value (threads it starts run at it).
+  int base_nice() const noexcept { return base_nice_; }
 
   // ---- call stacks (runtime/sampler.cpp)
   // Any thread: the kernel's id of this machine's thread, 0 before it is known.

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <string>
 #include <system_error>
@@ -181,6 +182,21 @@ bool nice_restorable(int base) noexcept {
 }
 
 void machine::note_base_priority() noexcept { base_nice_ = thread_nice(); }
+
+// A machine's thread passes on its own priority as it was before any
+// lowering; another thread passes nothing (INT_MIN), and its child keeps
+// what it inherits.
+int thread_start_nice() noexcept {
+  machine* m = machine_of_thread();
+  return m ? m->base_nice() : INT_MIN;
+}
+
+// Raises the priority back only: a thread that was not lowered has at most
+// its creator's nice already.
+void thread_enter_nice(int nice) noexcept {
+  if (nice == INT_MIN || thread_nice() <= nice || !nice_restorable(nice)) return;
+  (void)setpriority(PRIO_PROCESS, 0, nice);
+}
 
 void machine::lower_priority() noexcept {
   const int t = tid();

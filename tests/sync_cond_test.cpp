@@ -343,7 +343,9 @@ TEST(SyncCond, WaitHandsStarvingMutexOnWithoutSwitching) {
           // At 1 worker the steps above put the mutex in starvation mode,
           // which hands the lock on in FIFO order: B before C. (With more
           // workers B may spin or be stolen, and the order is open.)
-          if (w == 1) EXPECT_TRUE(b_done);
+          if (w == 1) {
+            EXPECT_TRUE(b_done);
+          }
           lk.unlock();
           wg.wait();
           EXPECT_TRUE(b_done);

@@ -320,6 +320,11 @@ unsigned num_workers() noexcept;    // worker threads of the running runtime (GO
 namespace detail {
 void thread_started() noexcept;   // a gort::thread registered
 void thread_finished() noexcept;  // ... and ended
+// A thread gort starts from the calling thread: the priority it should run
+// at, which thread_enter_nice() applies first thing on the new thread (a
+// thread inherits its creator's nice, lowered while a fiber computes there).
+int thread_start_nice() noexcept;
+void thread_enter_nice(int nice) noexcept;
 void require_running(const char* what);
 void wait_thread_done(task_state_base& s, const location& where);
 }  // namespace detail
@@ -342,8 +347,9 @@ class thread {
     detail::thread_started();
     try {
       t_ = std::jthread(
-          [](std::stop_token st, detail::task_state<void>* done, std::decay_t<F> fn,
+          [](std::stop_token st, int nice, detail::task_state<void>* done, std::decay_t<F> fn,
              std::decay_t<Args>... as) {
+            detail::thread_enter_nice(nice);
             // Wake a joiner before unregistering, so there is no moment when
             // it is blocked and the thread is not counted.
             detail::scope_exit finish([done] {
@@ -357,7 +363,7 @@ class thread {
               std::invoke(std::move(fn), std::move(as)...);
             }
           },
-          done_, std::forward<F>(f), std::forward<Args>(args)...);
+          detail::thread_start_nice(), done_, std::forward<F>(f), std::forward<Args>(args)...);
     } catch (...) {
       detail::thread_finished();
       done_->release();
