@@ -266,10 +266,10 @@ void install_sigquit_handler() noexcept;
 extern std::shared_mutex g_runtime_lock;
 extern std::atomic<runtime*> g_runtime;
 // A coarse clock for "blocked since" stamps, in seconds (monitor.cpp): the
-// monitor stores coarse_seconds(now_ns()) at each look (every 10 ms at most
-// while any worker is busy), and a worker that wakes the deep-sleeping
-// monitor stores it first, so a park reads a value at most one monitor
-// period old. 0 before the first run.
+// monitor brings it to coarse_seconds(now_ns()) at each look (every 10 ms at
+// most while any worker is busy), and a worker that wakes the deep-sleeping
+// monitor does so first, so a park reads a value at most one monitor period
+// old. 0 before the first run.
 extern std::atomic<std::uint32_t> g_coarse_now_s;
 // now_ns() in whole seconds, plus one so that 0 means "unknown".
 inline std::uint32_t coarse_seconds(std::int64_t ns) noexcept {

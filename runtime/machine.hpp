@@ -126,14 +126,6 @@ class alignas(64) machine {
     depth_.store(1, k_dekker_order);
     return entered_runtime();
   }
-  // This machine's thread, having just opened the outermost section.
-  worker* entered_runtime() noexcept {
-    race_ignore_begin();  // TSan: the runtime's work acts for nobody (see bind_thread)
-    std::atomic_signal_fence(std::memory_order_seq_cst);  // the light side of the barrier
-    if (retake_.load(k_dekker_order)) [[unlikely]] return retake_seen();
-    return p_;
-  }
-  [[noreturn]] static void switch_in_section() noexcept;
   // This machine's thread: closes the section enter_runtime() opened.
   // Release: pairs with the monitor's acquire load of depth_, so a worker it
   // takes comes with every write this machine made to it.
@@ -223,6 +215,14 @@ class alignas(64) machine {
   // the heavy side). TSan builds too: gort's objects are not instrumented.
   static constexpr std::memory_order k_dekker_order = std::memory_order_relaxed;
   friend void fiber_entry_(void*, void*);
+  // This machine's thread, having just opened the outermost section.
+  worker* entered_runtime() noexcept {
+    race_ignore_begin();  // TSan: the runtime's work acts for nobody (see bind_thread)
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // the light side of the barrier
+    if (retake_.load(k_dekker_order)) [[unlikely]] return retake_seen();
+    return p_;
+  }
+  [[noreturn]] static void switch_in_section() noexcept;
   worker* retake_seen() noexcept;
   void prepare_first_run(fiber* f);
   void enter(fiber* n);

@@ -40,6 +40,16 @@ namespace gort::detail {
 std::atomic<std::uint32_t> g_coarse_now_s{0};
 
 namespace {
+// The monitor, or a worker waking it: brings the coarse clock to `now`. Stored
+// only when the second changes, so that the line every park reads stays in
+// the workers' caches between ticks.
+void advance_coarse_clock(std::int64_t now) noexcept {
+  const std::uint32_t s = coarse_seconds(now);
+  if (g_coarse_now_s.load(std::memory_order_relaxed) != s) g_coarse_now_s.store(s, std::memory_order_relaxed);
+}
+}  // namespace
+
+namespace {
 constexpr std::int64_t k_min_delay_ns = 20'000;        // Go's sysmon: 20 us
 constexpr std::int64_t k_max_delay_ns = 10'000'000;    // ... backing off to 10 ms
 constexpr std::int64_t k_suspect_delay_ns = 1'000'000;  // while a worker looks stuck
@@ -86,7 +96,7 @@ struct runtime::monitor_state {
 void runtime::start_monitor() {
   if (cfg_.env.schedtrace_ms > 0) schedtrace_line(now_ns());
   heavy_barrier_init();
-  g_coarse_now_s.store(coarse_seconds(now_ns()), std::memory_order_relaxed);
+  advance_coarse_clock(now_ns());
   try {
     monitor_ = std::thread([this] {
       // SIGQUIT goes to another thread: this one writes its dump.
@@ -119,7 +129,7 @@ void runtime::stop_monitor() {
 // other; if the monitor does, it is still looking at least every 10 ms).
 void runtime::left_idle(unsigned) {
   if (monitor_deep_.load(std::memory_order_seq_cst)) {
-    g_coarse_now_s.store(coarse_seconds(now_ns()), std::memory_order_relaxed);
+    advance_coarse_clock(now_ns());
     monitor_park_.notify();
   }
 }
@@ -154,7 +164,7 @@ void runtime::monitor_loop() {
     if (monitor_stop_.load(std::memory_order_acquire)) break;
     if (quit_requested_.load(std::memory_order_acquire)) quit_dump();
     const std::int64_t now = now_ns();
-    g_coarse_now_s.store(coarse_seconds(now), std::memory_order_relaxed);
+    advance_coarse_clock(now);
     bool suspect = false, acted = false;
     watch_workers(st, now, suspect, acted);
     watch_stuck(st, now);
@@ -218,8 +228,9 @@ void runtime::watch_workers(monitor_state& st, std::int64_t now, bool& suspect, 
     // A fiber that computes is also moved off its worker when nothing waits
     // for it but the CPUs are oversubscribed by stuck threads: its thread
     // then runs at a lower priority and leaves the CPUs to the queues.
-    const bool crowded = computed && !blocked && oversubscribed(st);
-    if ((blocked || computed) && (work_waiting(i, now) || crowded) && hand_off(p, *m, now, !blocked)) {
+    const bool computing = computed && !blocked;
+    const bool crowded = computing && oversubscribed(st);
+    if ((blocked || computed) && (work_waiting(i, now) || crowded) && hand_off(p, *m, now, computing)) {
       st.stuck_fibers.push_back({m, f, s.since, s.reported});
       s = {};
       acted = true;
@@ -247,7 +258,7 @@ void runtime::watch_stuck(monitor_state& st, std::int64_t now) {
 // are stuck? Each worker that is not idle has a thread running, and each
 // stuck fiber holds one more.
 bool runtime::oversubscribed(const monitor_state& st) const {
-  const unsigned stuck = unsigned(std::max(0L, stuck_machines_.load(std::memory_order_relaxed)));
+  const auto stuck = unsigned(stuck_machines_.load(std::memory_order_relaxed));  // never below 0
   return stuck > 0 && worker_count() - sched_.idle_count() + stuck > st.cpus;
 }
 

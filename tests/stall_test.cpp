@@ -15,9 +15,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <fstream>
-#include <chrono>
 #include <random>
 #include <sstream>
 #include <string>
@@ -175,9 +175,10 @@ TEST(Stall, ComputingFibersGiveTheirPriorityUpUntilTheySwitch) {
             handoffs = gort::stats().handoffs;
             at_lowered = elsewhere = 0;
             for (auto& n : seen) {
-              if (n.load() == lowered)
+              const int v = n.load();
+              if (v == lowered)
                 ++at_lowered;
-              else if (n.load() != base)
+              else if (v != base)
                 ++elsewhere;
             }
             return handoffs >= 1 && at_lowered >= want;
