@@ -377,9 +377,11 @@ TEST(TracebackDeathTest, StallReportShowsTheStuckFunction) {
 TEST(Traceback, DumpSamplesAFiberRunningElsewhere) {
   for (unsigned w : {2u, 4u}) {
     SCOPED_TRACE("workers=" + std::to_string(w));
+    // Outside run: the spinner may still read it after the main fiber, whose
+    // stack goes back to the pool when it returns, has ended.
+    std::atomic<bool> stop{false};
     gort::run(
-        [] {
-          std::atomic<bool> stop{false};
+        [&] {
           gort::go([&] { spin_in_named_function(stop); });
           std::string d;
           // Until the spinner is running (it may not have started yet).
