@@ -145,18 +145,25 @@ TEST(RaceDeathTest, BufferedSendersAreNotOrdered) {
   });
 }
 
+// The first fiber stays alive here too, and says it is done through a
+// relaxed atomic, which orders nothing for TSan.
 TEST(RaceDeathTest, FailedTryReceivesOrderNothing) {
   expect_race_reported([] {
     g_racy = 0;
     gort::chan<int> c(1);
+    gort::chan<int> hold;
+    std::atomic<bool> first_done{false};
     gort::go([&] {
       g_racy = 1;
       EXPECT_FALSE(c.try_recv());
+      first_done.store(true, std::memory_order_relaxed);
+      hold.recv();
     });
     gort::go([&] {
-      yield_until_fibers(2);
+      while (!first_done.load(std::memory_order_relaxed)) gort::yield();
       EXPECT_FALSE(c.try_recv());
       g_racy = 2;
+      hold.close();
     });
     yield_until_fibers(1);
   });
@@ -175,14 +182,23 @@ TEST(RaceDeathTest, DifferentMutexesOrderNothing) {
   expect_race_reported([] {
     g_racy = 0;
     gort::mutex m1, m2;
+    gort::chan<int> hold;
+    std::atomic<bool> first_done{false};  // relaxed: orders nothing
     gort::go([&] {
-      std::lock_guard g(m1);
-      g_racy = 1;
+      {
+        std::lock_guard g(m1);
+        g_racy = 1;
+      }
+      first_done.store(true, std::memory_order_relaxed);
+      hold.recv();
     });
     gort::go([&] {
-      yield_until_fibers(2);
-      std::lock_guard g(m2);
-      g_racy = 2;
+      while (!first_done.load(std::memory_order_relaxed)) gort::yield();
+      {
+        std::lock_guard g(m2);
+        g_racy = 2;
+      }
+      hold.close();
     });
     yield_until_fibers(1);
   });
