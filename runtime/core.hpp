@@ -257,6 +257,7 @@ class runtime final : public sched_hooks {
     return;
   }
   const unsigned here = w->index();  // only this runtime's workers exist while it runs
+  f->prefetch_resume();
   sched_.push_local(here, f, f->last_worker_ == here ? place::next : place::next_if_free);
 }
 

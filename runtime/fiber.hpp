@@ -116,6 +116,24 @@ struct alignas(64) fiber : sched_node {
   } sleep_timer_;
 
   alignas(std::max_align_t) std::byte inline_fn_[k_inline_fn];
+
+  // A waker, in ready() (after the park's unlock step, so ctx_ is the saved
+  // context): starts loading the stack lines the fiber's resume reads first,
+  // the registers jump_fcontext saved and the frames of its park, so that
+  // they arrive while the waker finishes its own work instead of stalling
+  // the resume. In a pipeline of many fibers (sieve) those lines were last
+  // used a whole round ago. A hint: it never faults and writes nothing, so
+  // nothing is lost when another worker runs the fiber. Always inlined: GCC
+  // 12 finds a function made of prefetches free of side effects and drops
+  // its calls.
+  [[gnu::always_inline]] void prefetch_resume() const noexcept {
+    const char* c = static_cast<const char*>(ctx_);
+    for (std::size_t off = 0; off < k_resume_prefetch; off += 64) __builtin_prefetch(c + off);
+  }
+  // Bytes from ctx_: jump_fcontext's 64 and park_current's frame (96 at
+  // -O2), then the top of the parking call's frame (where a channel's wait
+  // record lies). 384 measured the same on sieve, 128 worse.
+  static constexpr std::size_t k_resume_prefetch = 256;
 };
 
 // The layout rules above, checked (offsetof on a class with a base is only
