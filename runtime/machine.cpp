@@ -379,6 +379,18 @@ void machine::switch_in_section() noexcept {
   return now;
 }
 
+// The fiber that switch_out() switched out is back on machine `back`, whose
+// runtime section it closes.
+[[gnu::always_inline]] inline machine* machine::resumed(machine* back) noexcept {
+  back->leave_runtime();
+  if constexpr (race_enabled) {
+    back->race_switched_in();
+    // TSan: resumed to unwind at exit, it runs after every fiber that exited.
+    if (back->rt_.unwinding()) race_acquire(back->rt_.race_exits());
+  }
+  return back;
+}
+
 // The running fiber of machine `m`: opens a runtime section (closed by
 // whichever fiber next returns to its own code on the machine that resumes
 // it), then switches out.
@@ -410,18 +422,6 @@ void machine::switch_in_section() noexcept {
   bctx::transfer_t t = bctx::jump_fcontext(m->g0_ctx_, nullptr);
   // Resumed, possibly by another machine: it passed itself in the jump.
   return resumed(arrived(f, t));
-}
-
-// The fiber that switch_out() switched out is back on machine `back`, whose
-// runtime section it closes.
-machine* machine::resumed(machine* back) noexcept {
-  back->leave_runtime();
-  if constexpr (race_enabled) {
-    back->race_switched_in();
-    // TSan: resumed to unwind at exit, it runs after every fiber that exited.
-    if (back->rt_.unwinding()) race_acquire(back->rt_.race_exits());
-  }
-  return back;
 }
 
 // TSan: a fiber was just switched in on this machine's thread, in its own
