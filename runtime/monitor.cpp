@@ -10,9 +10,11 @@
 //   - prints GORT_SCHEDTRACE lines every period (start_monitor and
 //     stop_monitor print one each, at the run's start and end) and runs
 //     GORT_DEADLOCK=partial's check.
-// It sleeps 20 us at first, doubling up to 10 ms while it finds nothing to
-// do (1 ms while a worker looks stuck), and without a deadline while every
-// worker is idle and nothing needs a period; a worker leaving idle wakes it.
+// It sleeps 20 us at first, doubling after 50 looks that found nothing to do
+// up to 10 ms (1 ms while a worker looks stuck: a fiber held it since the
+// last look), and without a deadline while every worker is idle and nothing
+// needs a period; a worker leaving idle wakes it. Its deadlines are exact
+// (see exact_timer_deadlines): it wakes for a suspect worker's due timer.
 //
 // Invariants:
 //   - Only the monitor hands workers off, and never under GORT_SCHED_SEED
@@ -139,6 +141,7 @@ void runtime::monitor_loop() {
   // TSan: the monitor acts for nobody: its wake-ups order nothing and its
   // work is ignored, as g0's (see machine::bind_thread).
   mark_runtime_thread();
+  (void)exact_timer_deadlines(1);
   race_ignored runtime_work;
   monitor_state st;
   st.seen.resize(workers_.size());
@@ -183,10 +186,10 @@ void runtime::monitor_loop() {
     if (acted) {
       delay = k_min_delay_ns;
       idle_cycles = 0;
-    } else if (suspect) {
-      delay = std::min(delay, k_suspect_delay_ns);
-    } else if (++idle_cycles > k_idle_cycles) {
-      delay = std::min(delay * 2, k_max_delay_ns);
+    } else {
+      // Nothing done: back off, to 1 ms at most while a worker looks stuck.
+      if (++idle_cycles > k_idle_cycles) delay *= 2;
+      delay = std::min(delay, suspect ? k_suspect_delay_ns : k_max_delay_ns);
     }
   }
 }

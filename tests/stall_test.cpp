@@ -396,6 +396,39 @@ TEST(Stall, IdleRuntimeUsesNoCpu) {
       cfg(2));
 }
 
+// A fiber that computes with nothing waiting for its worker is looked at, not
+// polled: the monitor backs off to one look a millisecond (at 20 us a look
+// it would wake 20,000 times in these 400 ms). The process's voluntary
+// context switches count its wake-ups, and with more than one worker the
+// idle poller's (one a millisecond: it watches the busy worker's runnext).
+TEST(Stall, MonitorBacksOffWhileAFiberComputes) {
+  gort_test::for_each_worker_count([](unsigned w) {
+    long switches = -1;
+    gort::run(
+        [&] {
+          gort::sleep_for(20ms);  // let start-up settle
+          rusage before{}, after{};
+          getrusage(RUSAGE_SELF, &before);
+          gort::wait_group wg;
+          wg.add(1);
+          gort::go([&] {
+            const auto end = clk::now() + 400ms;
+            while (clk::now() < end) {
+            }
+            wg.done();
+          });
+          wg.wait();
+          getrusage(RUSAGE_SELF, &after);
+          switches = after.ru_nvcsw - before.ru_nvcsw;
+        },
+        cfg(w));
+    // The monitor: 50 looks in the first millisecond, then one a millisecond
+    // (~460); the idle poller ~400 more. Without the back-off: over 4,000.
+    EXPECT_GE(switches, 0) << "workers=" << w;
+    EXPECT_LT(switches, 2000) << "workers=" << w;
+  });
+}
+
 TEST(Stall, MaxThreadsBelowWorkersIsRejected) {
   try {
     gort::run([] {}, {.workers = 4, .max_threads = 2});
