@@ -1,6 +1,7 @@
-// fcontext_frame: the frame Boost.Context's jump_fcontext leaves on the stack
-// of a context it switches away from, on x86-64 (System V; the same from
-// Boost 1.61 to today). A switched-out fiber's saved context (fiber::ctx_, a
+// fcontext_frame: the frame Boost.Context's jump_fcontext (and gort's
+// switch_fcontext, runtime/fcontext_switch.hpp) leaves on the stack of a
+// context it switches away from, on x86-64 (System V; the same from Boost
+// 1.61 to today). A switched-out fiber's saved context (fiber::ctx_, a
 // fcontext_t) is the address of this frame; when the context resumes, its
 // stack pointer is that address plus sizeof(fcontext_frame) and it continues
 // at `rip`.

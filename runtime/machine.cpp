@@ -14,6 +14,7 @@
 
 #include "runtime/core.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/fcontext_switch.hpp"
 #include "runtime/sanitizer.hpp"
 #include "runtime/trace.hpp"
 #include "scheduler/barrier.hpp"
@@ -348,17 +349,20 @@ void machine::finish(fiber* f) noexcept {
 // The parking or yielding fiber `f` (request `r`) hands machine `m` straight
 // to `n` (taken from m's worker's queue): one jump instead of two, and no
 // trip through find_runnable. The side that arrives finishes f's park or
-// yield (see arrived()). Returns the machine that later resumes `f`.
+// yield (see arrived()). Returns the machine that later resumes `f`. A fiber
+// that already ran is resumed by switch_fcontext (it most often stopped
+// where `f` stops now), a new one by jump_fcontext.
 [[gnu::always_inline]] inline machine* machine::handoff(machine* m, fiber* f, fiber* n, request r) {
   if (worker_trace* tr = m->p_->trace()) [[unlikely]]
     tr->handoff(*f, *n, r == request::park, now_ns());
   m->save_eh(f);
+  const bool first_run = n->ctx_ == nullptr;
   m->enter(n);
   m->handoff_from_ = f;
   m->request_ = r;
   asan_start_switch(&f->asan_fake_stack_, n->stack_.base, n->stack_.size);
   tsan_switch_to(n->tsan_fiber_);
-  bctx::transfer_t t = bctx::jump_fcontext(n->ctx_, m);
+  bctx::transfer_t t = first_run ? bctx::jump_fcontext(n->ctx_, m) : switch_fcontext(n->ctx_, m);
   return arrived(f, t);
 }
 
