@@ -7,9 +7,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cfenv>
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -251,6 +253,61 @@ TEST(Sched, LeftoverFibersAreUnwoundAtExit) {
     // 60 stack frames unwound + the shared capture's object exactly once
     // (whether or not its 5 fibers started, every copy of cap is destroyed).
     EXPECT_EQ(destroyed.load(), 61) << "workers=" << w;
+  });
+}
+
+namespace {
+// 1/3 in the current rounding mode, in SSE (the MXCSR's mode; volatile keeps
+// the compiler from folding it).
+double third() {
+  volatile double one = 1.0, three = 3.0;
+  return one / three;
+}
+}  // namespace
+
+// Each fiber's floating-point environment (the SSE and x87 rounding modes)
+// is its own: it travels through its switches (handoffs between fibers, g0,
+// migrations) and never leaks into the fiber that runs next; run()'s thread
+// gets its own back.
+TEST(Sched, FloatingPointEnvironmentTravelsWithItsFiber) {
+  const std::uint64_t seed = gort_test::test_seed();
+  SCOPED_TRACE(gort_test::seed_note(seed));
+  constexpr int modes[] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
+  gort_test::for_each_worker_count([&](unsigned w) {
+    constexpr int fibers = 8, rounds = 2000;
+    std::atomic<int> wrong{0}, done{0};
+    gort::run(
+        [&] {
+          // A ring: fiber i receives from ring[i] and sends to ring[i + 1],
+          // so every receive parks and most switches are handoffs.
+          std::vector<gort::chan<int>> ring;
+          for (int i = 0; i < fibers; ++i) ring.emplace_back(0);
+          gort::wait_group wg;
+          wg.add(fibers);
+          for (int i = 0; i < fibers; ++i) {
+            const int mode = modes[(std::uint64_t(i) + seed) % 4];
+            gort::go([&, i, mode] {
+              if (std::fesetround(mode) != 0) wrong.fetch_add(1);
+              const double mine = third();
+              std::uint64_t r = seed + std::uint64_t(i);
+              for (int k = 0; k < rounds; ++k) {
+                if (i == 0) ring[1].send(k);  // fiber 0 starts each lap
+                if (ring[i].recv() != std::optional<int>(k)) wrong.fetch_add(1);
+                if (i != 0) ring[(i + 1) % fibers].send(k);
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                if ((r >> 60) == 0) gort::yield();
+                if (std::fegetround() != mode || third() != mine) wrong.fetch_add(1);
+              }
+              done.fetch_add(1);
+              wg.done();
+            });
+          }
+          wg.wait();
+        },
+        {.workers = w});
+    EXPECT_EQ(done.load(), fibers) << "workers=" << w;
+    EXPECT_EQ(wrong.load(), 0) << "workers=" << w;
+    EXPECT_EQ(std::fegetround(), FE_TONEAREST) << "workers=" << w;
   });
 }
 
