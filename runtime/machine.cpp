@@ -59,14 +59,12 @@ void machine::bind_thread() {
   has_cpu_clock_ = pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0;
   tid_ = int(gettid());
   note_base_priority();
-  timer_slack_ns_ = exact_timer_deadlines(1);
   identified_.store(true, std::memory_order_release);
   enter_signal_stack();
 }
 
 void machine::unbind_thread() noexcept {
   leave_signal_stack();
-  (void)exact_timer_deadlines(timer_slack_ns_);
   gort_machine_tls = nullptr;
   race_ignore_end();
 }

@@ -280,7 +280,6 @@ class alignas(64) machine {
   // changed it (written by the monitor, read by this thread as above).
   int base_nice_ = 0;
   bool lowered_ = false;
-  unsigned long timer_slack_ns_ = 0;  // the thread's own, restored as it unbinds
   std::thread thread_;  // empty for machine 0 (the thread that called run)
 };
 
@@ -323,11 +322,6 @@ class runtime_section {
   machine& m_;
   worker* p_;
 };
-
-// The calling thread: sets its timer slack (how late the kernel may end its
-// timed waits) to `slack_ns`, 1 for the runtime's threads; returns the old
-// value, for a thread lent to the runtime to get back.
-unsigned long exact_timer_deadlines(unsigned long slack_ns) noexcept;
 
 // Can a thread of this process raise its priority back to nice `base`
 // after lowering it (CAP_SYS_NICE, or RLIMIT_NICE allows it)? Any thread.

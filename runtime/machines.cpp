@@ -14,7 +14,6 @@
 //     blocking calls (machines, blocking() helpers), process-wide; starting
 //     one more than max_threads is a fatal error, as in Go.
 #include <linux/capability.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -183,15 +182,6 @@ bool nice_restorable(int base) noexcept {
 }
 
 void machine::note_base_priority() noexcept { base_nice_ = thread_nice(); }
-
-// The runtime's waits with a deadline (a worker or the monitor waiting for
-// the next timer) wake when it is due, not up to the kernel's default timer
-// slack (50 us) later: a timer's lateness adds up from them.
-unsigned long exact_timer_deadlines(unsigned long slack_ns) noexcept {
-  const int old = prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
-  (void)prctl(PR_SET_TIMERSLACK, slack_ns, 0UL, 0UL, 0UL);
-  return old > 0 ? (unsigned long)old : slack_ns;
-}
 
 // A machine's thread passes on its own priority as it was before any
 // lowering; another thread passes nothing (INT_MIN), and its child keeps
