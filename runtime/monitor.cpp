@@ -13,7 +13,8 @@
 // It sleeps 20 us at first, doubling after 50 looks that found nothing to do
 // up to 10 ms (1 ms while a worker looks stuck: a fiber held it since the
 // last look), and without a deadline while every worker is idle and nothing
-// needs a period; a worker leaving idle wakes it. While it waits for a
+// needs a period; a worker leaving idle wakes it (and the 20 us start again
+// only after an idle spell of 10 ms or more). While it waits for a
 // suspect worker's earliest timer its sleeps end on time (timer slack 1 ns,
 // only then: monitor_state::exact_sleeps_while_suspect).
 //
@@ -170,11 +171,21 @@ void runtime::monitor_loop() {
     if (next_trace == INT64_MAX && next_partial == INT64_MAX && st.stuck_fibers.empty() &&
         sched_.idle_count() == worker_count()) {
       // Every worker idle, nothing periodic to do: sleep until one wakes.
+      const std::int64_t idle_from = now_ns();
       monitor_deep_.store(true, std::memory_order_seq_cst);
       if (sched_.idle_count() == worker_count()) monitor_park_.wait();
       monitor_deep_.store(false, std::memory_order_relaxed);
-      delay = k_min_delay_ns;
-      idle_cycles = 0;
+      // After a long idle spell the looks start over at 20 us (Go's sysmon
+      // does); after a short one, at most a period of k_blocked_ns, before
+      // which no handoff is possible anyway: a server whose worker idles
+      // between requests wakes the monitor each time, and 50 looks in the next
+      // millisecond, on the core the worker may share, tripled its p99 latency.
+      if (now_ns() - idle_from >= k_max_delay_ns) {
+        delay = k_min_delay_ns;
+        idle_cycles = 0;
+      } else {
+        delay = std::min(delay, k_blocked_ns);
+      }
       continue;
     }
     st.exact_sleeps_while_suspect();
