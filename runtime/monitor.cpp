@@ -179,7 +179,8 @@ void runtime::monitor_loop() {
       // does); after a short one, at most a period of k_blocked_ns, before
       // which no handoff is possible anyway: a server whose worker idles
       // between requests wakes the monitor each time, and 50 looks in the next
-      // millisecond, on the core the worker may share, tripled its p99 latency.
+      // millisecond, on the core the worker may share, made its p99 latency
+      // five times higher (16 connections).
       if (now_ns() - idle_from >= k_max_delay_ns) {
         delay = k_min_delay_ns;
         idle_cycles = 0;
