@@ -42,6 +42,24 @@ void spin_until(const std::atomic<bool>& stop) {
   }
 }
 
+// Spins (never switching) for `d`.
+void spin_for(clk::duration d) {
+  const auto end = clk::now() + d;
+  while (clk::now() < end) {
+  }
+}
+
+// The process's voluntary context switches (sleeps of any of its threads)
+// while `body` runs.
+template <class F>
+long voluntary_switches_during(F&& body) {
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  body();
+  getrusage(RUSAGE_SELF, &after);
+  return after.ru_nvcsw - before.ru_nvcsw;
+}
+
 gort::config cfg(unsigned workers) {
   gort::config c;
   c.workers = workers;
@@ -407,19 +425,15 @@ TEST(Stall, MonitorBacksOffWhileAFiberComputes) {
     gort::run(
         [&] {
           gort::sleep_for(20ms);  // let start-up settle
-          rusage before{}, after{};
-          getrusage(RUSAGE_SELF, &before);
-          gort::wait_group wg;
-          wg.add(1);
-          gort::go([&] {
-            const auto end = clk::now() + 400ms;
-            while (clk::now() < end) {
-            }
-            wg.done();
+          switches = voluntary_switches_during([] {
+            gort::wait_group wg;
+            wg.add(1);
+            gort::go([&] {
+              spin_for(400ms);
+              wg.done();
+            });
+            wg.wait();
           });
-          wg.wait();
-          getrusage(RUSAGE_SELF, &after);
-          switches = after.ru_nvcsw - before.ru_nvcsw;
         },
         cfg(w));
     // The monitor: 50 looks in the first millisecond, then one a millisecond
@@ -441,16 +455,12 @@ TEST(Stall, MonitorDoesNotRestartItsFastLooksAfterEachShortIdleSpell) {
   gort::run(
       [&] {
         gort::sleep_for(20ms);  // let start-up settle
-        rusage before{}, after{};
-        getrusage(RUSAGE_SELF, &before);
-        for (int i = 0; i < bursts; ++i) {
-          const auto end = clk::now() + 1ms;
-          while (clk::now() < end) {
+        switches = voluntary_switches_during([] {
+          for (int i = 0; i < bursts; ++i) {
+            spin_for(1ms);
+            gort::sleep_for(200us);
           }
-          gort::sleep_for(200us);
-        }
-        getrusage(RUSAGE_SELF, &after);
-        switches = after.ru_nvcsw - before.ru_nvcsw;
+        });
       },
       cfg(1));
   EXPECT_GE(switches, 0);
@@ -572,12 +582,9 @@ TEST(StallStress, MixedStallsLoseNothing) {
               std::mt19937_64 rng(seed * 1000003 + std::uint64_t(f));
               for (int s = 0; s < k_steps; ++s) {
                 switch (rng() % 4) {
-                  case 0: {  // compute without switching, up to ~2 ms
-                    auto until = clk::now() + std::chrono::microseconds(rng() % 2000);
-                    while (clk::now() < until) {
-                    }
+                  case 0:  // compute without switching, up to ~2 ms
+                    spin_for(std::chrono::microseconds(rng() % 2000));
                     break;
-                  }
                   case 1:  // block the thread in the kernel, up to 3 ms
                     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
                     break;
@@ -622,11 +629,7 @@ TEST(Stall, NoHandoffsUnderASeededSchedule) {
   gort::run(
       [&] {
         const auto t0 = clk::now();
-        gort::go([] {
-          const auto until = clk::now() + 150ms;
-          while (clk::now() < until) {
-          }
-        });
+        gort::go([] { spin_for(150ms); });
         gort::sleep_for(10ms);
         slept = clk::now() - t0;
         s = gort::stats();
