@@ -25,7 +25,9 @@
 //
 // Invariants: `server::visits` and `server::conns` are guarded by
 // `server::mu`; `server::shutting_down` only goes from false to true;
-// everything else belongs to one connection's fiber.
+// a connection's in-request flag is written by its fiber and read by the
+// shutdown (seq_cst on both sides, see tracked_conn::busy); everything else
+// belongs to one connection's fiber.
 #include <http_parser.h>
 
 #include <atomic>
@@ -35,8 +37,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -48,12 +50,14 @@ namespace {
 constexpr std::size_t k_max_header_bytes = 8 << 10;  // request line + headers
 constexpr std::size_t k_read_chunk = 16 << 10;
 
+class tracked_conn;
+
 struct server {
   gort::mutex mu;
   std::uint64_t visits = 0;  // guarded by mu
-  // Graceful shutdown: every open connection, and whether it is in the middle
-  // of a request (busy) or waiting for the next one (idle).
-  std::map<gort::net::conn*, bool> conns;  // guarded by mu
+  // Graceful shutdown: every open connection, each busy (in the middle of a
+  // request) or idle (waiting for the next one).
+  std::set<tracked_conn*> conns;  // guarded by mu
   std::atomic<bool> shutting_down{false};
   gort::chan<std::monostate> drained{1};  // gets a value when conns empties after shutdown began
 };
@@ -234,27 +238,39 @@ void linger_close(gort::net::conn& c, std::string& buf) {
 
 // A connection's entry in server::conns for its fiber's lifetime. busy()
 // records whether a request is in flight; during a shutdown it returns false
-// when the connection should close now (idle: nothing more to answer).
+// when the connection should close now (idle: nothing more to answer). The
+// flag is an atomic, as Go's net/http keeps each connection's state: no
+// lock per request.
 class tracked_conn {
  public:
   tracked_conn(server& srv, gort::net::conn& c) : srv_(srv), c_(c) {
     std::lock_guard g(srv_.mu);
-    srv_.conns.emplace(&c_, false);
+    srv_.conns.insert(this);
   }
   ~tracked_conn() {
     std::lock_guard g(srv_.mu);
-    srv_.conns.erase(&c_);
+    srv_.conns.erase(this);
     if (srv_.shutting_down && srv_.conns.empty()) srv_.drained.try_send(std::monostate{});
   }
+  tracked_conn(const tracked_conn&) = delete;
+  tracked_conn& operator=(const tracked_conn&) = delete;
+
+  // The connection's fiber. seq_cst pairs with shutdown(), which sets
+  // shutting_down and then reads each in_request(): one of the two sees the
+  // other's store, so a connection going idle is closed by the shutdown or
+  // closes itself (or both: close() is idempotent).
   bool busy(bool in_request) {
-    std::lock_guard g(srv_.mu);
-    srv_.conns[&c_] = in_request;
-    return in_request || !srv_.shutting_down;
+    in_request_.store(in_request, std::memory_order_seq_cst);
+    return in_request || !srv_.shutting_down.load(std::memory_order_seq_cst);
   }
+  // shutdown(), holding srv.mu.
+  bool in_request() const { return in_request_.load(std::memory_order_seq_cst); }
+  gort::net::conn& conn() const { return c_; }
 
  private:
   server& srv_;
   gort::net::conn& c_;
+  std::atomic<bool> in_request_{false};
 };
 
 // One fiber per connection: reads, parses, answers, until the client closes
@@ -365,17 +381,17 @@ void shutdown(gort::net::listener& ln, gort::task<void>& acceptor, server& srv, 
   std::printf("http_server: SIG%s: shutting down, waiting up to %lld ms for requests in flight\n",
               name ? name : "?", static_cast<long long>(grace.count()));
   auto [ctx, cancel] = gort::with_timeout(gort::background(), grace);
-  srv.shutting_down = true;
+  srv.shutting_down.store(true, std::memory_order_seq_cst);  // pairs with tracked_conn::busy
   ln.close();
   acceptor.join();  // the socket is closed once accept() has left: connections are refused now
   std::size_t idle = 0, busy = 0;
   {
     std::lock_guard g(srv.mu);
-    for (auto& [c, in_request] : srv.conns) {
-      if (in_request) {
+    for (tracked_conn* t : srv.conns) {
+      if (t->in_request()) {
         ++busy;
       } else {
-        c->close();  // its fiber wakes from read() and leaves
+        t->conn().close();  // its fiber wakes from read() and leaves
         ++idle;
       }
     }
@@ -393,8 +409,8 @@ void shutdown(gort::net::listener& ln, gort::task<void>& acceptor, server& srv, 
   std::size_t closed = 0;
   {
     std::lock_guard g(srv.mu);
-    for (auto& [c, in_request] : srv.conns) {
-      c->close();
+    for (tracked_conn* t : srv.conns) {
+      t->conn().close();
       ++closed;
     }
   }
