@@ -8,9 +8,11 @@
 # at K = 1 and 2 server cores and 64 and 1,000 connections, on "/". For each
 # point every server gets a warm-up, then RUNS runs, the servers alternating;
 # the table shows medians of requests/s, of the server's CPU time per request
-# (user + system, /proc/PID/stat) and of wrk's p50/p99/p99.9 latency (wrk
-# --latency; the percentiles are read from wrk's histogram by a Lua done()
-# hook, since --latency prints no p99.9).
+# (user + system, /proc/PID/stat), of how busy the server's cores and wrk
+# were (CPU time over the run's length: a server below 100 % per core was
+# waiting for wrk, so its requests/s are wrk's limit, not its own) and of
+# wrk's p50/p99/p99.9 latency (wrk --latency; the percentiles are read from
+# wrk's histogram by a Lua done() hook, since --latency prints no p99.9).
 #
 # Pinning (taskset): each server on cores 0..K-1; wrk on the cores after them,
 # one wrk thread per core (at most 4). When no core is left for wrk (K = 2 on a
@@ -140,13 +142,20 @@ stop() {
   rm -f "$tmp/$1.pid"
 }
 
-# load <address> <connections> <duration>: wrk's RESULT line for http://address/.
+# load <address> <connections> <duration>: wrk's RESULT line for
+# http://address/, with wrk's own CPU time (user + system) appended as
+# wrk_cpu_ms=N.
 load() {
-  local out
+  local out result
   pin "$load_cpus"
-  out="$(${pin_cmd[@]+"${pin_cmd[@]}"} wrk -t"$load_threads" -c"$2" -d"$3" --latency -s "$tmp/report.lua" "http://$1/")"
+  out="$(
+    TIMEFORMAT='%U %S'
+    { time ${pin_cmd[@]+"${pin_cmd[@]}"} wrk -t"$load_threads" -c"$2" -d"$3" --latency \
+      -s "$tmp/report.lua" "http://$1/"; } 2>"$tmp/wrk.time"
+  )"
   echo "$out" >>"$tmp/wrk.log"
-  grep '^RESULT ' <<<"$out" || { echo "http_bench: wrk printed no result:" >&2; echo "$out" >&2; exit 1; }
+  result="$(grep '^RESULT ' <<<"$out")" || { echo "http_bench: wrk printed no result:" >&2; echo "$out" >&2; exit 1; }
+  echo "$result wrk_cpu_ms=$(awk '{printf "%d", ($1 + $2) * 1000}' "$tmp/wrk.time")"
 }
 
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }  # field <name> < RESULT line
@@ -195,12 +204,15 @@ for k in $all_cores; do
         r="$(load "${!a}" "$c" "$duration")"
         t1="$(cpu_ticks "$pid")"
         req="$(field requests <<<"$r")" us="$(field duration_us <<<"$r")" err="$(field errors <<<"$r")"
-        # requests/s, server CPU µs per request, p50, p99, p99.9 in ms
-        line="$(awk -v n="$req" -v d="$us" -v t="$((t1 - t0))" -v hz="$hz" \
+        # requests/s, server CPU µs per request, p50, p99, p99.9 in ms, server
+        # busy % per core, wrk CPU % (of one core)
+        line="$(awk -v n="$req" -v d="$us" -v t="$((t1 - t0))" -v hz="$hz" -v k="$k" \
           -v p50="$(field p50 <<<"$r")" -v p99="$(field p99 <<<"$r")" -v p999="$(field p999 <<<"$r")" \
-          'BEGIN {printf "%.0f %.2f %.3f %.3f %.3f", n / (d / 1e6), t / hz * 1e6 / n, p50 / 1e3, p99 / 1e3, p999 / 1e3}')"
+          -v w="$(field wrk_cpu_ms <<<"$r")" 'BEGIN {
+            printf "%.0f %.2f %.3f %.3f %.3f %.0f %.0f", n / (d / 1e6), t / hz * 1e6 / n, p50 / 1e3, p99 / 1e3,
+              p999 / 1e3, t / hz / (d / 1e6) / k * 100, w / (d / 1e3) * 100 }')"
         echo "$line" >>"$tmp/res.$k.$c.$s"
-        echo "cores=$k conns=$c run $i $s: requests/s, CPU µs/request, p50/p99/p99.9 ms: $line"
+        echo "cores=$k conns=$c run $i $s: requests/s, CPU µs/request, p50/p99/p99.9 ms, server busy %, wrk CPU %: $line"
         if [ "$err" != 0 ]; then
           notes+=("$s, $k cores, $c connections, run $i: wrk counted $err socket errors or non-2xx answers.")
         fi
@@ -210,7 +222,7 @@ for k in $all_cores; do
   for s in "${systems[@]}"; do stop "$s"; done
 done
 
-# med <k> <c> <system> <column 1-5>: the median of that column, or empty.
+# med <k> <c> <system> <column 1-7>: the median of that column, or empty.
 med() {
   local f="$tmp/res.$1.$2.$3"
   [ -f "$f" ] && awk -v c="$4" '{print $c}' "$f" | median || true
@@ -220,19 +232,20 @@ echo
 echo "### HTTP: hello + a counter behind a lock, \`wrk -c<connections> -d$duration\` on \"/\""
 echo
 echo "Medians of $runs runs after a warm-up, servers alternating. Server CPU: user + system time"
-echo "per request. Latency: wrk's percentiles (ms)."
+echo "per request. Busy: CPU time over the run's length, the server's per core and wrk's (a"
+echo "server below 100 % waited for wrk). Latency: wrk's percentiles (ms)."
 echo
-echo "| server cores | connections | wrk on | server | requests/s | server CPU µs/request | p50 ms | p99 ms | p99.9 ms |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| server cores | connections | wrk on | server | requests/s | server CPU µs/request | server busy % | wrk busy % | p50 ms | p99 ms | p99.9 ms |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for p in "${points[@]}"; do
   read -r k c where <<<"$p"
   for s in gort beast go; do
     [ -f "$tmp/res.$k.$c.$s" ] || continue
     l="label_$s"
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$k" "$c" "$where" "${!l}" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$k" "$c" "$where" "${!l}" \
       "$(med "$k" "$c" "$s" 1 | awk '{s = sprintf("%d", $1); r = "";
         while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
-        print s r}')" "$(med "$k" "$c" "$s" 2)" \
+        print s r}')" "$(med "$k" "$c" "$s" 2)" "$(med "$k" "$c" "$s" 6)" "$(med "$k" "$c" "$s" 7)" \
       "$(med "$k" "$c" "$s" 3)" "$(med "$k" "$c" "$s" 4)" "$(med "$k" "$c" "$s" 5)"
   done
 done
