@@ -32,7 +32,7 @@ INSTANTIATE_TEST_SUITE_P(workers, NetStress, ::testing::ValuesIn(gort_test::k_wo
 constexpr std::size_t k_read_sizes[] = {1, 7, 64, 500, 4096, 65536};
 
 // A pause between two pieces: none, a yield, or a sleep of up to 200 us.
-void pause(std::mt19937_64& rng) {
+void pause_between_pieces(std::mt19937_64& rng) {
   switch (rng() % 3) {
     case 0: break;
     case 1: gort::yield(); break;
@@ -46,48 +46,59 @@ std::size_t read_some(gort::net::conn& c, std::vector<char>& buf, std::mt19937_6
   return c.read(std::span<char>(buf.data(), k_read_sizes[rng() % std::size(k_read_sizes)]));
 }
 
-// One direction: a writer sends a pattern in random pieces and ends with a
-// half or a full close; the reader reads with random buffer sizes to the end.
-TEST_P(NetStress, ShortAndFullReadsLoseNothing) {
+// Runs body(rng, ln) as a gort program with the test's worker count: `rng`
+// seeded from the test's seed (printed on failure), `ln` a loopback listener.
+template <class F>
+void run_seeded(unsigned workers, F body) {
   const std::uint64_t seed = gort_test::test_seed();
   SCOPED_TRACE(gort_test::seed_note(seed));
   gort::run(
-      [seed] {
-        constexpr unsigned k_conns = 16;
+      [&] {
         std::mt19937_64 rng(seed);
         gort::net::listener ln = gort::net::listen("127.0.0.1:0");
-        std::vector<std::string> sent;
-        std::vector<gort::task<std::string>> readers;
-        for (unsigned i = 0; i < k_conns; ++i) {
-          sent.push_back(gort_test::pattern(1 + rng() % 60'000, i));
-          gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
-          gort::net::conn server = ln.accept();
-          const std::uint64_t s = rng();
-          gort::go([s, data = sent.back(), c = std::move(client)]() mutable {
-            std::mt19937_64 r(s);
-            for (std::size_t at = 0; at < data.size();) {
-              const std::size_t n = std::min<std::size_t>(data.size() - at, 1 + r() % 4096);
-              c.write(std::string_view(data).substr(at, n));
-              at += n;
-              pause(r);
-            }
-            if (r() % 2) c.close_write(); else c.close();
-          });
-          readers.push_back(gort::spawn([s, c = std::move(server)]() mutable {
-            std::mt19937_64 r(s + 1);
-            std::vector<char> buf(65536);
-            std::string got;
-            while (std::size_t n = read_some(c, buf, r)) got.append(buf.data(), n);
-            return got;
-          }));
-        }
-        for (unsigned i = 0; i < k_conns; ++i) {
-          const std::string got = readers[i].join();
-          EXPECT_EQ(got.size(), sent[i].size()) << "connection " << i;
-          EXPECT_TRUE(got == sent[i]) << "connection " << i;
-        }
+        body(rng, ln);
       },
-      cfg(GetParam()));
+      cfg(workers));
+}
+
+// One direction: a writer sends a pattern in random pieces and ends with a
+// half or a full close; the reader reads with random buffer sizes to the end.
+TEST_P(NetStress, ShortAndFullReadsLoseNothing) {
+  run_seeded(GetParam(), [](std::mt19937_64& rng, gort::net::listener& ln) {
+    constexpr unsigned k_conns = 16;
+    std::vector<std::string> sent;
+    std::vector<gort::task<std::string>> readers;
+    for (unsigned i = 0; i < k_conns; ++i) {
+      sent.push_back(gort_test::pattern(1 + rng() % 60'000, i));
+      auto [client, server] = gort_test::connect_to(ln);
+      const std::uint64_t s = rng();
+      gort::go([s, data = sent.back(), c = std::move(client)]() mutable {
+        std::mt19937_64 r(s);
+        for (std::size_t at = 0; at < data.size();) {
+          const std::size_t n = std::min<std::size_t>(data.size() - at, 1 + r() % 4096);
+          c.write(std::string_view(data).substr(at, n));
+          at += n;
+          pause_between_pieces(r);
+        }
+        if (r() % 2)
+          c.close_write();
+        else
+          c.close();
+      });
+      readers.push_back(gort::spawn([s, c = std::move(server)]() mutable {
+        std::mt19937_64 r(s + 1);
+        std::vector<char> buf(65536);
+        std::string got;
+        while (std::size_t n = read_some(c, buf, r)) got.append(buf.data(), n);
+        return got;
+      }));
+    }
+    for (unsigned i = 0; i < k_conns; ++i) {
+      const std::string got = readers[i].join();
+      EXPECT_EQ(got.size(), sent[i].size()) << "connection " << i;
+      EXPECT_TRUE(got == sent[i]) << "connection " << i;
+    }
+  });
 }
 
 // Request and response, as an HTTP connection does: the client writes a
@@ -95,47 +106,40 @@ TEST_P(NetStress, ShortAndFullReadsLoseNothing) {
 // client reads the echo back; every round trip leaves the server's next read
 // waiting on an empty queue.
 TEST_P(NetStress, RoundTripsLoseNothing) {
-  const std::uint64_t seed = gort_test::test_seed();
-  SCOPED_TRACE(gort_test::seed_note(seed));
-  gort::run(
-      [seed] {
-        constexpr unsigned k_conns = 8;
-        constexpr int k_round_trips = 300;
-        std::mt19937_64 rng(seed);
-        gort::net::listener ln = gort::net::listen("127.0.0.1:0");
-        std::vector<gort::task<int>> clients;
-        for (unsigned i = 0; i < k_conns; ++i) {
-          gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
-          gort::net::conn server = ln.accept();
-          const std::uint64_t s = rng();
-          gort::go([s, c = std::move(server)]() mutable {  // echoes until the end of the stream
-            std::mt19937_64 r(s);
-            std::vector<char> buf(65536);
-            while (std::size_t n = read_some(c, buf, r)) c.write(std::string_view(buf.data(), n));
-          });
-          clients.push_back(gort::spawn([s, i, c = std::move(client)]() mutable {
-            std::mt19937_64 r(s + 1);
-            std::vector<char> buf(65536);
-            int good = 0;
-            for (int k = 0; k < k_round_trips; ++k) {
-              const std::string msg = gort_test::pattern(1 + r() % 3000, i * k_round_trips + unsigned(k));
-              c.write(msg);
-              std::string back;
-              while (back.size() < msg.size()) {
-                const std::size_t n = read_some(c, buf, r);
-                if (n == 0) break;
-                back.append(buf.data(), n);
-              }
-              good += back == msg;
-              pause(r);
-            }
-            c.close();
-            return good;
-          }));
+  run_seeded(GetParam(), [](std::mt19937_64& rng, gort::net::listener& ln) {
+    constexpr unsigned k_conns = 8;
+    constexpr int k_round_trips = 300;
+    std::vector<gort::task<int>> clients;
+    for (unsigned i = 0; i < k_conns; ++i) {
+      auto [client, server] = gort_test::connect_to(ln);
+      const std::uint64_t s = rng();
+      gort::go([s, c = std::move(server)]() mutable {  // echoes until the end of the stream
+        std::mt19937_64 r(s);
+        std::vector<char> buf(65536);
+        while (std::size_t n = read_some(c, buf, r)) c.write(std::string_view(buf.data(), n));
+      });
+      clients.push_back(gort::spawn([s, i, c = std::move(client)]() mutable {
+        std::mt19937_64 r(s + 1);
+        std::vector<char> buf(65536);
+        int good = 0;
+        for (int k = 0; k < k_round_trips; ++k) {
+          const std::string msg = gort_test::pattern(1 + r() % 3000, i * k_round_trips + unsigned(k));
+          c.write(msg);
+          std::string back;
+          while (back.size() < msg.size()) {
+            const std::size_t n = read_some(c, buf, r);
+            if (n == 0) break;
+            back.append(buf.data(), n);
+          }
+          good += back == msg;
+          pause_between_pieces(r);
         }
-        for (unsigned i = 0; i < k_conns; ++i) EXPECT_EQ(clients[i].join(), k_round_trips) << "connection " << i;
-      },
-      cfg(GetParam()));
+        c.close();
+        return good;
+      }));
+    }
+    for (unsigned i = 0; i < k_conns; ++i) EXPECT_EQ(clients[i].join(), k_round_trips) << "connection " << i;
+  });
 }
 
 }  // namespace

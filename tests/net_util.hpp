@@ -38,6 +38,16 @@ inline std::string read_n(gort::net::conn& c, std::size_t n) {
   return out;
 }
 
+// A connection dialled to `ln` and the one `ln` accepted for it.
+struct conn_pair {
+  gort::net::conn client;
+  gort::net::conn server;
+};
+inline conn_pair connect_to(gort::net::listener& ln) {
+  gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
+  return {std::move(client), ln.accept()};
+}
+
 // A pattern that detects reordering and loss.
 inline std::string pattern(std::size_t n, unsigned salt = 0) {
   std::string s(n, '\0');
