@@ -42,7 +42,12 @@ std::size_t conn::read(std::span<std::byte> buf, location where) {
   if (buf.empty()) return 0;
   for (;;) {
     n.check_deadline(io_mode::read, "read");
+    if (n.take_read_drained()) {  // the last recv emptied the queue: wait for the next edge
+      n.wait(io_mode::read, "read", where);
+      continue;
+    }
     ssize_t r = ::recv(n.fd(), buf.data(), buf.size(), 0);
+    if (r > 0 && std::size_t(r) < buf.size()) n.mark_read_drained();
     if (r >= 0) return std::size_t(r);
     int e = errno;  // now: the fiber may move to another thread at the next park
     if (e == EINTR) continue;

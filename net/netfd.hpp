@@ -17,6 +17,14 @@
 //     owner was destroyed (Go's GC gives this for free).
 //   - close() evicts the poll_desc first, so parked operations wake (io_result
 //     ::closed) and leave promptly.
+//   - read_drained_ is the reader's (conn::read): set when its last recv
+//     returned less than it asked for. On a TCP socket that means the
+//     receive queue was empty then, and edge-triggered epoll reports any
+//     byte that arrives later as a new edge; so the next read waits for that
+//     edge (or finds it remembered) instead of paying for a recv that would
+//     say EAGAIN, unless the poller has reported the end of the stream, an
+//     error or urgent data (io_short_read_drains: a read stops short before
+//     those too).
 //   - TSan (gort/detail/race.hpp): leave(), close() and dispose() release on
 //     the netfd and release() acquires it, so the descriptor's close comes
 //     after every operation that used it (state_ orders them, unseen by TSan).
@@ -69,6 +77,16 @@ class netfd {
     std::int64_t d = deadline(mode).load(std::memory_order_relaxed);
     if (d >= 0) check_deadline_slow(d, what);
   }
+  // The reader, inside an op, before its recv: whether to wait for an edge
+  // first (its last recv came back short and proved the queue empty; see
+  // the invariants). Clears the mark.
+  bool take_read_drained() noexcept {
+    if (!read_drained_.load(std::memory_order_relaxed)) return false;
+    read_drained_.store(false, std::memory_order_relaxed);  // no exchange: one reader
+    return io_short_read_drains(pd_);
+  }
+  // The reader, inside an op, after a recv that filled less than its buffer.
+  void mark_read_drained() noexcept { read_drained_.store(true, std::memory_order_relaxed); }
   // Any fiber or thread: the deadline of `mode` (steady-clock ns, < 0 for
   // none), for later operations and for one parked now.
   void set_deadline(io_mode mode, std::int64_t ns) noexcept;
@@ -100,6 +118,9 @@ class netfd {
   // lock, which orders them with io_set_deadline.
   std::atomic<std::int64_t> read_deadline_{-1};
   std::atomic<std::int64_t> write_deadline_{-1};
+  // Relaxed: one reader at a time uses it (an atomic only so that two
+  // readers, a usage error, are not also a data race).
+  std::atomic<bool> read_drained_{false};
 };
 
 }  // namespace gort::detail

@@ -35,6 +35,10 @@ struct poll_desc {
   bool read_ready_ GORT_GUARDED_BY(lock_) = false;   // an edge arrived while no reader waited
   bool write_ready_ GORT_GUARDED_BY(lock_) = false;  // likewise for writers
   bool evicted_ GORT_GUARDED_BY(lock_) = false;
+  // Sticky: the poller reported the end of the stream, an error or urgent
+  // data (io_short_read_drains). Stored under lock_ with the edge that
+  // reported it; read without it.
+  std::atomic<bool> read_end_{false};
   io_waiter* reader_ GORT_GUARDED_BY(lock_) = nullptr;
   io_waiter* writer_ GORT_GUARDED_BY(lock_) = nullptr;
   poll_desc* next_free_ = nullptr;  // netpoller::free_ list
@@ -95,10 +99,11 @@ poll_desc* netpoller::open(int fd) {
     locked g(pd->lock_);
     pd->fd = fd;
     pd->read_ready_ = pd->write_ready_ = pd->evicted_ = false;
+    pd->read_end_.store(false, std::memory_order_relaxed);
     pd->reader_ = pd->writer_ = nullptr;
   }
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = pd;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int e = errno;
@@ -143,11 +148,13 @@ void netpoller::evict(poll_desc* pd) noexcept {
   }
 }
 
-// Lock of `pd` not held: an edge in `mode` arrived.
-void netpoller::deliver(poll_desc* pd, io_mode mode) noexcept {
+// Lock of `pd` not held: an edge in `mode` arrived; `end`: it reported the
+// end of the stream, an error or urgent data (read only).
+void netpoller::deliver(poll_desc* pd, io_mode mode, bool end) noexcept {
   io_waiter* w;
   {
     locked g(pd->lock_);
+    if (end) pd->read_end_.store(true, std::memory_order_relaxed);  // before the edge is seen
     w = std::exchange(pd->slot(mode), nullptr);
     if (!w) {
       pd->ready_flag(mode) = true;
@@ -180,8 +187,9 @@ void netpoller::poll(std::int64_t deadline_ns) noexcept {
       interrupting_.store(false, std::memory_order_release);
       continue;
     }
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) deliver(pd, io_mode::read);
-    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) deliver(pd, io_mode::write);
+    constexpr std::uint32_t k_read_end = EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+    if (ev & (EPOLLIN | k_read_end)) deliver(pd, io_mode::read, (ev & k_read_end) != 0);
+    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) deliver(pd, io_mode::write, false);
   }
 }
 
@@ -299,6 +307,10 @@ void io_unregister(poll_desc* pd) noexcept {
 }
 
 void io_evict(poll_desc* pd) noexcept { netpoller::evict(pd); }
+
+bool io_short_read_drains(const poll_desc* pd) noexcept {
+  return !pd->read_end_.load(std::memory_order_relaxed);  // see netpoll.hpp for why relaxed suffices
+}
 
 io_result io_wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& deadline_ns,
                   const location& where) {

@@ -16,6 +16,9 @@
 //   - Readiness is sticky per direction (edge-triggered): an event that
 //     arrives while nobody waits is remembered and consumed by the next
 //     io_wait, so no edge is lost.
+//   - Once the poller reported a descriptor's end of stream, error or
+//     urgent data (EPOLLRDHUP, EPOLLHUP, EPOLLERR, EPOLLPRI), it says so
+//     until the descriptor is unregistered (io_short_read_drains).
 //   - poll_desc objects are freed only by io_unregister(), after the waiters
 //     were woken with io_result::closed.
 //   - A deadline that may change (a socket's read or write deadline) is read
@@ -56,6 +59,16 @@ io_result io_wait(poll_desc* pd, io_mode mode, const std::atomic<std::int64_t>& 
 // As above with a deadline that nobody changes while the caller waits.
 io_result io_wait(poll_desc* pd, io_mode mode, std::int64_t deadline_ns,
                   const location& where = location::current());
+// The reader of `pd`, after a recv that returned less than it asked for:
+// whether that proves the receive queue empty, so that the next byte will
+// arrive as a new edge and the next read may wait for it without a recv
+// that could only fail with EAGAIN (Tokio clears readiness on a short read
+// for the same reason). True until the poller reports the end of the
+// stream, an error or urgent data: a read stops short before those, and
+// their edge may already be consumed. A stale answer is harmless: the edge
+// that made it false also left the read ready (or woke the reader, which
+// then sees it), so a wait returns at once.
+bool io_short_read_drains(const poll_desc* pd) noexcept;
 // Any fiber or thread, while `pd` is registered: stores `ns` in `deadline`
 // (the one that waits in `mode` on `pd` pass to io_wait) and wakes the fiber
 // waiting there now, if any, so that its wait uses the new deadline.

@@ -52,7 +52,7 @@ class netpoller {
  private:
   void init_locked();
   void release(poll_desc* pd) noexcept;
-  static void deliver(poll_desc* pd, io_mode mode) noexcept;
+  static void deliver(poll_desc* pd, io_mode mode, bool end) noexcept;
 
   std::mutex mu_;
   int epfd_ = -1;

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -321,6 +322,79 @@ TEST_P(Fault, RecvAndSendFailuresThrowToTheCaller) {
 
         server.close();
         EXPECT_EQ(open_sockets(), sockets - 2);
+      },
+      cfg());
+}
+
+// A read that came back short emptied the socket's queue, so the next read
+// waits for the poller's next edge instead of calling recv (which could only
+// say EAGAIN); recv calls are counted with a rule that fails nothing. Each
+// write below reaches a reader already parked in "IO wait", so its edge
+// wakes that reader and none is left over to make a wait return at once.
+// A short read also stops before the end of the stream and before urgent
+// data, whose edges the wake-up may have consumed: the reader then reads
+// on instead of waiting (a 10 s deadline turns a wait that never ends into
+// a failure).
+TEST_P(Fault, AReadAfterAShortReadWaitsForTheNextEdgeInsteadOfCallingRecv) {
+  gort::run(
+      [] {
+        gort::net::listener ln = gort::net::listen("127.0.0.1:0");
+        auto once_parked = [] {  // the reader has parked in "IO wait"
+          while (gort::stats().blocked_by_reason["IO wait"] == 0) gort::yield();
+        };
+        auto read_once = [](gort::net::conn& c) {
+          char b[8];
+          return std::string(b, c.read(std::span<char>(b)));
+        };
+        gort::net::conn client = gort::net::dial(address_of(ln));
+        gort::net::conn server = ln.accept();
+        const int fd = server.native_handle();
+        gort::chan<int> step;
+        auto reader = gort::spawn([&] {
+          EXPECT_EQ(read_once(server), "ab");  // 2 of 8 bytes: the queue is empty
+          gort_fault::inject(call::recv, {.nth = gort_fault::k_never, .fd = fd});
+          server.set_read_deadline(std::chrono::steady_clock::now() + 50ms);
+          EXPECT_THROW(read_once(server), gort::net::timeout_error);
+          EXPECT_EQ(gort_fault::calls(call::recv), 0u);  // it waited for an edge; none came
+
+          server.set_read_deadline(std::chrono::steady_clock::now() + 10s);
+          step.send(1);
+          EXPECT_EQ(read_once(server), "cd");  // after the timeout: recv, EAGAIN, wait, recv
+          gort_fault::inject(call::recv, {.nth = gort_fault::k_never, .fd = fd});
+          step.send(2);
+          EXPECT_EQ(read_once(server), "ef");  // waited first, then one recv
+          EXPECT_EQ(gort_fault::calls(call::recv), 1u);
+          step.send(3);
+          EXPECT_EQ(read_once(server), "gh");  // stops before the end of the stream
+          EXPECT_EQ(read_once(server), "");
+        });
+        once_parked();
+        client.write("ab");
+        EXPECT_EQ(step.recv(), 1);
+        once_parked();
+        client.write("cd");
+        EXPECT_EQ(step.recv(), 2);
+        once_parked();
+        client.write("ef");
+        EXPECT_EQ(step.recv(), 3);
+        once_parked();
+        client.write("gh");
+        client.close();
+        reader.join();
+
+        // Urgent data: a read stops before it, and the one after skips it.
+        gort::net::conn client2 = gort::net::dial(address_of(ln));
+        gort::net::conn server2 = ln.accept();
+        server2.set_read_deadline(std::chrono::steady_clock::now() + 10s);
+        auto reader2 = gort::spawn([&] {
+          EXPECT_EQ(read_once(server2), "ij");
+          EXPECT_EQ(read_once(server2), "kl");
+        });
+        once_parked();
+        client2.write("ij");
+        ASSERT_EQ(::send(client2.native_handle(), "!", 1, MSG_OOB), 1);
+        client2.write("kl");
+        reader2.join();
       },
       cfg());
 }

@@ -64,6 +64,7 @@ void clear() noexcept {
 }
 
 unsigned failures(call c) noexcept { return of(c).failed.load(std::memory_order_relaxed); }
+unsigned calls(call c) noexcept { return of(c).seen.load(std::memory_order_relaxed); }
 
 }  // namespace gort_fault
 

@@ -56,6 +56,10 @@ void inject(call c, const rule& r) noexcept;
 void clear() noexcept;
 // The calls of `c` failed since the last inject(c).
 unsigned failures(call c) noexcept;
+// The calls of `c` the rule matched since the last inject(c), failed or not.
+unsigned calls(call c) noexcept;
+// A rule::nth that fails no call: inject() with it only counts calls.
+inline constexpr unsigned k_never = ~0u;
 
 // Disarms every rule when it goes out of scope (so a failed assertion cannot
 // leave one armed for the next test).
