@@ -24,12 +24,6 @@ namespace {
 class NetDeadline : public ::testing::TestWithParam<unsigned> {};
 INSTANTIATE_TEST_SUITE_P(workers, NetDeadline, ::testing::ValuesIn(gort_test::k_worker_counts));
 
-struct pair {
-  gort::net::listener ln = gort::net::listen("127.0.0.1:0");
-  gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
-  gort::net::conn server = ln.accept();
-};
-
 // Shrinks both socket buffers so that a few hundred KiB fill them.
 void small_buffers(gort::net::conn& writer, gort::net::conn& reader) {
   int size = 4096;
@@ -60,7 +54,7 @@ std::string outcome(F&& op) {
 TEST_P(NetDeadline, ReadAndWriteDeadlinesAreIndependent) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         char b[8];
         const auto past = clock_type::now() - 1ms;
         p.server.set_read_deadline(past);
@@ -86,7 +80,7 @@ TEST_P(NetDeadline, ReadAndWriteDeadlinesAreIndependent) {
 TEST_P(NetDeadline, DeadlineSetWhileParkedInReadApplies) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         // No deadline when the read parks; one is set afterwards.
         auto t = gort::spawn([&] {
           char b[8];
@@ -113,7 +107,7 @@ TEST_P(NetDeadline, DeadlineSetWhileParkedInReadApplies) {
 TEST_P(NetDeadline, DeadlineExtendedWhileParkedDoesNotFire) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         // The read parks with deadline D; the deadline is cleared before D;
         // data comes after D. If the clearing finished before D, the read
         // must return the data. On a machine so slow that it did not,
@@ -150,7 +144,7 @@ TEST_P(NetDeadline, DeadlineExtendedWhileParkedDoesNotFire) {
 TEST_P(NetDeadline, WriteDeadlineSetWhileParkedInWriteApplies) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         small_buffers(p.server, p.client);
         // A reader and a writer parked on the same conn at once; a read
         // deadline wakes only the reader, a write deadline only the writer.
@@ -183,7 +177,7 @@ TEST_P(NetDeadline, StressDeadlinesSetAroundThePark) {
   gort::run(
       [seed] {
         std::mt19937_64 rng(seed);
-        pair p;
+        gort_test::loopback_pair p;
         gort::chan<int> timed_out, go_on;
         auto reader = gort::spawn([&] {
           std::string got;
@@ -233,7 +227,7 @@ TEST_P(NetDeadline, StressDeadlinesSetAroundThePark) {
 TEST_P(NetDeadline, AddressesIpv4) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         const std::string listen_addr = "127.0.0.1:" + std::to_string(p.ln.port());
         EXPECT_EQ(p.client.remote_address(), listen_addr);
         EXPECT_EQ(p.server.local_address(), listen_addr);

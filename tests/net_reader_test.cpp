@@ -22,13 +22,6 @@ namespace {
 class NetReader : public ::testing::TestWithParam<unsigned> {};
 INSTANTIATE_TEST_SUITE_P(workers, NetReader, ::testing::ValuesIn(gort_test::k_worker_counts));
 
-// A connected pair: `client` dialled `server`.
-struct pair {
-  gort::net::listener ln = gort::net::listen("127.0.0.1:0");
-  gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
-  gort::net::conn server = ln.accept();
-};
-
 // Writes `data` in pieces of random sizes (1..max_piece), yielding between
 // them so that the reader sees many short segments; then closes.
 void write_in_pieces(gort::net::conn& c, const std::string& data, std::size_t max_piece, std::uint64_t seed) {
@@ -58,7 +51,7 @@ TEST_P(NetReader, LinesSplitAcrossBuffersAndSegments) {
   }
   gort::run(
       [&] {
-        pair p;
+        gort_test::loopback_pair p;
         auto writer = gort::spawn([&] { write_in_pieces(p.client, wire, 13, seed); });
         gort::net::reader r(p.server, 7);
         std::vector<std::string> got;
@@ -73,7 +66,7 @@ TEST_P(NetReader, LinesSplitAcrossBuffersAndSegments) {
 TEST_P(NetReader, CrlfAndLoneCr) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         // "\r" and "\n" of one CRLF arrive in different segments and, with
         // a 2-byte buffer, in different fills.
         auto writer = gort::spawn([&] {
@@ -98,7 +91,7 @@ TEST_P(NetReader, CrlfAndLoneCr) {
 TEST_P(NetReader, LineLongerThanTheBuffer) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         std::string line = gort_test::pattern(300'000);
         for (char& ch : line)
           if (ch == '\n') ch = 'n';  // one line
@@ -124,7 +117,7 @@ TEST_P(NetReader, EndOfStream) {
   gort::run(
       [] {
         {
-          pair p;  // nothing at all
+          gort_test::loopback_pair p;  // nothing at all
           p.client.close_write();
           gort::net::reader r(p.server);
           EXPECT_EQ(r.read_line(), std::nullopt);
@@ -133,7 +126,7 @@ TEST_P(NetReader, EndOfStream) {
           EXPECT_EQ(r.read(std::span<char>(b)), 0u);
         }
         {
-          pair p;  // a final newline makes no extra empty line
+          gort_test::loopback_pair p;  // a final newline makes no extra empty line
           p.client.write("x\ny\n");
           p.client.close_write();
           gort::net::reader r(p.server);
@@ -142,7 +135,7 @@ TEST_P(NetReader, EndOfStream) {
           EXPECT_EQ(r.read_line(), std::nullopt);
         }
         {
-          pair p;  // the peer closes the whole connection
+          gort_test::loopback_pair p;  // the peer closes the whole connection
           p.client.write("last");
           p.client.close();
           gort::net::reader r(p.server);
@@ -156,7 +149,7 @@ TEST_P(NetReader, EndOfStream) {
 TEST_P(NetReader, ReadUntilKeepsTheDelimiter) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         p.client.write("k1=v1;k2=v2;tail");
         p.client.close_write();
         gort::net::reader r(p.server, 3);
@@ -172,7 +165,7 @@ TEST_P(NetReader, ReadUntilKeepsTheDelimiter) {
 TEST_P(NetReader, BufferedReadMixesWithLines) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         p.client.write("hello\nworld");
         gort::net::reader r(p.server, 64);
         EXPECT_EQ(r.read_line(), "hello");
@@ -202,7 +195,7 @@ TEST_P(NetReader, BufferedReadMixesWithLines) {
 TEST_P(NetReader, DataBufferedBeforeADeadlineIsKept) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         gort::chan<int> more;
         auto writer = gort::spawn([&] {
           p.client.write("line1\npar");
@@ -231,7 +224,7 @@ TEST_P(NetReader, DataBufferedBeforeADeadlineIsKept) {
 TEST_P(NetReader, AFailedReadKeepsTheBufferedLineStart) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         p.client.write("abc");
         gort::net::reader r(p.server, 64);
         // read_until parks after buffering "abc"; another fiber closes the
@@ -258,7 +251,7 @@ TEST_P(NetReader, AFailedReadKeepsTheBufferedLineStart) {
 TEST(NetReaderArgs, ZeroBufferIsRejected) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         try {
           gort::net::reader r(p.server, 0);
           ADD_FAILURE() << "no exception";
@@ -272,7 +265,7 @@ TEST(NetReaderArgs, ZeroBufferIsRejected) {
 TEST(NetReaderArgs, MovedFromReaderReadsNothing) {
   gort::run(
       [] {
-        pair p;
+        gort_test::loopback_pair p;
         p.client.write("one\ntwo\n");
         gort::net::reader a(p.server, 64);
         EXPECT_EQ(a.read_line(), "one");

@@ -48,6 +48,14 @@ inline conn_pair connect_to(gort::net::listener& ln) {
   return {std::move(client), ln.accept()};
 }
 
+// A listener on a free loopback port, a connection dialled to it (`client`)
+// and the one it accepted (`server`).
+struct loopback_pair {
+  gort::net::listener ln = gort::net::listen("127.0.0.1:0");
+  gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
+  gort::net::conn server = ln.accept();
+};
+
 // A pattern that detects reordering and loss.
 inline std::string pattern(std::size_t n, unsigned salt = 0) {
   std::string s(n, '\0');
