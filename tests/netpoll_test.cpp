@@ -161,6 +161,36 @@ TEST(Netpoll, PlainThreadWakesParkedFiberThroughSocket) {
 // a socket is woken by a plain thread's write, and the spinners stop only
 // because it was. The write comes after many yields, so after the busy
 // workers' first looks at the network found nothing.
+// Idle costs nothing with the network too: a runtime that served a burst of
+// round trips over loopback and then has nothing to do, with its sockets
+// open and a reader parked, sleeps in epoll_wait and on its futexes (a
+// worker that kept looking at the network would burn the whole 300 ms).
+TEST(Netpoll, AWorkerThatServedIoSleepsOnceTheNetworkGoesQuiet) {
+  gort_test::for_each_worker_count([&](unsigned w) {
+    gort::run(
+        [] {
+          gort_test::loopback_pair p;
+          auto echo = gort::spawn([&p] {
+            char b[64];
+            while (std::size_t n = p.server.read(std::span<char>(b))) p.server.write(std::string_view(b, n));
+          });
+          char b[1];
+          for (int i = 0; i < 500; ++i) {
+            p.client.write("x");
+            ASSERT_EQ(p.client.read(std::span<char>(b)), 1u);
+          }
+          gort_test::wait_blocked("IO wait", 1);  // the echo fiber, in read
+          const auto before = gort_test::process_cpu();
+          gort::sleep_for(300ms);
+          const auto used = gort_test::process_cpu() - before;
+          EXPECT_LT(used, 30ms) << std::chrono::duration_cast<std::chrono::microseconds>(used).count() << " us";
+          p.client.close_write();
+          echo.join();
+        },
+        gort_test::cfg(w));
+  });
+}
+
 TEST(Netpoll, BusyWorkersStillSeeTheNetwork) {
   gort_test::run_at_each_worker_count([](unsigned workers) {
     socket_pair sp;

@@ -67,13 +67,6 @@ gort::config cfg(unsigned workers) {
   return c;
 }
 
-// CPU time of the whole process so far.
-std::chrono::nanoseconds process_cpu() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
-
 // The calling thread's nice value.
 int own_nice() {
   errno = 0;
@@ -406,9 +399,9 @@ TEST(Stall, IdleRuntimeUsesNoCpu) {
   gort::run(
       [] {
         gort::sleep_for(50ms);  // let start-up settle
-        const auto before = process_cpu();
+        const auto before = gort_test::process_cpu();
         gort::sleep_for(300ms);
-        const auto used = process_cpu() - before;
+        const auto used = gort_test::process_cpu() - before;
         EXPECT_LT(used, 30ms) << std::chrono::duration_cast<std::chrono::microseconds>(used).count() << " us";
       },
       cfg(2));

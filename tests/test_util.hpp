@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstddef>
@@ -16,6 +17,13 @@
 #include "gort/gort.hpp"
 
 namespace gort_test {
+
+// CPU time of the whole process so far.
+inline std::chrono::nanoseconds process_cpu() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
 
 // The worker counts every scheduler-sensitive test runs at (Go's -cpu=1,2,4;
 // 4 oversubscribes a 2-core machine on purpose).
