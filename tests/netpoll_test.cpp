@@ -156,11 +156,6 @@ TEST(Netpoll, PlainThreadWakesParkedFiberThroughSocket) {
       {.workers = 2});
 }
 
-// Every worker busy switching (no idle worker holds the poller role): the
-// busy workers still look at the network now and then, so a fiber parked on
-// a socket is woken by a plain thread's write, and the spinners stop only
-// because it was. The write comes after many yields, so after the busy
-// workers' first looks at the network found nothing.
 // Idle costs nothing with the network too: a runtime that served a burst of
 // round trips over loopback and then has nothing to do, with its sockets
 // open and a reader parked, sleeps in epoll_wait and on its futexes (a
@@ -191,6 +186,11 @@ TEST(Netpoll, AWorkerThatServedIoSleepsOnceTheNetworkGoesQuiet) {
   });
 }
 
+// Every worker busy switching (no idle worker holds the poller role): the
+// busy workers still look at the network now and then, so a fiber parked on
+// a socket is woken by a plain thread's write, and the spinners stop only
+// because it was. The write comes after many yields, so after the busy
+// workers' first looks at the network found nothing.
 TEST(Netpoll, BusyWorkersStillSeeTheNetwork) {
   gort_test::run_at_each_worker_count([](unsigned workers) {
     socket_pair sp;
