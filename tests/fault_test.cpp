@@ -40,6 +40,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using gort_fault::call;
+using gort_test::address_of;
 
 // Sockets open in this process now: what this file's calls could leak
 // (listen, dial and accept make them; epoll_ctl, recv and send failures
@@ -63,8 +64,6 @@ std::size_t open_sockets() {
   }
   return n;
 }
-
-std::string address_of(const gort::net::listener& ln) { return "127.0.0.1:" + std::to_string(ln.port()); }
 
 // The errno a call threw with, or 0 if it did not throw.
 template <class F>
@@ -339,15 +338,14 @@ TEST_P(Fault, AReadAfterAShortReadWaitsForTheNextEdgeInsteadOfCallingRecv) {
   gort::run(
       [] {
         gort::net::listener ln = gort::net::listen("127.0.0.1:0");
-        auto once_parked = [] {  // the reader has parked in "IO wait"
-          while (gort::stats().blocked_by_reason["IO wait"] == 0) gort::yield();
-        };
+        auto once_parked = [] { gort_test::wait_blocked("IO wait", 1); };  // the reader
         auto read_once = [](gort::net::conn& c) {
           char b[8];
           return std::string(b, c.read(std::span<char>(b)));
         };
-        gort::net::conn client = gort::net::dial(address_of(ln));
-        gort::net::conn server = ln.accept();
+        gort_test::conn_pair pair = gort_test::connect_to(ln);
+        // Named references, not a structured binding: clang 14 cannot capture one.
+        gort::net::conn &client = pair.client, &server = pair.server;
         const int fd = server.native_handle();
         gort::chan<int> step;
         auto reader = gort::spawn([&] {
@@ -383,8 +381,8 @@ TEST_P(Fault, AReadAfterAShortReadWaitsForTheNextEdgeInsteadOfCallingRecv) {
         reader.join();
 
         // Urgent data: a read stops before it, and the one after skips it.
-        gort::net::conn client2 = gort::net::dial(address_of(ln));
-        gort::net::conn server2 = ln.accept();
+        gort_test::conn_pair pair2 = gort_test::connect_to(ln);
+        gort::net::conn &client2 = pair2.client, &server2 = pair2.server;
         server2.set_read_deadline(std::chrono::steady_clock::now() + 10s);
         auto reader2 = gort::spawn([&] {
           EXPECT_EQ(read_once(server2), "ij");

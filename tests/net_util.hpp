@@ -38,22 +38,28 @@ inline std::string read_n(gort::net::conn& c, std::size_t n) {
   return out;
 }
 
+// The address to dial for a listener on the loopback interface.
+inline std::string address_of(const gort::net::listener& ln) {
+  return "127.0.0.1:" + std::to_string(ln.port());
+}
+
 // A connection dialled to `ln` and the one `ln` accepted for it.
 struct conn_pair {
   gort::net::conn client;
   gort::net::conn server;
 };
 inline conn_pair connect_to(gort::net::listener& ln) {
-  gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
+  gort::net::conn client = gort::net::dial(address_of(ln));
   return {std::move(client), ln.accept()};
 }
 
-// A listener on a free loopback port, a connection dialled to it (`client`)
-// and the one it accepted (`server`).
-struct loopback_pair {
+// A listener on a free loopback port and a connect_to() pair on it. The
+// listener is a base so that it exists before the pair is made from it.
+struct loopback_listener {
   gort::net::listener ln = gort::net::listen("127.0.0.1:0");
-  gort::net::conn client = gort::net::dial("127.0.0.1:" + std::to_string(ln.port()));
-  gort::net::conn server = ln.accept();
+};
+struct loopback_pair : loopback_listener, conn_pair {
+  loopback_pair() : conn_pair(connect_to(ln)) {}
 };
 
 // A pattern that detects reordering and loss.

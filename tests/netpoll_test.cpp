@@ -178,7 +178,8 @@ TEST(Netpoll, AWorkerThatServedIoSleepsOnceTheNetworkGoesQuiet) {
           const auto before = gort_test::process_cpu();
           gort::sleep_for(300ms);
           const auto used = gort_test::process_cpu() - before;
-          EXPECT_LT(used, 30ms) << std::chrono::duration_cast<std::chrono::microseconds>(used).count() << " us";
+          EXPECT_LT(used, 30ms) << std::chrono::duration_cast<std::chrono::microseconds>(used).count()
+                                << " us";
           p.client.close_write();
           echo.join();
         },
